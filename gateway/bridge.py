@@ -1,0 +1,347 @@
+"""The bridge: runs task turns as gRPC Run calls and pumps their events into the store.
+
+Lifecycle of a turn:
+
+1. `start()` opens the Run call and waits for the agent's first event. An error before it is
+   raised to the caller as an A2AError (nothing is recorded). A direct reply (a message as the
+   only event of a new task) is returned as such, and no task is created.
+2. Otherwise the turn's first event (the Task, SUBMITTED) is logged and a pump task takes the
+   call over. The pump never waits for a subscriber: it appends to the log, followers read.
+3. The pump ends at the agent's final status (terminal or interrupted). A final status is
+   logged only once the call has ended cleanly (within `final_grace` seconds); an event after
+   it fails the task with InvalidAgentResponse instead, so a published terminal state is
+   never changed. A gRPC error mid-stream, a broken rule, or a call that ends without a
+   final status fails the task with the reason in the status message and `metadata.error`.
+4. `cancel()` cancels the call and records CANCELED. Client disconnects do not cancel turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from gateway import convert, errors
+from gateway.store import MemoryStore
+from gateway.task import (
+    CANCELED,
+    FAILED,
+    FINAL,
+    SUBMITTED,
+    WORKING,
+    TaskRecord,
+    add_artifact,
+    begin_turn,
+    set_status,
+)
+from gateway.upstream import Upstream
+from generated import task_service_pb2 as pb
+
+AGENT_ROLE = "ROLE_AGENT"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made the request, as the gateway established it."""
+
+    principal: str = "anonymous"
+    request_id: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The outcome of starting a turn: a task (and the seq of its first event) or a reply."""
+
+    record: TaskRecord | None
+    first_seq: int = 0
+    message: dict[str, Any] | None = None
+
+
+class _Stop(Exception):
+    """The pump must fail the task with this A2A error."""
+
+    def __init__(self, error: errors.A2AError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _agent_message(record_id: str, context_id: str, message: pb.Message) -> dict[str, Any]:
+    """Check an agent message's ids and role, fill in what the agent left empty."""
+    if message.task_id and message.task_id != record_id:
+        raise _Stop(errors.invalid_agent_response(f"message names task {message.task_id!r}"))
+    if message.context_id and message.context_id != context_id:
+        raise _Stop(errors.invalid_agent_response(f"message names context {message.context_id!r}"))
+    if message.role == pb.ROLE_USER:
+        raise _Stop(errors.invalid_agent_response("an agent message has role ROLE_USER"))
+    if not message.parts:
+        raise _Stop(errors.invalid_agent_response("a message has no parts"))
+    try:
+        out = convert.message_to_json(message, role=AGENT_ROLE)
+    except ValueError as exc:
+        raise _Stop(errors.invalid_agent_response(str(exc))) from None
+    out["messageId"] = message.message_id or str(uuid.uuid4())
+    out["taskId"] = record_id
+    out["contextId"] = context_id
+    return out
+
+
+def _text_message(record: TaskRecord, text: str) -> dict[str, Any]:
+    return {
+        "messageId": str(uuid.uuid4()),
+        "contextId": record.context_id,
+        "taskId": record.id,
+        "role": AGENT_ROLE,
+        "parts": [{"text": text}],
+    }
+
+
+def apply_event(record: TaskRecord, event: pb.AgentEvent, now: float) -> dict[str, Any]:
+    """Validate one agent event against the rules, apply it to the record, return the body.
+
+    Raises _Stop (the record unchanged) when the event breaks a rule.
+    """
+    kind = event.WhichOneof("event")
+    if kind == "status":
+        status = event.status
+        state = convert.state_name(status.state)
+        if state not in FINAL and state != WORKING:
+            raise _Stop(errors.invalid_agent_response(f"an agent cannot set state {state}"))
+        progress: int | None = None
+        if status.HasField("progress"):
+            if not 0 <= status.progress <= 100:
+                raise _Stop(
+                    errors.invalid_agent_response(f"progress {status.progress} is not 0-100")
+                )
+            progress = status.progress
+        message = (
+            _agent_message(record.id, record.context_id, status.message)
+            if status.HasField("message")
+            else None
+        )
+        metadata = convert.struct_to_dict(status.metadata) if status.HasField("metadata") else None
+        return set_status(record, state, message, now, metadata=metadata, progress=progress)
+    if kind == "artifact":
+        update = event.artifact
+        try:
+            artifact = convert.artifact_to_json(update.artifact)
+        except ValueError as exc:
+            raise _Stop(errors.invalid_agent_response(str(exc))) from None
+        artifact_id = artifact["artifactId"]
+        if update.append:
+            if artifact_id not in record.artifacts:
+                raise _Stop(
+                    errors.invalid_agent_response(f"append to unknown artifact {artifact_id!r}")
+                )
+        else:
+            if not artifact["parts"]:
+                raise _Stop(errors.invalid_agent_response("a new artifact has no parts"))
+            if not artifact_id:
+                artifact["artifactId"] = str(uuid.uuid4())
+        metadata = convert.struct_to_dict(update.metadata) if update.HasField("metadata") else None
+        return add_artifact(
+            record,
+            artifact,
+            now,
+            append=update.append,
+            last_chunk=update.last_chunk,
+            metadata=metadata,
+        )
+    if kind == "message":
+        message = _agent_message(record.id, record.context_id, event.message)
+        state = WORKING if record.state == SUBMITTED else record.state
+        return set_status(record, state, message, now)
+    raise _Stop(errors.invalid_agent_response("an AgentEvent with no event set"))
+
+
+def _is_final(event: pb.AgentEvent) -> bool:
+    return event.WhichOneof("event") == "status" and convert.state_name(event.status.state) in FINAL
+
+
+class Bridge:
+    """Starts, pumps and cancels task turns. One pump per running turn."""
+
+    def __init__(self, store: MemoryStore, *, final_grace: float = 1.0) -> None:
+        self.store = store
+        self.final_grace = final_grace
+        self._turns: dict[str, asyncio.Task[None]] = {}
+        self._starting: set[str] = set()
+        self._canceling: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<Bridge running={len(self._turns)} starting={len(self._starting)}>"
+
+    @property
+    def running(self) -> int:
+        return len(self._turns)
+
+    def is_running(self, task_id: str) -> bool:
+        return task_id in self._turns or task_id in self._starting
+
+    async def start(
+        self,
+        upstream: Upstream,
+        *,
+        message: dict[str, Any],
+        caller: Caller,
+        record: TaskRecord | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Started:
+        """Start a turn: a new task (record None) or the next turn of an interrupted one."""
+        task_id = record.id if record else str(uuid.uuid4())
+        context_id = record.context_id if record else message.get("contextId") or str(uuid.uuid4())
+        if task_id in self._starting or task_id in self._turns:
+            raise errors.unsupported_operation(f"Task {task_id} already has a turn running")
+        user_message = {**message, "taskId": task_id, "contextId": context_id}
+        request = pb.RunRequest(
+            task_id=task_id,
+            context_id=context_id,
+            message=convert.message_from_json(user_message),
+            history=[convert.message_from_json(m) for m in record.messages()] if record else [],
+            artifacts=(
+                [convert.artifact_from_json(a) for a in record.artifacts.values()] if record else []
+            ),
+            caller=pb.Caller(
+                principal=caller.principal, request_id=caller.request_id, headers=caller.headers
+            ),
+        )
+        if metadata:
+            request.metadata.CopyFrom(convert.dict_to_struct(metadata))
+        grpc_metadata = (
+            ("x-a2a-principal", caller.principal),
+            ("x-request-id", caller.request_id),
+        )
+        self._starting.add(task_id)
+        call = upstream.stub.Run(request, timeout=upstream.deadline, metadata=grpc_metadata)
+        try:
+            first = await call.read()
+            if first is grpc.aio.EOF:
+                raise errors.invalid_agent_response("the agent ended the call without any event")
+            assert isinstance(first, pb.AgentEvent)
+            if record is None and first.WhichOneof("event") == "message":
+                return Started(None, message=await self._direct_reply(call, first, context_id))
+            now = time.time()
+            if record is None:
+                record = TaskRecord(
+                    id=task_id, context_id=context_id, agent=upstream.name, owner=caller.principal
+                )
+                logged = await self.store.create(record, begin_turn(record, user_message, now))
+            else:
+                logged = await self.store.append(record, begin_turn(record, user_message, now))
+            pump = asyncio.create_task(self._pump(upstream, record, call, first))
+            self._turns[task_id] = pump
+            pump.add_done_callback(lambda _: self._turns.pop(task_id, None))
+            return Started(record, first_seq=logged.seq)
+        except grpc.aio.AioRpcError as exc:
+            raise errors.from_grpc(exc, upstream.name) from None
+        except BaseException:
+            call.cancel()
+            raise
+        finally:
+            self._starting.discard(task_id)
+
+    async def _direct_reply(
+        self, call: Any, first: pb.AgentEvent, context_id: str
+    ) -> dict[str, Any]:
+        try:
+            reply = _agent_message("", context_id, first.message)
+        except _Stop as stop:
+            raise stop.error from None
+        del reply["taskId"]
+        try:
+            following = await asyncio.wait_for(call.read(), self.final_grace)
+        except TimeoutError:
+            following = grpc.aio.EOF
+        call.cancel()
+        if following is not grpc.aio.EOF:
+            raise errors.invalid_agent_response("a direct reply must be the only event of its call")
+        return reply
+
+    async def _pump(self, upstream: Upstream, record: TaskRecord, call: Any, event: Any) -> None:
+        try:
+            while True:
+                if event is grpc.aio.EOF:
+                    raise _Stop(
+                        errors.invalid_agent_response(
+                            "the agent ended the turn without a final status"
+                        )
+                    )
+                if _is_final(event):
+                    await self._finish(record, call, event)
+                    return
+                await self.store.append(record, apply_event(record, event, time.time()))
+                event = await call.read()
+        except _Stop as stop:
+            await self._fail(record, stop.error)
+        except grpc.aio.AioRpcError as exc:
+            await self._fail(record, errors.from_grpc(exc, upstream.name))
+        except asyncio.CancelledError:
+            if record.id in self._canceling:
+                body = set_status(
+                    record, CANCELED, _text_message(record, "Task canceled."), time.time()
+                )
+            else:
+                body = set_status(
+                    record,
+                    FAILED,
+                    _text_message(record, "The gateway stopped while the task was running."),
+                    time.time(),
+                    metadata={"error": {"reason": "GATEWAY_SHUTDOWN"}},
+                )
+            await self.store.append(record, body)
+            raise
+        finally:
+            call.cancel()
+
+    async def _finish(self, record: TaskRecord, call: Any, final: pb.AgentEvent) -> None:
+        """Log a final status once the call has ended; an event after it is a broken rule."""
+        try:
+            following = await asyncio.wait_for(call.read(), self.final_grace)
+        except TimeoutError:
+            following = grpc.aio.EOF  # the agent lingers; we stop listening
+        except grpc.aio.AioRpcError:
+            following = grpc.aio.EOF  # ended with an error after its final word: keep it
+        if following is not grpc.aio.EOF:
+            raise _Stop(errors.invalid_agent_response("an event followed the final status"))
+        await self.store.append(record, apply_event(record, final, time.time()))
+
+    async def _fail(self, record: TaskRecord, error: errors.A2AError) -> None:
+        body = set_status(
+            record,
+            FAILED,
+            _text_message(record, error.message),
+            time.time(),
+            metadata={
+                "error": {"code": error.code, "reason": error.reason, "message": error.message}
+            },
+        )
+        await self.store.append(record, body)
+
+    async def cancel(self, record: TaskRecord) -> None:
+        """Cancel a running or interrupted task and record CANCELED (exactly once)."""
+        pump = self._turns.get(record.id)
+        if pump is not None:
+            self._canceling.add(record.id)
+            try:
+                pump.cancel()
+                await asyncio.wait([pump])
+            finally:
+                self._canceling.discard(record.id)
+            return
+        if not record.terminal:
+            body = set_status(
+                record, CANCELED, _text_message(record, "Task canceled."), time.time()
+            )
+            await self.store.append(record, body)
+
+    async def close(self) -> None:
+        """Stop every running turn (used at shutdown)."""
+        pumps = list(self._turns.values())
+        for pump in pumps:
+            pump.cancel()
+        if pumps:
+            await asyncio.wait(pumps)

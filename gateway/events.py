@@ -1,0 +1,39 @@
+"""One logged event and its wire encodings.
+
+Each event is encoded at most once per wire format and the bytes are shared by every
+subscriber; the JSON-RPC request id is spliced in when the SSE frame is built (see sse.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+Encoder = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Event:
+    """An entry of a task's event log: sequence number, A2A v1.0 StreamResponse body."""
+
+    __slots__ = ("_encoded", "body", "final", "seq")
+
+    def __init__(self, seq: int, body: dict[str, Any], final: bool) -> None:
+        self.seq = seq
+        self.body = body
+        self.final = final
+        self._encoded: dict[str, bytes] = {}
+
+    def __repr__(self) -> str:
+        kind = next(iter(self.body), "?")
+        return f"<Event seq={self.seq} {kind}{' final' if self.final else ''}>"
+
+    def encoded(self, version: str = "1.0", adapt: Encoder | None = None) -> bytes:
+        """The JSON bytes of the body in `version`, adapted by `adapt` the first time."""
+        cached = self._encoded.get(version)
+        if cached is None:
+            body = self.body if adapt is None else adapt(self.body)
+            cached = orjson.dumps(body)
+            self._encoded[version] = cached
+        return cached

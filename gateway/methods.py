@@ -1,0 +1,209 @@
+"""The A2A v1.0 JSON-RPC methods, on top of the task store and the bridge.
+
+A method returns either a JSON result or an `EventStream` (what to send on SSE: events to
+send first, then the task's log from a seq on). Framing and wire versions are the caller's
+business (app.py), so every version shares these semantics.
+
+Ownership: a task is visible only through the agent that runs it and to the principal that
+created it; anything else is TaskNotFound, indistinguishable from a task that never existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gateway import errors, params
+from gateway.bridge import Bridge, Caller
+from gateway.events import Event
+from gateway.jsonrpc import RequestId
+from gateway.store import EventsExpired, MemoryStore, TaskQuery
+from gateway.task import TaskRecord
+from gateway.upstream import Upstream
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One JSON-RPC call, with what the gateway knows about where it came from."""
+
+    id: RequestId
+    params: dict[str, Any]
+    upstream: Upstream
+    caller: Caller
+    last_event_id: str | None = None
+
+
+@dataclass(slots=True)
+class EventStream:
+    """An SSE answer: `head` first, then the log of `task_id` after seq `after`.
+
+    A stream with `task_id` None sends `head` only (a direct message reply).
+    """
+
+    task_id: str | None
+    after: int
+    head: list[Event] = field(default_factory=list)
+
+
+Result = dict[str, Any] | EventStream
+Handler = Callable[[Call], Awaitable[Result]]
+
+
+class Methods:
+    """The v1.0 method table."""
+
+    def __init__(self, store: MemoryStore, bridge: Bridge) -> None:
+        self.store = store
+        self.bridge = bridge
+        self.table: dict[str, Handler] = {
+            "SendMessage": self.send_message,
+            "SendStreamingMessage": self.send_streaming_message,
+            "GetTask": self.get_task,
+            "ListTasks": self.list_tasks,
+            "CancelTask": self.cancel_task,
+            "SubscribeToTask": self.subscribe_to_task,
+            "CreateTaskPushNotificationConfig": self.push_config,
+            "GetTaskPushNotificationConfig": self.push_config,
+            "ListTaskPushNotificationConfigs": self.push_config,
+            "DeleteTaskPushNotificationConfig": self.push_config,
+            "GetExtendedAgentCard": self.extended_card,
+        }
+
+    async def load(self, task_id: str, call: Call) -> TaskRecord:
+        record = await self.store.get(task_id)
+        if (
+            record is None
+            or record.owner != call.caller.principal
+            or record.agent != call.upstream.name
+        ):
+            raise errors.task_not_found(task_id)
+        return record
+
+    async def _start(self, call: Call) -> tuple[params.SendMessageParams, Any]:
+        request = params.parse(params.SendMessageParams, call.params)
+        config = request.configuration
+        if config is not None and config.task_push_notification_config is not None:
+            raise errors.push_not_supported()
+        message = request.message.to_json()
+        record: TaskRecord | None = None
+        if request.message.task_id:
+            record = await self.load(request.message.task_id, call)
+            if request.message.context_id and request.message.context_id != record.context_id:
+                raise errors.invalid_params(
+                    [("message.contextId", "does not match the context of the task")]
+                )
+            if record.terminal:
+                raise errors.unsupported_operation(
+                    f"Task {record.id} is {record.state} and accepts no more messages"
+                )
+            if not record.interrupted or self.bridge.is_running(record.id):
+                raise errors.unsupported_operation(
+                    f"Task {record.id} is still running; send the next message when it asks "
+                    "for input"
+                )
+        started = await self.bridge.start(
+            call.upstream,
+            message=message,
+            caller=call.caller,
+            record=record,
+            metadata=request.metadata,
+        )
+        return request, started
+
+    async def send_message(self, call: Call) -> Result:
+        request, started = await self._start(call)
+        if started.record is None:
+            return {"message": started.message}
+        record: TaskRecord = started.record
+        config = request.configuration
+        if config is None or not config.return_immediately:
+            await self._wait_final(record, started.first_seq)
+        history_length = config.history_length if config else None
+        return {"task": record.to_json(history_length=history_length)}
+
+    async def _wait_final(self, record: TaskRecord, after: int) -> None:
+        """Wait until the turn reaches a terminal or interrupted state."""
+        while True:
+            try:
+                async for batch in self.store.follow(record.id, after):
+                    if any(e.final for e in batch):
+                        return
+                    after = batch[-1].seq
+                return  # the task was deleted
+            except EventsExpired:
+                after = record.last_seq
+
+    async def send_streaming_message(self, call: Call) -> Result:
+        _, started = await self._start(call)
+        if started.record is None:
+            return EventStream(None, 0, head=[Event(0, {"message": started.message}, True)])
+        return EventStream(started.record.id, started.first_seq - 1)
+
+    async def get_task(self, call: Call) -> Result:
+        request = params.parse(params.GetTaskParams, call.params)
+        record = await self.load(request.id, call)
+        return record.to_json(history_length=request.history_length)
+
+    async def list_tasks(self, call: Call) -> Result:
+        request = params.parse(params.ListTasksParams, call.params)
+        query = TaskQuery(
+            owner=call.caller.principal,
+            agent=call.upstream.name,
+            context_id=request.context_id,
+            state=request.status,
+            updated_after=request.updated_after(),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        try:
+            page = await self.store.query(query)
+        except ValueError as exc:
+            raise errors.invalid_params([("pageToken", str(exc))]) from None
+        return {
+            "tasks": [
+                r.to_json(
+                    history_length=request.history_length,
+                    include_artifacts=request.include_artifacts,
+                )
+                for r in page.tasks
+            ],
+            "nextPageToken": page.next_page_token,
+            "pageSize": request.page_size,
+            "totalSize": page.total_size,
+        }
+
+    async def cancel_task(self, call: Call) -> Result:
+        request = params.parse(params.TaskIdParams, call.params)
+        record = await self.load(request.id, call)
+        if record.terminal:
+            raise errors.task_not_cancelable(record.id, record.state)
+        await self.bridge.cancel(record)
+        if record.state != "TASK_STATE_CANCELED":
+            raise errors.task_not_cancelable(record.id, record.state)
+        return record.to_json()
+
+    async def subscribe_to_task(self, call: Call) -> Result:
+        request = params.parse(params.TaskIdParams, call.params)
+        record = await self.load(request.id, call)
+        if record.terminal:
+            raise errors.unsupported_operation(
+                f"Task {record.id} is {record.state}; a finished task cannot be subscribed to"
+            )
+        return self.snapshot_stream(record)
+
+    def snapshot_stream(self, record: TaskRecord) -> EventStream:
+        """The current Task first (with the id of the last event it covers), then live events."""
+        body = {"task": orjson.loads(orjson.dumps(record.to_json()))}
+        head = Event(record.last_seq, body, record.terminal or record.interrupted)
+        return EventStream(record.id, record.last_seq, head=[head])
+
+    async def push_config(self, call: Call) -> Result:
+        raise errors.push_not_supported()
+
+    async def extended_card(self, call: Call) -> Result:
+        raise errors.unsupported_operation(
+            "This agent does not support an authenticated extended agent card"
+        )

@@ -1,0 +1,202 @@
+"""Task store and per-task event log, in memory (the default backend).
+
+Contract (any backend keeps it):
+
+- `create(record, body)` registers a new task and logs its first event (seq 1).
+- `append(record, body)` logs the next event of a task whose record the caller has already
+  changed with a `gateway.task` function. One writer per task at a time: the turn's pump, or
+  the cancel path when no turn runs.
+- `follow(task_id, after)` yields batches of events with seq > `after`, in order, as they
+  are appended; a batch holds every event already waiting, so one write sends them all. It
+  never blocks the writer: each follower reads from its own cursor in the log.
+- Events are numbered 1, 2, 3 ... per task; the number is the SSE `id:`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.events import Event
+from gateway.task import TaskRecord, is_final
+
+
+class EventsExpired(Exception):
+    """The follower's cursor points before the oldest event the log still retains."""
+
+    def __init__(self, oldest: int) -> None:
+        super().__init__(f"events before {oldest} are no longer retained")
+        self.oldest = oldest
+
+
+class TaskLog:
+    """The ordered events of one task (the newest `capacity` of them), with a wake-up."""
+
+    __slots__ = ("_changed", "_entries", "_first", "capacity", "closed")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: list[Event] = []
+        self._first = 1  # seq of _entries[0]
+        self._changed = asyncio.Event()
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<TaskLog first={self.first_seq} last={self.last_seq} closed={self.closed}>"
+
+    @property
+    def last_seq(self) -> int:
+        return self._first + len(self._entries) - 1
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest seq still retained."""
+        return max(self._first, self.last_seq - self.capacity + 1)
+
+    def append(self, event: Event) -> None:
+        self._entries.append(event)
+        # Physically drop in blocks (amortised O(1)); logically only `capacity` are kept.
+        if len(self._entries) >= 2 * self.capacity:
+            drop = len(self._entries) - self.capacity
+            del self._entries[:drop]
+            self._first += drop
+        self._wake()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def since(self, after: int) -> list[Event]:
+        oldest = self.first_seq
+        if after < oldest - 1:
+            raise EventsExpired(oldest)
+        return self._entries[after - self._first + 1 :]
+
+    async def wait(self) -> None:
+        await self._changed.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """ListTasks filters, already validated."""
+
+    owner: str
+    agent: str
+    context_id: str | None = None
+    state: str | None = None
+    updated_after: float | None = None
+    page_size: int = 50
+    page_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    tasks: list[TaskRecord]
+    next_page_token: str
+    total_size: int
+
+
+def encode_cursor(record: TaskRecord) -> str:
+    raw = f"{record.updated!r}|{record.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[float, str]:
+    """Raises ValueError when the token is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        updated, task_id = raw.split("|", 1)
+        return float(updated), task_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("not a page token issued by this gateway") from None
+
+
+class MemoryStore:
+    """Tasks and their event logs in this process. Lost on restart."""
+
+    def __init__(self, *, max_events_per_task: int = 10_000) -> None:
+        self.max_events_per_task = max_events_per_task
+        self._tasks: dict[str, TaskRecord] = {}
+        self._logs: dict[str, TaskLog] = {}
+
+    def __repr__(self) -> str:
+        return f"<MemoryStore tasks={len(self._tasks)}>"
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def create(self, record: TaskRecord, body: dict[str, Any]) -> Event:
+        if record.id in self._tasks:
+            raise KeyError(f"task {record.id} exists")
+        self._tasks[record.id] = record
+        self._logs[record.id] = TaskLog(self.max_events_per_task)
+        return await self.append(record, body)
+
+    async def append(self, record: TaskRecord, body: dict[str, Any]) -> Event:
+        log = self._logs[record.id]
+        record.last_seq += 1
+        event = Event(record.last_seq, body, is_final(body))
+        log.append(event)
+        return event
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        return self._tasks.get(task_id)
+
+    async def delete(self, task_id: str) -> None:
+        self._tasks.pop(task_id, None)
+        log = self._logs.pop(task_id, None)
+        if log is not None:
+            log.close()
+
+    async def query(self, query: TaskQuery) -> TaskPage:
+        matches = [
+            r
+            for r in self._tasks.values()
+            if r.owner == query.owner
+            and r.agent == query.agent
+            and (query.context_id is None or r.context_id == query.context_id)
+            and (query.state is None or r.state == query.state)
+            and (query.updated_after is None or r.updated > query.updated_after)
+        ]
+        matches.sort(key=lambda r: (r.updated, r.id), reverse=True)
+        start = 0
+        if query.page_token:
+            key = decode_cursor(query.page_token)
+            start = next(
+                (i for i, r in enumerate(matches) if (r.updated, r.id) < key), len(matches)
+            )
+        page = matches[start : start + query.page_size]
+        more = start + query.page_size < len(matches)
+        token = encode_cursor(page[-1]) if more and page else ""
+        return TaskPage(tasks=page, next_page_token=token, total_size=len(matches))
+
+    async def follow(self, task_id: str, after: int) -> AsyncIterator[list[Event]]:
+        """Batches of events after `after`, live; ends when the task is deleted.
+
+        Raises EventsExpired when `after` is older than the log retains.
+        """
+        log = self._logs.get(task_id)
+        if log is None:
+            return
+        while True:
+            batch = log.since(after)
+            if batch:
+                yield batch
+                after = batch[-1].seq
+                continue
+            if log.closed:
+                return
+            await log.wait()
+
+    def log_bounds(self, task_id: str) -> tuple[int, int] | None:
+        """(first retained seq, last seq) of a task's log."""
+        log = self._logs.get(task_id)
+        return None if log is None else (log.first_seq, log.last_seq)

@@ -1,0 +1,239 @@
+"""A test agent that does what its message says, including breaking the contract's rules.
+
+Written against the raw generated stubs (not agent_runtime) so it can misbehave. The first
+word of the user's text picks the script; see `SCRIPTS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from generated import task_service_pb2 as pb
+from generated import task_service_pb2_grpc as pb_grpc
+
+Script = Callable[
+    [pb.RunRequest, list[str], grpc.aio.ServicerContext[pb.RunRequest, pb.AgentEvent]],
+    AsyncIterator[pb.AgentEvent],
+]
+
+WORKING = pb.TASK_STATE_WORKING
+COMPLETED = pb.TASK_STATE_COMPLETED
+
+
+def status(
+    state: pb.TaskState.ValueType, text: str | None = None, progress: int | None = None
+) -> pb.AgentEvent:
+    update = pb.StatusUpdate(state=state)
+    if text is not None:
+        update.message.CopyFrom(pb.Message(role=pb.ROLE_AGENT, parts=[pb.Part(text=text)]))
+    if progress is not None:
+        update.progress = progress
+    return pb.AgentEvent(status=update)
+
+
+def chunk(artifact_id: str, text: str, *, append: bool, last: bool) -> pb.AgentEvent:
+    artifact = pb.Artifact(artifact_id=artifact_id, name="out", parts=[pb.Part(text=text)])
+    return pb.AgentEvent(
+        artifact=pb.ArtifactUpdate(artifact=artifact, append=append, last_chunk=last)
+    )
+
+
+def text_of(request: pb.RunRequest) -> str:
+    return "".join(p.text for p in request.message.parts if p.WhichOneof("content") == "text")
+
+
+class Scripted(pb_grpc.TaskServiceServicer):
+    async def Describe(  # noqa: N802
+        self,
+        request: pb.DescribeRequest,
+        context: grpc.aio.ServicerContext[pb.DescribeRequest, pb.AgentDescription],
+    ) -> pb.AgentDescription:
+        return pb.AgentDescription(
+            name="scripted",
+            description="Test agent driven by its input",
+            version="0.0.1",
+            skills=[pb.Skill(id="script", name="Script", description="Runs a script")],
+        )
+
+    async def Run(  # noqa: N802
+        self,
+        request: pb.RunRequest,
+        context: grpc.aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
+    ) -> AsyncIterator[pb.AgentEvent]:
+        words = text_of(request).split()
+        name = words[0] if words else "steps"
+        if request.history and name == "ask":
+            name = "answer"
+        async for event in SCRIPTS[name](request, words[1:], context):
+            yield event
+
+
+async def steps(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """steps [N] [DELAY_MS]: N progress events, a 3-chunk artifact, COMPLETED."""
+    count = int(args[0]) if args else 4
+    delay = int(args[1]) / 1000 if len(args) > 1 else 0.0
+    for i in range(1, count + 1):
+        yield status(WORKING, f"step {i}", progress=min(100, i * 100 // count))
+        if delay:
+            await asyncio.sleep(delay)
+    for i in range(3):
+        yield chunk("a1", f"part{i};", append=i > 0, last=i == 2)
+    yield status(COMPLETED, "done")
+
+
+async def hang(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """hang: WORKING, then nothing until cancelled."""
+    yield status(WORKING, "working forever")
+    await asyncio.sleep(3600)
+
+
+async def ask(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    yield status(pb.TASK_STATE_INPUT_REQUIRED, "say more")
+
+
+async def answer(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    yield status(WORKING, f"history has {len(request.history)} messages")
+    yield status(COMPLETED, f"answered: {text_of(request)}")
+
+
+async def reply(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    yield pb.AgentEvent(message=pb.Message(parts=[pb.Part(text="direct " + " ".join(args))]))
+
+
+async def reply_twice(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    yield pb.AgentEvent(message=pb.Message(parts=[pb.Part(text="one")]))
+    yield pb.AgentEvent(message=pb.Message(parts=[pb.Part(text="two")]))
+
+
+async def wrong_task_id(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    yield status(WORKING, "fine")
+    event = status(WORKING, "wrong")
+    event.status.message.task_id = "someone-elses-task"
+    yield event
+    yield status(COMPLETED)
+
+
+async def after_final(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    yield status(WORKING, "fine")
+    yield status(COMPLETED, "done")
+    yield chunk("late", "too late", append=False, last=True)
+
+
+async def error_midstream(
+    request: pb.RunRequest,
+    args: list[str],
+    context: grpc.aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
+) -> AsyncIterator[pb.AgentEvent]:
+    yield status(WORKING, "about to break")
+    await context.abort(grpc.StatusCode.INTERNAL, "the model crashed")
+
+
+async def error_first(
+    request: pb.RunRequest,
+    args: list[str],
+    context: grpc.aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
+) -> AsyncIterator[pb.AgentEvent]:
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "this document is not valid")
+    yield status(WORKING)  # pragma: no cover
+
+
+async def no_final(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    yield status(WORKING, "and then nothing")
+
+
+async def nothing(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    return
+    yield  # pragma: no cover
+
+
+async def bad_progress(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    yield status(WORKING, "too much", progress=150)
+
+
+async def append_unknown(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    yield status(WORKING)
+    yield chunk("never-started", "x", append=True, last=True)
+
+
+async def echo_caller(
+    request: pb.RunRequest,
+    args: list[str],
+    context: grpc.aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
+) -> AsyncIterator[pb.AgentEvent]:
+    metadata = {k: v for k, v in context.invocation_metadata() or ()}
+    text = f"principal={request.caller.principal} header={metadata.get('x-a2a-principal')}"
+    yield status(COMPLETED, text)
+
+
+SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
+    "steps": steps,
+    "hang": hang,
+    "ask": ask,
+    "answer": answer,
+    "reply": reply,
+    "reply-twice": reply_twice,
+    "wrong-task-id": wrong_task_id,
+    "after-final": after_final,
+    "error-midstream": error_midstream,
+    "error-first": error_first,
+    "no-final": no_final,
+    "nothing": nothing,
+    "bad-progress": bad_progress,
+    "append-unknown": append_unknown,
+    "caller": echo_caller,
+}
+
+
+async def main(port: int) -> None:
+    server = grpc.aio.server()
+    pb_grpc.add_TaskServiceServicer_to_server(Scripted(), server)
+    health_servicer = (
+        health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    result = health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    if asyncio.iscoroutine(result):
+        await result
+    print(f"AGENT scripted LISTENING 127.0.0.1:{bound}", flush=True)
+    await server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    try:
+        asyncio.run(main(parser.parse_args().port))
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -1,0 +1,103 @@
+"""Real processes on 127.0.0.1 for end-to-end tests: agents and gateways.
+
+Each process writes stdout to a file; we wait (with a deadline) for the line that says where
+it listens, then poll its health endpoint. Nothing sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT_LINE = re.compile(r"AGENT (\S+) LISTENING ([\d.]+):(\d+)")
+GATEWAY_LINE = re.compile(r"a2a-gateway listening on (http://\S+)")
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[bytes]
+    log: Path
+    address: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        return self.popen.returncode
+
+
+def start(
+    args: list[str],
+    pattern: re.Pattern[str],
+    *,
+    timeout: float = 20.0,
+    env: dict[str, str] | None = None,
+) -> tuple[Process, re.Match[str]]:
+    """Start `python args...` and wait until its output matches `pattern`."""
+    fd, name = tempfile.mkstemp(prefix="a2a-test-", suffix=".log")
+    log = Path(name)
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    with os.fdopen(fd, "wb") as out:
+        popen = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=full_env
+        )
+    process = Process(popen, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = pattern.search(process.output())
+        if match:
+            return process, match
+        if popen.poll() is not None:
+            raise RuntimeError(f"{args} exited with {popen.returncode}:\n{process.output()}")
+        time.sleep(0.02)
+    process.stop(signal.SIGKILL)
+    raise TimeoutError(f"{args} did not start within {timeout}s:\n{process.output()}")
+
+
+def start_agent(module: str, *extra: str, env: dict[str, str] | None = None) -> Process:
+    process, match = start(["-m", module, "--port", "0", *extra], AGENT_LINE, env=env)
+    process.address = f"{match.group(2)}:{match.group(3)}"
+    return process
+
+
+def start_gateway(
+    agents: dict[str, str], *extra: str, env: dict[str, str] | None = None
+) -> Process:
+    args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
+    for name, address in agents.items():
+        args += ["--agent", f"{name}={address}"]
+    process, match = start([*args, *extra], GATEWAY_LINE, env=env)
+    process.address = match.group(1)
+    wait_healthy(process.address + "/healthz")
+    return process
+
+
+def wait_healthy(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.02)
+    raise TimeoutError(f"{url} not healthy within {timeout}s: {last}")
