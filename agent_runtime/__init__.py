@@ -1,0 +1,34 @@
+"""The Python API for agents served to the A2A gateway over gRPC.
+
+from agent_runtime import AgentInfo, TaskContext, run
+
+async def handler(ctx: TaskContext) -> None:
+    await ctx.progress(50, "Thinking")
+    await ctx.artifact(ctx.text.upper(), name="shout")
+    await ctx.complete()
+
+run(handler, info=AgentInfo(name="shout", description="Shouts back."), port=50051)
+"""
+
+from agent_runtime.artifact_stream import ArtifactStream
+from agent_runtime.content import Content
+from agent_runtime.context import FINAL_STATES, Caller, TaskContext
+from agent_runtime.info import AgentInfo, AgentSkill
+from agent_runtime.server import AgentServer, run, serve
+from agent_runtime.service import SERVICE_NAME, Handler, TaskService
+
+__all__ = [
+    "FINAL_STATES",
+    "SERVICE_NAME",
+    "AgentInfo",
+    "AgentServer",
+    "AgentSkill",
+    "ArtifactStream",
+    "Caller",
+    "Content",
+    "Handler",
+    "TaskContext",
+    "TaskService",
+    "run",
+    "serve",
+]

@@ -1,0 +1,1 @@
+"""Example agents and demo tooling for the A2A gRPC gateway."""

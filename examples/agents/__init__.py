@@ -1,0 +1,1 @@
+"""Demo agents, each runnable with `python -m examples.agents.<name>`."""
