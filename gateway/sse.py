@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 
 import orjson
+from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
 from gateway.events import Encoder, Event
@@ -46,10 +47,23 @@ def retry_hint(milliseconds: int = RETRY_MS) -> bytes:
     return b"retry: %d\n" % milliseconds
 
 
+class KeepAlive(ServerSentEvent):
+    """The keep-alive: one comment line, deliberately WITHOUT a blank line after it.
+
+    A comment needs no blank line (W3C SSE). A blank line would make httpx-sse (and so
+    clients built on it, such as a2a-sdk 0.3) emit an event with empty data once any event
+    carried an id, which those clients then fail to parse.
+    """
+
+    def encode(self) -> bytes:
+        return b": keep-alive\n"
+
+
 def response(content: AsyncIterator[bytes], *, keepalive: float) -> EventSourceResponse:
     """A text/event-stream response; a comment line every `keepalive` seconds."""
     return EventSourceResponse(
         content,
         ping=keepalive,
+        ping_message_factory=KeepAlive,
         headers={"Cache-Control": "no-store"},
     )

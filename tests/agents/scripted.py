@@ -49,7 +49,7 @@ def text_of(request: pb.RunRequest) -> str:
 
 
 class Scripted(pb_grpc.TaskServiceServicer):
-    async def Describe(  # noqa: N802
+    async def Describe(
         self,
         request: pb.DescribeRequest,
         context: grpc.aio.ServicerContext[pb.DescribeRequest, pb.AgentDescription],
@@ -61,14 +61,14 @@ class Scripted(pb_grpc.TaskServiceServicer):
             skills=[pb.Skill(id="script", name="Script", description="Runs a script")],
         )
 
-    async def Run(  # noqa: N802
+    async def Run(
         self,
         request: pb.RunRequest,
         context: grpc.aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
     ) -> AsyncIterator[pb.AgentEvent]:
         words = text_of(request).split()
         name = words[0] if words else "steps"
-        if request.history and name == "ask":
+        if request.history:
             name = "answer"
         async for event in SCRIPTS[name](request, words[1:], context):
             yield event
@@ -190,7 +190,7 @@ async def echo_caller(
     args: list[str],
     context: grpc.aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
 ) -> AsyncIterator[pb.AgentEvent]:
-    metadata = {k: v for k, v in context.invocation_metadata() or ()}
+    metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
     text = f"principal={request.caller.principal} header={metadata.get('x-a2a-principal')}"
     yield status(COMPLETED, text)
 
