@@ -69,7 +69,7 @@ def test_demo_serves_both_agents_and_ctrl_c_leaves_no_process_behind() -> None:
             {"message": a2a.user_message("blue", taskId=task["id"])},
         )["result"]["task"]
         assert answer["status"]["state"] == "TASK_STATE_COMPLETED"
-        assert answer["artifacts"][0]["parts"] == [{"text": "echo: blue"}]
+        assert answer["artifacts"][0]["parts"][0]["text"] == "echo: blue"
     finally:
         assert process.stop(signal.SIGINT) == 0
     deadline = time.monotonic() + 10
