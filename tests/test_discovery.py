@@ -14,12 +14,10 @@ def test_agent_card_is_built_from_describe(gateway: Process) -> None:
     assert card["version"] == "0.0.1"
     assert card["capabilities"]["streaming"] is True
     assert card["capabilities"]["pushNotifications"] is False
+    endpoint = gateway.address + "/agents/scripted/"
     assert card["supportedInterfaces"] == [
-        {
-            "url": gateway.address + "/agents/scripted/",
-            "protocolBinding": "JSONRPC",
-            "protocolVersion": "1.0",
-        }
+        {"url": endpoint, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+        {"url": endpoint, "protocolBinding": "JSONRPC", "protocolVersion": "0.3"},
     ]
     assert card["skills"][0]["id"] == "script"
     assert card["defaultInputModes"] == ["text/plain"]
