@@ -15,6 +15,10 @@ The client-chosen `id`: A2A lets only the server name new tasks (v1.0 section 3.
 every answer carries (`id` on the Task and on each event).
 
 `sessionId` becomes the `contextId` of a new task.
+
+Early A2A's `tasks/get`, `tasks/cancel` and `tasks/resubscribe` have the same names as v0.3's,
+and nothing in such a request tells an early client from a v0.3 one, so they answer in v0.3
+shapes (which have `final`, `kind` and `taskId`, but neither `type` on parts nor `id` on events).
 """
 
 from __future__ import annotations

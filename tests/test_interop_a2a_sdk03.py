@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import a2a
-from tests.servers import ROOT, Process
+from tests.servers import ROOT, JsonLines, Process
 
 PYTHON = ROOT / ".venv-a2a03" / "bin" / "python"
 DRIVER = ROOT / "tests" / "sdk03" / "driver.py"
@@ -51,41 +50,6 @@ def drive(gateway: Process, command: str, arg: str) -> list[dict[str, Any]]:
     )
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
-
-
-class Running:
-    """The driver running in the background, its output lines read as they arrive."""
-
-    def __init__(self, gateway: Process, command: str, arg: str, out: Path) -> None:
-        self.out = out
-        self.handle = out.open("w")
-        self.popen = subprocess.Popen(
-            [str(PYTHON), str(DRIVER), agent_url(gateway), command, arg],
-            stdout=self.handle,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-
-    def lines(self) -> list[dict[str, Any]]:
-        text = self.out.read_text()
-        return [json.loads(line) for line in text.splitlines() if line.endswith("}")]
-
-    def wait_for(self, count: int) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            lines = self.lines()
-            if len(lines) >= count:
-                return lines
-            assert self.popen.poll() is None, self.popen.communicate()[1]
-            time.sleep(0.02)
-        raise TimeoutError(f"the driver printed {self.lines()}")
-
-    def finish(self) -> list[dict[str, Any]]:
-        _, stderr = self.popen.communicate(timeout=TIMEOUT)
-        self.handle.close()
-        assert self.popen.returncode == 0, stderr
-        return self.lines()
 
 
 def kinds(lines: list[dict[str, Any]]) -> list[str]:
@@ -146,7 +110,8 @@ def test_resubscribe(gateway: Process, tmp_path: Path) -> None:
         agent_url(gateway), "SendStreamingMessage", {"message": a2a.user_message("hang")}, limit=2
     )
     task_id = head[0].result["task"]["id"]
-    running = Running(gateway, "resubscribe", task_id, tmp_path / "out.jsonl")
+    argv = [str(PYTHON), str(DRIVER), agent_url(gateway), "resubscribe", task_id]
+    running = JsonLines(argv, tmp_path / "out.jsonl")
     assert kinds(running.wait_for(1)) == ["task working"]
     a2a.rpc(agent_url(gateway), "CancelTask", {"id": task_id})
     lines = running.finish()
