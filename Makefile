@@ -8,7 +8,10 @@ PROTOS := $(wildcard protos/*.proto)
 STUBS := $(patsubst protos/%.proto,generated/%_pb2.py,$(PROTOS))
 PYTEST_ARGS ?=
 
-.PHONY: setup protos run test lint fmt clean
+A2A03 := .venv-a2a03
+A2A03_STAMP := $(A2A03)/.installed-stamp
+
+.PHONY: setup protos run test lint fmt clean a2a03
 
 setup: $(STAMP) $(STUBS)
 
@@ -31,8 +34,18 @@ generated/%_pb2.py: protos/%.proto $(STAMP)
 run: setup
 	$(PY) -m examples.run_demo
 
-test: setup lint
+test: setup lint a2a03
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The a2a-sdk 0.3 client, in a virtual environment of its own (the project uses a2a-sdk 1.x),
+# for the v0.3 interop tests. If it cannot be created, those tests skip and say why.
+a2a03: $(A2A03_STAMP)
+
+$(A2A03_STAMP):
+	@rm -rf $(A2A03)
+	@if $(PYTHON) -m venv $(A2A03) && $(A2A03)/bin/python -m pip install --quiet 'a2a-sdk<0.4'; \
+	then touch $@; \
+	else rm -rf $(A2A03); echo "WARNING: could not create $(A2A03); v0.3 interop tests will skip" >&2; fi
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -44,4 +57,4 @@ fmt: setup
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf generated/*_pb2*.py generated/*_pb2*.pyi .mypy_cache .pytest_cache .ruff_cache
+	rm -rf generated/*_pb2*.py generated/*_pb2*.pyi .mypy_cache .pytest_cache .ruff_cache $(A2A03)

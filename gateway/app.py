@@ -3,8 +3,10 @@
 Routes (every agent-scoped route lives under its prefix `/agents/{name}`; the first agent is
 also served at the root):
 
-    POST {prefix}/                             A2A JSON-RPC 2.0 (with or without the slash)
-    GET  {prefix}/.well-known/agent-card.json  the Agent Card
+    POST {prefix}/                             A2A JSON-RPC 2.0 (with or without the slash),
+                                               v1.0 or v0.3 by `A2A-Version` (versions.py)
+    GET  {prefix}/.well-known/agent-card.json  the Agent Card (cached: conditional.py)
+    GET  {prefix}/.well-known/agent.json       the same card at its legacy (v0.2) path
     GET  /agents                               the agents and their card URLs
     GET  /healthz                              the process is up
     GET  /readyz                               every agent answers gRPC health SERVING
@@ -24,7 +26,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway import card, errors, jsonrpc, sse
+from gateway import card, conditional, errors, jsonrpc, sse, urls, versions
 from gateway.bridge import Bridge, Caller
 from gateway.methods import Call, EventStream, Methods
 from gateway.settings import Settings
@@ -54,9 +56,12 @@ class Gateway:
         self.store = MemoryStore(max_events_per_task=settings.max_events_per_task)
         self.bridge = Bridge(self.store, final_grace=settings.final_grace)
         self.methods = Methods(self.store, self.bridge)
+        self.cards = conditional.Documents(max_age=settings.card_max_age)
         self.upstreams: dict[str, Upstream] = {}
         for spec in settings.agents:
-            self.upstreams[spec.name] = Upstream(spec.name, spec.target, deadline=spec.deadline)
+            self.upstreams[spec.name] = Upstream(
+                spec.name, spec.target, deadline=spec.deadline, card_overrides=spec.card_overrides
+            )
 
     def __repr__(self) -> str:
         return f"<Gateway agents={list(self.upstreams)} {self.store!r} {self.bridge!r}>"
@@ -78,9 +83,15 @@ class Gateway:
             return self.default
         return self.upstreams.get(str(name))
 
-    @staticmethod
-    def prefix(request: Request, upstream: Upstream, *, at_root: bool) -> str:
-        base = str(request.base_url).rstrip("/")
+    def base_url(self, request: Request) -> str:
+        return urls.base_url(
+            request,
+            public_url=self.settings.public_url,
+            allow=self.settings.forwarded_allow_ips,
+        )
+
+    def prefix(self, request: Request, upstream: Upstream, *, at_root: bool) -> str:
+        base = self.base_url(request)
         return base if at_root else f"{base}/agents/{upstream.name}"
 
     async def rpc(self, request: Request) -> Response:
@@ -96,33 +107,40 @@ class Gateway:
             rpc_request = jsonrpc.parse(body)
         except errors.A2AError as exc:
             return Response(jsonrpc.error(jsonrpc.request_id_of(body), exc), media_type=JSON)
+        try:
+            version = versions.negotiate(request.headers, request.query_params)
+            route = versions.route(version, rpc_request.method)
+        except errors.A2AError as exc:
+            return Response(jsonrpc.error(rpc_request.id, exc), media_type=JSON)
         caller = Caller(
             principal="anonymous",
             request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
         )
-        call = Call(
-            id=rpc_request.id,
-            params=rpc_request.params,
-            upstream=upstream,
-            caller=caller,
-            last_event_id=request.headers.get("last-event-id"),
-        )
         try:
-            handler = self.methods.table.get(rpc_request.method)
-            if handler is None:
-                raise errors.method_not_found(rpc_request.method)
-            result = await handler(call)
+            if route.error is not None:
+                raise route.error()
+            params = route.params(rpc_request.params)
+            call = Call(
+                id=rpc_request.id,
+                params=params,
+                upstream=upstream,
+                caller=caller,
+                last_event_id=request.headers.get("last-event-id"),
+                task_hint=route.task_hint(rpc_request.params),
+            )
+            assert route.target is not None
+            result = await self.methods.table[route.target](call)
         except errors.A2AError as exc:
-            return Response(jsonrpc.error(call.id, exc), media_type=JSON)
+            return Response(jsonrpc.error(rpc_request.id, exc), media_type=JSON)
         except Exception:
             log.exception("internal error in %s", rpc_request.method)
             error = errors.internal_error("Internal error")
-            return Response(jsonrpc.error(call.id, error), media_type=JSON)
+            return Response(jsonrpc.error(rpc_request.id, error), media_type=JSON)
         if isinstance(result, EventStream):
             return sse.response(
-                self.stream_body(result, call.id), keepalive=self.settings.keepalive
+                self.stream_body(result, rpc_request.id, route), keepalive=self.settings.keepalive
             )
-        return Response(jsonrpc.result(call.id, result), media_type=JSON)
+        return Response(jsonrpc.result(rpc_request.id, route.result(result)), media_type=JSON)
 
     async def read_body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
@@ -139,19 +157,21 @@ class Gateway:
         return b"".join(chunks)
 
     async def stream_body(
-        self, stream: EventStream, request_id: jsonrpc.RequestId
+        self, stream: EventStream, request_id: jsonrpc.RequestId, route: versions.Route
     ) -> AsyncIterator[bytes]:
         """The SSE body: the head events, then the log until a final event.
 
-        The first chunk carries the `retry:` hint in front of the first event's fields.
+        Events are encoded in the route's wire format, once per event (events.py). The first
+        chunk carries the `retry:` hint in front of the first event's fields.
         """
         prefix = sse.request_prefix(request_id)
+        wire, adapt = route.wire, route.adapt
         chunks = [sse.retry_hint()]
         for event in stream.head:
             if event.seq == 0:
-                chunks.append(sse.data_frame(prefix + event.encoded() + b"}"))
+                chunks.append(sse.data_frame(prefix + event.encoded(wire, adapt) + b"}"))
             else:
-                chunks.append(sse.frame(event, prefix))
+                chunks.append(sse.frame(event, prefix, wire, adapt))
         if stream.task_id is None or any(e.final for e in stream.head):
             yield b"".join(chunks)
             return
@@ -162,10 +182,10 @@ class Gateway:
             async for batch in self.store.follow(stream.task_id, stream.after):
                 for index, event in enumerate(batch):
                     if event.final:
-                        chunks.append(sse.frames(batch[: index + 1], prefix))
+                        chunks.append(sse.frames(batch[: index + 1], prefix, wire, adapt))
                         yield b"".join(chunks)
                         return
-                chunks.append(sse.frames(batch, prefix))
+                chunks.append(sse.frames(batch, prefix, wire, adapt))
                 yield b"".join(chunks)
                 chunks = []
         except EventsExpired as exc:
@@ -189,10 +209,13 @@ class Gateway:
             return json_response({"error": exc.to_json()}, status=503)
         at_root = "agent" not in request.path_params
         url = self.prefix(request, upstream, at_root=at_root) + "/"
-        return json_response(card.build(description, url=url, fallback_name=upstream.name))
+        body = card.build(
+            description, url=url, fallback_name=upstream.name, overrides=upstream.card_overrides
+        )
+        return self.cards.respond(request, orjson.dumps(body))
 
     async def list_agents(self, request: Request) -> Response:
-        base = str(request.base_url).rstrip("/")
+        base = self.base_url(request)
         agents = [
             {
                 "name": name,
@@ -240,7 +263,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_route(f"{prefix}/", gateway.rpc, methods=["POST"])
         if prefix:
             app.add_route(prefix, gateway.rpc, methods=["POST"])
-        app.add_route(f"{prefix}/.well-known/agent-card.json", gateway.agent_card, methods=["GET"])
+        for name in ("agent-card.json", "agent.json"):
+            app.add_route(f"{prefix}/.well-known/{name}", gateway.agent_card, methods=["GET"])
     app.add_route("/agents", gateway.list_agents, methods=["GET"])
     app.add_route("/healthz", gateway.healthz, methods=["GET"])
     app.add_route("/readyz", gateway.readyz, methods=["GET"])

@@ -1,23 +1,102 @@
-"""The A2A Agent Card of one agent, built from its Describe reply."""
+"""The A2A Agent Card of one agent, built from its Describe reply and configured overrides.
+
+One card speaks to both versions: v1.0 clients read `supportedInterfaces` (one JSON-RPC entry
+per protocol version, same URL); v0.3 clients read the top-level `url`, `protocolVersion`,
+`preferredTransport` and `additionalInterfaces`, which v1.0 clients ignore.
+
+Overrides (`AgentSpec.card_overrides`) replace whole top-level fields; only `OVERRIDABLE`
+fields can be overridden, so the endpoints and capabilities always tell the truth.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from generated import task_service_pb2 as pb
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSIONS = ("1.0", "0.3")
+V03_PROTOCOL_VERSION = "0.3.0"  # the v0.3 schema's value for the top-level field
 DEFAULT_MODES = ["text/plain"]
+OVERRIDABLE = frozenset(
+    {
+        "name",
+        "description",
+        "version",
+        "provider",
+        "documentationUrl",
+        "iconUrl",
+        "skills",
+        "defaultInputModes",
+        "defaultOutputModes",
+    }
+)
+_STRINGS = frozenset({"name", "description", "version", "documentationUrl", "iconUrl"})
 
 
-def build(description: pb.AgentDescription, *, url: str, fallback_name: str) -> dict[str, Any]:
-    """The v1.0 AgentCard JSON for an agent whose JSON-RPC endpoint is `url`."""
+def check_overrides(overrides: Mapping[str, Any]) -> None:
+    """Raise ValueError for a field that cannot be overridden or a value of the wrong type."""
+    for name, value in overrides.items():
+        if name not in OVERRIDABLE:
+            allowed = ", ".join(sorted(OVERRIDABLE))
+            raise ValueError(f"card field {name!r} cannot be overridden (allowed: {allowed})")
+        if name in _STRINGS and not isinstance(value, str):
+            raise ValueError(f"card field {name!r} must be a string")
+        if name == "provider" and not (
+            isinstance(value, dict)
+            and isinstance(value.get("organization"), str)
+            and isinstance(value.get("url"), str)
+        ):
+            raise ValueError("card field 'provider' must be {organization, url}")
+        if name == "skills" and not (
+            isinstance(value, list)
+            and all(
+                isinstance(s, dict) and {"id", "name", "description", "tags"} <= s.keys()
+                for s in value
+            )
+        ):
+            raise ValueError("card field 'skills' must be a list of {id, name, description, tags}")
+        if name.endswith("Modes") and not (
+            isinstance(value, list) and all(isinstance(m, str) for m in value)
+        ):
+            raise ValueError(f"card field {name!r} must be a list of media types")
+
+
+def input_modes(description: pb.AgentDescription, overrides: Mapping[str, Any]) -> list[str]:
+    """Every media type the agent's card accepts: default input modes and skills' modes."""
+    card = _content(description, "", overrides)
+    modes = list(card["defaultInputModes"])
+    for skill in card["skills"]:
+        modes.extend(skill.get("inputModes", ()))
+    return modes
+
+
+def build(
+    description: pb.AgentDescription,
+    *,
+    url: str,
+    fallback_name: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The AgentCard JSON (v1.0 and v0.3) for an agent whose JSON-RPC endpoint is `url`."""
+    card = _content(description, fallback_name, overrides or {})
+    card["supportedInterfaces"] = [
+        {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": version}
+        for version in PROTOCOL_VERSIONS
+    ]
+    card["url"] = url
+    card["protocolVersion"] = V03_PROTOCOL_VERSION
+    card["preferredTransport"] = "JSONRPC"
+    card["additionalInterfaces"] = [{"url": url, "transport": "JSONRPC"}]
+    return card
+
+
+def _content(
+    description: pb.AgentDescription, fallback_name: str, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
     card: dict[str, Any] = {
         "name": description.name or fallback_name,
         "description": description.description or f"The {fallback_name} agent",
-        "supportedInterfaces": [
-            {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": PROTOCOL_VERSION}
-        ],
         "version": description.version or "0.0.0",
         "capabilities": {"streaming": True, "pushNotifications": False},
         "defaultInputModes": list(description.default_input_modes) or DEFAULT_MODES,
@@ -31,6 +110,7 @@ def build(description: pb.AgentDescription, *, url: str, fallback_name: str) -> 
         }
     if description.documentation_url:
         card["documentationUrl"] = description.documentation_url
+    card.update(overrides)
     return card
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import socket
 import sys
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -64,18 +67,99 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-events-per-task", type=int, default=10_000, help="events retained per task"
     )
+    serve.add_argument(
+        "--public-url",
+        default=os.environ.get("A2A_PUBLIC_URL"),
+        help="the base URL clients reach the gateway at (put in Agent Cards); default: the "
+        "request's URL, corrected by X-Forwarded-Proto/-Host/-Prefix from trusted proxies",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
+        help="comma-separated proxy addresses whose X-Forwarded-* headers are honoured ('*': any)",
+    )
+    serve.add_argument(
+        "--card-max-age", type=int, default=300, help="Cache-Control max-age of Agent Cards"
+    )
+    serve.add_argument(
+        "--card-override",
+        dest="card_overrides",
+        metavar="NAME.FIELD=VALUE",
+        action="append",
+        default=[],
+        help="override an Agent Card field of agent NAME (VALUE: a JSON object, array or "
+        "string, else the text itself); "
+        "fields: provider, documentationUrl, iconUrl, skills, version, name, description, "
+        "defaultInputModes, defaultOutputModes",
+    )
+    serve.add_argument(
+        "--card-file",
+        dest="card_files",
+        metavar="NAME=PATH",
+        action="append",
+        default=[],
+        help="a JSON object of Agent Card field overrides for agent NAME",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
 
+def card_overrides(
+    names: list[str], files: list[str], fields: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Per agent, the card overrides of `--card-file NAME=PATH` then `--card-override`."""
+    out: dict[str, dict[str, Any]] = {name: {} for name in names}
+
+    def agent(name: str, option: str) -> dict[str, Any]:
+        if name not in out:
+            raise ValueError(f"{option}: no agent named {name!r}")
+        return out[name]
+
+    for value in files:
+        name, sep, path = value.partition("=")
+        if not sep:
+            raise ValueError(f"--card-file {value!r} is not NAME=PATH")
+        try:
+            loaded = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--card-file {value!r}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"--card-file {value!r}: the file must hold a JSON object")
+        agent(name, "--card-file").update(loaded)
+    for value in fields:
+        target, sep, raw = value.partition("=")
+        name, dot, field = target.partition(".")
+        if not sep or not dot or not field:
+            raise ValueError(f"--card-override {value!r} is not NAME.FIELD=VALUE")
+        try:
+            parsed: Any = json.loads(raw)
+        except ValueError:
+            parsed = raw
+        if not isinstance(parsed, dict | list | str):
+            parsed = raw  # `version=2` means the string "2"
+        agent(name, "--card-override")[field] = parsed
+    return out
+
+
 def _settings(args: argparse.Namespace) -> Settings:
+    overrides = card_overrides([a.name for a in args.agents], args.card_files, args.card_overrides)
     agents = tuple(
-        AgentSpec(name=a.name, target=a.target, deadline=args.deadline) for a in args.agents
+        AgentSpec(
+            name=a.name,
+            target=a.target,
+            deadline=args.deadline,
+            card_overrides=overrides[a.name],
+        )
+        for a in args.agents
     )
+    allow = tuple(ip.strip() for ip in args.forwarded_allow_ips.split(",") if ip.strip())
     return Settings(
         agents=agents,
         keepalive=args.keepalive,
         max_events_per_task=args.max_events_per_task,
+        public_url=args.public_url or None,
+        forwarded_allow_ips=allow,
+        card_max_age=args.card_max_age,
     )
 
 
@@ -93,6 +177,7 @@ async def serve(settings: Settings, host: str, port: int, log_level: str) -> Non
         log_level=log_level,
         access_log=False,
         lifespan="on",
+        proxy_headers=False,  # forwarded headers are honoured in gateway/urls.py only
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

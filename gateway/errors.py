@@ -99,6 +99,23 @@ def method_not_found(method: str) -> A2AError:
     )
 
 
+def method_of_other_version(method: str, *, belongs_to: str, requested: str) -> A2AError:
+    """A method name of another A2A version than the one the request speaks."""
+    how = (
+        "send the header A2A-Version: 1.0"
+        if belongs_to == "1.0"
+        else "send it with A2A-Version: 0.3 or without an A2A-Version header"
+    )
+    speaks = "A2A-Version: 1.0" if requested == "1.0" else "no A2A-Version header, or 0.3"
+    return A2AError(
+        METHOD_NOT_FOUND,
+        f"Method {method!r} belongs to A2A v{belongs_to}, but this request speaks "
+        f"v{requested} ({speaks}): {how}",
+        reason="METHOD_NOT_FOUND",
+        metadata={"method": method, "methodVersion": belongs_to, "requestVersion": requested},
+    )
+
+
 def invalid_params(violations: list[tuple[str, str]]) -> A2AError:
     """Invalid params; each violation is (field path, description)."""
     summary = "; ".join(f"{field}: {text}" for field, text in violations[:5])
@@ -145,12 +162,15 @@ def unsupported_operation(detail: str) -> A2AError:
     return A2AError(UNSUPPORTED_OPERATION, detail, reason="UNSUPPORTED_OPERATION")
 
 
-def content_type_not_supported(media_type: str, accepted: list[str]) -> A2AError:
+def content_type_not_supported(
+    media_type: str, accepted: list[str], *, field: str = "message.parts"
+) -> A2AError:
     return A2AError(
         CONTENT_TYPE_NOT_SUPPORTED,
-        f"Media type {media_type!r} is not accepted by this agent (accepts: {', '.join(accepted)})",
+        f"{field}: media type {media_type!r} is not accepted by this agent "
+        f"(accepts: {', '.join(accepted)})",
         reason="CONTENT_TYPE_NOT_SUPPORTED",
-        metadata={"mediaType": media_type, "accepted": ",".join(accepted)},
+        metadata={"mediaType": media_type, "accepted": ",".join(accepted), "field": field},
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from gateway import errors, params
+from gateway import card, errors, media, params
 from gateway.bridge import Bridge, Caller
 from gateway.events import Event
 from gateway.jsonrpc import RequestId
@@ -34,6 +34,7 @@ class Call:
     upstream: Upstream
     caller: Caller
     last_event_id: str | None = None
+    task_hint: str | None = None  # a client-proposed task id (early A2A), see early.py
 
 
 @dataclass(slots=True)
@@ -72,21 +73,40 @@ class Methods:
             "GetExtendedAgentCard": self.extended_card,
         }
 
+    @staticmethod
+    def visible(record: TaskRecord, call: Call) -> bool:
+        return record.owner == call.caller.principal and record.agent == call.upstream.name
+
     async def load(self, task_id: str, call: Call) -> TaskRecord:
         record = await self.store.get(task_id)
-        if (
-            record is None
-            or record.owner != call.caller.principal
-            or record.agent != call.upstream.name
-        ):
+        if record is None or not self.visible(record, call):
             raise errors.task_not_found(task_id)
         return record
+
+    async def check_content(self, message: params.MessageIn, upstream: Upstream) -> None:
+        """-32005 for a part whose media type the agent's card does not accept."""
+        try:
+            description = await upstream.describe()
+        except errors.A2AError:
+            return  # the modes are unknown; the agent has the last word
+        accepted = card.input_modes(description, upstream.card_overrides)
+        for index, part in enumerate(message.parts):
+            media_type = media.of_part(part)
+            if not media.accepts(accepted, media_type):
+                raise errors.content_type_not_supported(
+                    media_type, accepted, field=f"message.parts[{index}]"
+                )
 
     async def _start(self, call: Call) -> tuple[params.SendMessageParams, Any]:
         request = params.parse(params.SendMessageParams, call.params)
         config = request.configuration
         if config is not None and config.task_push_notification_config is not None:
             raise errors.push_not_supported()
+        await self.check_content(request.message, call.upstream)
+        if call.task_hint and not request.message.task_id:
+            known = await self.store.get(call.task_hint)
+            if known is not None and self.visible(known, call):
+                request.message.task_id = known.id
         message = request.message.to_json()
         record: TaskRecord | None = None
         if request.message.task_id:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.card import check_overrides
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 MiB = 1024 * 1024
@@ -11,11 +15,15 @@ MiB = 1024 * 1024
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSpec:
-    """One agent: its route name and its gRPC target (host:port)."""
+    """One agent: its route name, its gRPC target (host:port) and Agent Card overrides.
+
+    `card_overrides` replaces top-level card fields (see card.OVERRIDABLE).
+    """
 
     name: str
     target: str
     deadline: float | None = None
+    card_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -25,6 +33,10 @@ class AgentSpec:
         host, sep, port = self.target.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"agent {self.name!r}: target {self.target!r} is not HOST:PORT")
+        try:
+            check_overrides(self.card_overrides)
+        except ValueError as exc:
+            raise ValueError(f"agent {self.name!r}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,8 +48,13 @@ class Settings:
     max_body_bytes: int = 1 * MiB
     max_events_per_task: int = 10_000
     final_grace: float = 1.0
+    public_url: str | None = None
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+    card_max_age: int = 300
 
     def __post_init__(self) -> None:
+        if self.public_url is not None and not re.match(r"^https?://[^/\s]+", self.public_url):
+            raise ValueError(f"public URL {self.public_url!r} must start with http:// or https://")
         names = [a.name for a in self.agents]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

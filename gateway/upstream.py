@@ -8,6 +8,8 @@ so an agent that starts after the gateway is described on first use.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -27,10 +29,18 @@ _CHANNEL_OPTIONS = [
 class Upstream:
     """A named agent reachable at a gRPC target."""
 
-    def __init__(self, name: str, target: str, *, deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        target: str,
+        *,
+        deadline: float | None = None,
+        card_overrides: Mapping[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self.target = target
         self.deadline = deadline
+        self.card_overrides = dict(card_overrides or {})
         self.channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self.stub = pb_grpc.TaskServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)

@@ -6,6 +6,7 @@ it listens, then poll its health endpoint. Nothing sleeps for a fixed time.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -101,3 +103,39 @@ def wait_healthy(url: str, timeout: float = 20.0) -> None:
             last = exc
         time.sleep(0.02)
     raise TimeoutError(f"{url} not healthy within {timeout}s: {last}")
+
+
+class JsonLines:
+    """A client process in the background that prints one JSON object per line as it goes."""
+
+    def __init__(self, argv: list[str], out: Path, timeout: float = 60.0) -> None:
+        self.out = out
+        self.timeout = timeout
+        self.handle = out.open("w")
+        self.popen = subprocess.Popen(
+            argv, stdout=self.handle, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+
+    def lines(self) -> list[dict[str, Any]]:
+        text = self.out.read_text()
+        return [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+
+    def wait_for(self, count: int) -> list[dict[str, Any]]:
+        """Poll (with a deadline) until `count` lines are out."""
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            lines = self.lines()
+            if len(lines) >= count:
+                return lines
+            assert self.popen.poll() is None, self.popen.communicate()[1]
+            time.sleep(0.02)
+        self.popen.kill()
+        raise TimeoutError(f"the client printed only {self.lines()}")
+
+    def finish(self) -> list[dict[str, Any]]:
+        try:
+            _, stderr = self.popen.communicate(timeout=self.timeout)
+        finally:
+            self.handle.close()
+        assert self.popen.returncode == 0, stderr
+        return self.lines()

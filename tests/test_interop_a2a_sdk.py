@@ -138,7 +138,8 @@ async def test_client_resolves_card_and_picks_jsonrpc_v1(gateway: Process) -> No
     interfaces = [
         (i.url, i.protocol_binding, i.protocol_version) for i in card.supported_interfaces
     ]
-    assert interfaces == [(url, "JSONRPC", "1.0")]
+    # Both versions are offered; the SDK picks 1.0 (see the wire calls below).
+    assert interfaces == [(url, "JSONRPC", "1.0"), (url, "JSONRPC", "0.3")]
     assert [s.id for s in card.skills] == ["script"]
     # A v0.3 client would have sent `message/send` without the version header.
     assert wire.calls == [
@@ -317,9 +318,15 @@ async def test_errors_map_to_sdk_exceptions(gateway: Process) -> None:
                     await anext(sub)
 
 
+V03_CARD_FIELDS = {"url", "protocolVersion", "preferredTransport", "additionalInterfaces"}
+
+
 def test_card_parses_strictly(gateway: Process) -> None:
-    card = httpx.get(agent_url(gateway) + ".well-known/agent-card.json", timeout=TIMEOUT)
-    json_format.ParseDict(card.json(), AgentCard())
+    """Every field but the v0.3 top-level ones is a v1.0 AgentCard field."""
+    card = httpx.get(agent_url(gateway) + ".well-known/agent-card.json", timeout=TIMEOUT).json()
+    assert card.keys() >= V03_CARD_FIELDS
+    v1 = {k: v for k, v in card.items() if k not in V03_CARD_FIELDS}
+    json_format.ParseDict(v1, AgentCard())
 
 
 @pytest.mark.parametrize("text", ["steps 2", "ask", "reply hi"])

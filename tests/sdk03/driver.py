@@ -1,0 +1,71 @@
+"""Drives a gateway with the official a2a-sdk 0.3 client; run under .venv-a2a03's Python.
+
+    python tests/sdk03/driver.py URL stream TEXT
+    python tests/sdk03/driver.py URL stream-cancel TEXT   (cancels after the 2nd event)
+    python tests/sdk03/driver.py URL get TASK_ID
+    python tests/sdk03/driver.py URL resubscribe TASK_ID
+
+Prints one JSON line per thing the SDK handed back, as it arrives: {"event": ...},
+{"task": ...} or {"message": ...} (the SDK's pydantic objects dumped as v0.3 JSON), then
+{"wire": [[JSON-RPC method, A2A-Version header or null], ...]}. Not a pytest module, and not
+type-checked with the project (it imports a2a-sdk 0.3, the project has 1.x).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from typing import Any
+
+import httpx
+from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
+from a2a.types import Message, Part, Role, TaskIdParams, TaskQueryParams, TextPart
+
+
+def emit(kind: str, value: Any) -> None:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    print(json.dumps({kind: value}), flush=True)
+
+
+async def main(url: str, command: str, arg: str) -> None:
+    wire: list[list[str | None]] = []
+
+    async def record(request: httpx.Request) -> None:
+        if request.method == "POST":
+            wire.append([json.loads(request.content)["method"], request.headers.get("A2A-Version")])
+
+    async with httpx.AsyncClient(timeout=20, event_hooks={"request": [record]}) as http:
+        card = await A2ACardResolver(http, url).get_agent_card()
+        client = ClientFactory(ClientConfig(streaming=True, httpx_client=http)).create(card)
+        if command in ("stream", "stream-cancel"):
+            message = Message(
+                message_id=str(uuid.uuid4()),
+                role=Role.user,
+                parts=[Part(root=TextPart(text=arg))],
+            )
+            seen = 0
+            async for item in client.send_message(message):
+                if isinstance(item, Message):
+                    emit("message", item)
+                    continue
+                task, update = item
+                emit("event", update if update is not None else task)
+                seen += 1
+                if command == "stream-cancel" and seen == 2:
+                    emit("task", await client.cancel_task(TaskIdParams(id=task.id)))
+        elif command == "get":
+            emit("task", await client.get_task(TaskQueryParams(id=arg)))
+        elif command == "resubscribe":
+            async for task, update in client.resubscribe(TaskIdParams(id=arg)):
+                emit("event", update if update is not None else task)
+        else:
+            raise SystemExit(f"unknown command {command!r}")
+        await client.close()
+    emit("wire", wire)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:4]))
