@@ -1,13 +1,14 @@
 """The HTTP application: routes, request handling, SSE streams.
 
-Routes (every agent-scoped route lives under its prefix `/agents/{name}`; the first agent is
-also served at the root):
+Routes (every agent-scoped route lives under its prefix `/agents/{name}`; the default agent,
+else the first, is also served at the root):
 
     POST {prefix}/                             A2A JSON-RPC 2.0 (with or without the slash)
     GET  {prefix}/.well-known/agent-card.json  the Agent Card
-    GET  /agents                               the agents and their card URLs
+    GET  /agents                               the agents: URLs, description, health
     GET  /healthz                              the process is up
-    GET  /readyz                               every agent answers gRPC health SERVING
+    GET  /readyz                               every agent has a target whose gRPC health
+                                               is SERVING; per agent and per target
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway import card, errors, jsonrpc, sse
+from gateway import card, errors, forwarding, jsonrpc, sse
 from gateway.bridge import Bridge, Caller
 from gateway.methods import Call, EventStream, Methods
 from gateway.settings import Settings
@@ -54,16 +55,19 @@ class Gateway:
         self.store = MemoryStore(max_events_per_task=settings.max_events_per_task)
         self.bridge = Bridge(self.store, final_grace=settings.final_grace)
         self.methods = Methods(self.store, self.bridge)
-        self.upstreams: dict[str, Upstream] = {}
-        for spec in settings.agents:
-            self.upstreams[spec.name] = Upstream(spec.name, spec.target, deadline=spec.deadline)
+        self.upstreams = {spec.name: Upstream(spec) for spec in settings.agents}
+        default = settings.default_agent
+        self.default: Upstream | None = (
+            self.upstreams[default] if default else next(iter(self.upstreams.values()), None)
+        )
 
     def __repr__(self) -> str:
         return f"<Gateway agents={list(self.upstreams)} {self.store!r} {self.bridge!r}>"
 
-    @property
-    def default(self) -> Upstream | None:
-        return next(iter(self.upstreams.values()), None)
+    def start(self) -> None:
+        """Start the background work (health watching); needs the running loop."""
+        for upstream in self.upstreams.values():
+            upstream.start()
 
     async def close(self) -> None:
         await self.bridge.close()
@@ -99,6 +103,7 @@ class Gateway:
         caller = Caller(
             principal="anonymous",
             request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            headers=forwarding.forwarded(request.headers, self.settings.forward_headers),
         )
         call = Call(
             id=rpc_request.id,
@@ -189,29 +194,43 @@ class Gateway:
             return json_response({"error": exc.to_json()}, status=503)
         at_root = "agent" not in request.path_params
         url = self.prefix(request, upstream, at_root=at_root) + "/"
-        return json_response(card.build(description, url=url, fallback_name=upstream.name))
+        payload = card.build(description, url=url, fallback_name=upstream.name)
+        return json_response({**payload, **upstream.spec.card})
 
     async def list_agents(self, request: Request) -> Response:
+        """Every agent with its URLs, its health, and its description when it answers
+        Describe within a second (fetched once, then cached)."""
         base = str(request.base_url).rstrip("/")
-        agents = [
-            {
-                "name": name,
-                "url": f"{base}/agents/{name}/",
-                "cardUrl": f"{base}/agents/{name}/.well-known/agent-card.json",
+        upstreams = list(self.upstreams.values())
+        described = await asyncio.gather(
+            *(u.describe(timeout=1.0) for u in upstreams), return_exceptions=True
+        )
+        await asyncio.gather(*(u.checked(timeout=1.0) for u in upstreams))
+        agents = []
+        for upstream, description in zip(upstreams, described, strict=True):
+            entry: dict[str, Any] = {
+                "name": upstream.name,
+                "url": f"{base}/agents/{upstream.name}/",
+                "cardUrl": f"{base}/agents/{upstream.name}/.well-known/agent-card.json",
                 "default": upstream is self.default,
+                "health": upstream.health()["status"],
             }
-            for name, upstream in self.upstreams.items()
-        ]
+            if not isinstance(description, BaseException):
+                entry["description"] = upstream.spec.card.get(
+                    "description", description.description
+                )
+            agents.append(entry)
         return json_response({"agents": agents})
 
     async def healthz(self, request: Request) -> Response:
         return json_response({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        names = list(self.upstreams)
-        statuses = await asyncio.gather(*(self.upstreams[n].health() for n in names))
-        agents = dict(zip(names, statuses, strict=True))
-        ready = all(s == "SERVING" for s in statuses)
+        """Ready when every agent has a SERVING target. Waits up to 2 s for first answers."""
+        upstreams = list(self.upstreams.values())
+        await asyncio.gather(*(u.checked(timeout=2.0) for u in upstreams))
+        agents = {u.name: u.health() for u in upstreams}
+        ready = all(a["status"] == "SERVING" for a in agents.values())
         return json_response(
             {"status": "ready" if ready else "unavailable", "agents": agents},
             status=200 if ready else 503,
@@ -231,6 +250,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway.start()
         yield
         await gateway.close()
 

@@ -212,11 +212,19 @@ class Bridge:
         if metadata:
             request.metadata.CopyFrom(convert.dict_to_struct(metadata))
         grpc_metadata = (
+            *caller.headers.items(),
             ("x-a2a-principal", caller.principal),
             ("x-request-id", caller.request_id),
         )
         self._starting.add(task_id)
-        call = upstream.stub.Run(request, timeout=upstream.deadline, metadata=grpc_metadata)
+        try:
+            await upstream.connect()
+        except BaseException:
+            self._starting.discard(task_id)
+            raise
+        call = upstream.stub.Run(
+            request, timeout=upstream.deadline, metadata=grpc_metadata, wait_for_ready=False
+        )
         try:
             first = await call.read()
             if first is grpc.aio.EOF:

@@ -214,3 +214,13 @@ def from_grpc(error: grpc.aio.AioRpcError, agent: str) -> A2AError:
         reason=reason,
         metadata={"agent": agent, "grpcStatus": status.name},
     )
+
+
+def agent_unavailable(agent: str, detail: str) -> A2AError:
+    """The agent cannot be reached: the same code and reason as its gRPC UNAVAILABLE."""
+    return A2AError(
+        INTERNAL_ERROR,
+        f"Agent {agent!r} is unavailable: {detail}",
+        reason="AGENT_UNAVAILABLE",
+        metadata={"agent": agent, "grpcStatus": "UNAVAILABLE"},
+    )
