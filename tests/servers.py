@@ -15,8 +15,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_LINE = re.compile(r"AGENT (\S+) LISTENING ([\d.]+):(\d+)")
@@ -78,10 +80,21 @@ def start_agent(module: str, *extra: str, env: dict[str, str] | None = None) -> 
     return process
 
 
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    """Write `config` as a YAML configuration file at `path`."""
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 def start_gateway(
-    agents: dict[str, str], *extra: str, env: dict[str, str] | None = None
+    agents: dict[str, str],
+    *extra: str,
+    env: dict[str, str] | None = None,
+    config: Path | None = None,
 ) -> Process:
     args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
+    if config is not None:
+        args += ["--config", str(config)]
     for name, address in agents.items():
         args += ["--agent", f"{name}={address}"]
     process, match = start([*args, *extra], GATEWAY_LINE, env=env)

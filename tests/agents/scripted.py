@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 
@@ -195,6 +197,24 @@ async def echo_caller(
     yield status(COMPLETED, text)
 
 
+async def whoami(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """whoami: COMPLETED with this process's pid."""
+    yield status(COMPLETED, f"pid={os.getpid()}")
+
+
+async def headers(
+    request: pb.RunRequest,
+    args: list[str],
+    context: grpc.aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
+) -> AsyncIterator[pb.AgentEvent]:
+    """headers: COMPLETED with JSON {"metadata": {...}, "caller": {...}} as the agent saw them."""
+    metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+    seen = {"metadata": metadata, "caller": dict(request.caller.headers)}
+    yield status(COMPLETED, json.dumps(seen))
+
+
 SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "steps": steps,
     "hang": hang,
@@ -211,6 +231,8 @@ SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "bad-progress": bad_progress,
     "append-unknown": append_unknown,
     "caller": echo_caller,
+    "whoami": whoami,
+    "headers": headers,
 }
 
 
