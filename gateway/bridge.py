@@ -245,7 +245,7 @@ class Bridge:
             pump.add_done_callback(lambda _: self._turns.pop(task_id, None))
             return Started(record, first_seq=logged.seq)
         except grpc.aio.AioRpcError as exc:
-            raise errors.from_grpc(exc, upstream.name) from None
+            raise errors.from_grpc(exc, upstream.name, hint=upstream.hint(exc)) from None
         except BaseException:
             call.cancel()
             raise

@@ -157,8 +157,20 @@ class Upstream:
                         pb.DescribeRequest(), timeout=timeout, wait_for_ready=False
                     )
                 except grpc.aio.AioRpcError as exc:
-                    raise errors.from_grpc(exc, self.name) from None
+                    raise errors.from_grpc(exc, self.name, hint=self.hint(exc)) from None
             return self._description
+
+    def hint(self, error: grpc.aio.AioRpcError) -> str:
+        """A likely cause of a connection the agent closed, from our TLS settings."""
+        if error.code() != grpc.StatusCode.UNAVAILABLE or "Socket closed" not in (
+            error.details() or ""
+        ):
+            return ""
+        if self.spec.tls is None:
+            return " (the gateway connects in plaintext: if the agent serves TLS, configure tls)"
+        if self.spec.tls.cert_file is None:
+            return " (if the agent requires a client certificate, set tls.cert_file/key_file)"
+        return ""
 
     @property
     def description(self) -> pb.AgentDescription | None:
