@@ -255,6 +255,9 @@ def apply_environ(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         raise ConfigError(problems)
 
 
+_ALTERNATIVES = {"target": "targets", "targets": "target"}
+
+
 def _set(data: Any, keys: list[str], value: Any) -> None:
     if not all(keys):
         raise KeyError("an empty key in the variable name")
@@ -274,6 +277,8 @@ def _set(data: Any, keys: list[str], value: Any) -> None:
         elif isinstance(node, dict):
             if last or not isinstance(node.get(key), dict | list):
                 node[key] = fresh
+            if last and key in _ALTERNATIVES:
+                node.pop(_ALTERNATIVES[key], None)  # `target` replaces `targets`, and back
             node = node[key]
         else:
             raise TypeError(f"{'.'.join(keys[:depth])} is not a mapping or a list")
