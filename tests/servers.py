@@ -52,14 +52,16 @@ def start(
     *,
     timeout: float = 20.0,
     env: dict[str, str] | None = None,
+    program: str = sys.executable,
 ) -> tuple[Process, re.Match[str]]:
-    """Start `python args...` and wait until its output matches `pattern`."""
+    """Start `program args...` (python by default) and wait until its output matches
+    `pattern`."""
     fd, name = tempfile.mkstemp(prefix="a2a-test-", suffix=".log")
     log = Path(name)
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with os.fdopen(fd, "wb") as out:
         popen = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=full_env
+            [program, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=full_env
         )
     process = Process(popen, log)
     deadline = time.monotonic() + timeout
