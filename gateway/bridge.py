@@ -231,7 +231,8 @@ class Bridge:
                 raise errors.invalid_agent_response("the agent ended the call without any event")
             assert isinstance(first, pb.AgentEvent)
             if record is None and first.WhichOneof("event") == "message":
-                return Started(None, message=await self._direct_reply(call, first, context_id))
+                reply = await self._direct_reply(call, first, task_id, context_id)
+                return Started(None, message=reply)
             now = time.time()
             if record is None:
                 record = TaskRecord(
@@ -253,10 +254,11 @@ class Bridge:
             self._starting.discard(task_id)
 
     async def _direct_reply(
-        self, call: Any, first: pb.AgentEvent, context_id: str
+        self, call: Any, first: pb.AgentEvent, task_id: str, context_id: str
     ) -> dict[str, Any]:
+        # The agent may echo the task id it was given; no task is created, so it is dropped.
         try:
-            reply = _agent_message("", context_id, first.message)
+            reply = _agent_message(task_id, context_id, first.message)
         except _Stop as stop:
             raise stop.error from None
         del reply["taskId"]

@@ -185,3 +185,10 @@ def test_an_agent_that_goes_away_fails_fast_and_is_used_again_when_back(
     finally:
         gateway.stop()
         flaky.stop()
+
+
+def test_a_direct_reply_may_name_the_task_id_it_was_given(multi: str) -> None:
+    body = _send(f"{multi}/agents/alpha/", "reply-with-ids")
+    message = body["result"]["message"]
+    assert message["parts"] == [{"text": "ids"}]
+    assert "taskId" not in message

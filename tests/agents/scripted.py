@@ -118,6 +118,17 @@ async def reply(
     yield pb.AgentEvent(message=pb.Message(parts=[pb.Part(text="direct " + " ".join(args))]))
 
 
+async def reply_with_ids(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """reply-with-ids: a direct reply naming the request's task and context (as agent_runtime
+    does)."""
+    message = pb.Message(
+        task_id=request.task_id, context_id=request.context_id, parts=[pb.Part(text="ids")]
+    )
+    yield pb.AgentEvent(message=message)
+
+
 async def reply_twice(
     request: pb.RunRequest, args: list[str], context: object
 ) -> AsyncIterator[pb.AgentEvent]:
@@ -222,6 +233,7 @@ SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "answer": answer,
     "reply": reply,
     "reply-twice": reply_twice,
+    "reply-with-ids": reply_with_ids,
     "wrong-task-id": wrong_task_id,
     "after-final": after_final,
     "error-midstream": error_midstream,
