@@ -203,7 +203,8 @@ class Gateway:
         base = str(request.base_url).rstrip("/")
         upstreams = list(self.upstreams.values())
         described = await asyncio.gather(
-            *(u.describe(timeout=1.0) for u in upstreams), return_exceptions=True
+            *(asyncio.wait_for(u.describe(timeout=1.0), 1.0) for u in upstreams),
+            return_exceptions=True,
         )
         await asyncio.gather(*(u.checked(timeout=1.0) for u in upstreams))
         agents = []
