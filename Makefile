@@ -7,11 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 PROTOS := $(wildcard protos/*.proto)
 STUBS := $(patsubst protos/%.proto,generated/%_pb2.py,$(PROTOS))
 PYTEST_ARGS ?=
+NODE_AGENT := examples/node-agent
+NODE_STAMP := $(NODE_AGENT)/node_modules/.installed-stamp
+HAVE_NODE := $(shell command -v node >/dev/null && command -v npm >/dev/null && echo yes)
 
 A2A03 := .venv-a2a03
 A2A03_STAMP := $(A2A03)/.installed-stamp
 
-.PHONY: setup protos run test lint fmt clean a2a03
 
 setup: $(STAMP) $(STUBS)
 
@@ -31,10 +33,22 @@ generated/%_pb2.py: protos/%.proto $(STAMP)
 		--plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc --mypy_grpc_out=. \
 		$<
 
-run: setup
+# The Node.js example agent's dependencies, from its committed package-lock.json.
+ifeq ($(HAVE_NODE),yes)
+node-agent: $(NODE_STAMP)
+else
+node-agent:
+	@echo "node/npm not found: skipping the Node.js agent (its test will be skipped)"
+endif
+
+$(NODE_STAMP): $(NODE_AGENT)/package-lock.json $(NODE_AGENT)/package.json
+	cd $(NODE_AGENT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: setup node-agent
 	$(PY) -m examples.run_demo
 
-test: setup lint a2a03
+test: setup lint node-agent a2a03
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The a2a-sdk 0.3 client, in a virtual environment of its own (the project uses a2a-sdk 1.x),
@@ -57,4 +71,5 @@ fmt: setup
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf generated/*_pb2*.py generated/*_pb2*.pyi .mypy_cache .pytest_cache .ruff_cache $(A2A03)
+	rm -rf generated/*_pb2*.py generated/*_pb2*.pyi .mypy_cache .pytest_cache .ruff_cache \
+		$(NODE_AGENT)/node_modules $(A2A03)

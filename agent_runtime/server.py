@@ -18,6 +18,7 @@ import logging
 import signal
 from types import TracebackType
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -30,7 +31,10 @@ logger = logging.getLogger("agent_runtime")
 
 
 class AgentServer:
-    """A grpc.aio server for one agent; use as `async with AgentServer(...) as server`."""
+    """A grpc.aio server for one agent; use as `async with AgentServer(...) as server`.
+
+    Plaintext unless `credentials` (e.g. `grpc.ssl_server_credentials(...)`) are given.
+    """
 
     def __init__(
         self,
@@ -40,8 +44,10 @@ class AgentServer:
         host: str = "127.0.0.1",
         port: int = 0,
         grace: float = 5.0,
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
         self.info = info
+        self.credentials = credentials
         self.host = host
         self.grace = grace
         self._requested_port = port
@@ -78,7 +84,11 @@ class AgentServer:
             [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
         host = f"[{self.host}]" if ":" in self.host else self.host
-        port = server.add_insecure_port(f"{host}:{self._requested_port}")
+        address = f"{host}:{self._requested_port}"
+        if self.credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, self.credentials)
         if port == 0:
             raise RuntimeError(f"cannot bind {host}:{self._requested_port}")
         await server.start()

@@ -1,8 +1,13 @@
 """`make run`: the demo agents on free ports and the gateway in front of them.
 
-Starts `document-analysis` and `echo` (gRPC, port 0), waits for each to say where it
-listens, then starts the gateway on 127.0.0.1:$PORT (default 8000) and prints the URLs.
-Ctrl-C (or SIGTERM) stops everything; no process is left behind.
+Reads `examples/gateway.yaml` (see docs/configuration.md), starts each agent it names on a
+free port (Python: document-analysis, echo; Node.js: text-stats, when `node` is installed
+and `make node-agent` has run) and waits for each to say where it listens. It then writes a
+copy of the file with those targets (and absolute TLS file paths) to a temporary file and
+starts the gateway with
+`--config` on that copy, on 127.0.0.1:$PORT (default 8000). Agents it cannot start are left
+out of the copy, with a note. Ctrl-C (or SIGTERM) stops everything; no process is left
+behind.
 """
 
 from __future__ import annotations
@@ -10,31 +15,54 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
 
 AGENT_LINE = re.compile(rb"AGENT (\S+) LISTENING (\S+)")
 GATEWAY_LINE = re.compile(rb"a2a-gateway listening on (\S+)")
-AGENTS = {
-    "document-analysis": "examples.agents.document_analysis",
-    "echo": "examples.agents.echo",
-}
+HERE = Path(__file__).resolve().parent
+CONFIG = HERE / "gateway.yaml"
+NODE_AGENT = HERE / "node-agent"
 START_TIMEOUT = 30.0
 
 
+def _launcher(name: str) -> list[str] | str:
+    """The command that starts agent `name` on a free port, or why it cannot start."""
+    python = {
+        "document-analysis": "examples.agents.document_analysis",
+        "echo": "examples.agents.echo",
+    }
+    if name in python:
+        return [sys.executable, "-m", python[name], "--port", "0"]
+    if name == "text-stats":
+        node = shutil.which("node")
+        if node is None:
+            return "node is not installed"
+        if not (NODE_AGENT / "node_modules").is_dir():
+            return "run `make node-agent` (npm ci) first"
+        return [node, str(NODE_AGENT / "agent.js"), "--port", "0"]
+    return "the demo does not know how to start it"
+
+
 async def _start(
-    args: Sequence[str], pattern: re.Pattern[bytes]
+    command: Sequence[str], pattern: re.Pattern[bytes]
 ) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, *args, stdout=asyncio.subprocess.PIPE, stderr=None
+        *command, stdout=asyncio.subprocess.PIPE, stderr=None
     )
     assert process.stdout is not None
     async with asyncio.timeout(START_TIMEOUT):
         while True:
             line = await process.stdout.readline()
             if not line:
-                raise RuntimeError(f"{' '.join(args)} exited with {await process.wait()}")
+                raise RuntimeError(f"{' '.join(command)} exited with {await process.wait()}")
             match = pattern.search(line)
             if match:
                 break
@@ -68,28 +96,58 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        targets: dict[str, str] = {}
-        for name, module in AGENTS.items():
-            process, address = await _start(["-m", module, "--port", "0"], AGENT_LINE)
-            processes.append(process)
-            targets[name] = address
-        gateway_args = ["-m", "gateway", "serve", "--port", port]
-        for name, address in targets.items():
-            gateway_args += ["--agent", f"{name}={address}"]
-        gateway, url = await _start(gateway_args, GATEWAY_LINE)
-        processes.append(gateway)
-        _banner(url, targets)
-        waits = [asyncio.create_task(p.wait()) for p in processes]
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([*waits, stopper], return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if not stop.is_set():
-            print("a process of the demo exited; stopping the others", file=sys.stderr)
-            return 1
-        return 0
-    finally:
-        await _stop(processes)
+    with tempfile.NamedTemporaryFile("w", prefix="a2a-gateway-", suffix=".yaml") as config_file:
+        try:
+            return await _run(config_file, port, processes, stop)
+        finally:
+            await _stop(processes)
+
+
+async def _run(
+    config_file: IO[str],
+    port: str,
+    processes: list[asyncio.subprocess.Process],
+    stop: asyncio.Event,
+) -> int:
+    targets = await _start_agents(config_file, processes)
+    gateway_args = ["-m", "gateway", "serve", "--config", config_file.name, "--port", port]
+    gateway, url = await _start([sys.executable, *gateway_args], GATEWAY_LINE)
+    processes.append(gateway)
+    _banner(url, targets)
+    waits = [asyncio.create_task(p.wait()) for p in processes]
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([*waits, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not stop.is_set():
+        print("a process of the demo exited; stopping the others", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _start_agents(
+    config_file: IO[str], processes: list[asyncio.subprocess.Process]
+) -> dict[str, str]:
+    """Start the agents of gateway.yaml; write the copy with their targets to `config_file`."""
+    config: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
+    targets: dict[str, str] = {}
+    agents = []
+    for agent in config["agents"]:
+        command = _launcher(agent["name"])
+        if isinstance(command, str):
+            print(f"demo: leaving out {agent['name']}: {command}", file=sys.stderr)
+            continue
+        process, address = await _start(command, AGENT_LINE)
+        processes.append(process)
+        targets[agent["name"]] = address
+        agent.pop("target", None)
+        for key, path in (agent.get("tls") or {}).items():
+            if key.endswith("_file"):  # the copy lives elsewhere: keep paths working
+                agent["tls"][key] = str(HERE / path)
+        agents.append({**agent, "targets": [address]})
+    config["agents"] = agents
+    yaml.safe_dump(config, config_file, sort_keys=False)
+    config_file.flush()
+    return targets
 
 
 CURL_BODY = (
@@ -105,7 +163,7 @@ def _banner(url: str, targets: dict[str, str]) -> None:
         lines.append(f"    card: {url}/agents/{name}/.well-known/agent-card.json")
     lines += [
         "",
-        "Try a streaming call:",
+        "Try a streaming call (or use /agents/text-stats/ or /agents/echo/):",
         f"  curl -N {url}/agents/document-analysis/ \\",
         "    -H 'Content-Type: application/json' -H 'A2A-Version: 1.0' \\",
         f"    -d '{CURL_BODY}'",

@@ -1,7 +1,7 @@
 """The HTTP application: routes, request handling, SSE streams.
 
-Routes (every agent-scoped route lives under its prefix `/agents/{name}`; the first agent is
-also served at the root):
+Routes (every agent-scoped route lives under its prefix `/agents/{name}`; the default agent,
+else the first, is also served at the root):
 
     POST {prefix}/                             A2A JSON-RPC 2.0 (with or without the slash),
                                                v1.0 or v0.3 by `A2A-Version` (versions.py)
@@ -9,7 +9,8 @@ also served at the root):
     GET  {prefix}/.well-known/agent.json       the same card at its legacy (v0.2) path
     GET  /agents                               the agents and their card URLs
     GET  /healthz                              the process is up
-    GET  /readyz                               every agent answers gRPC health SERVING
+    GET  /readyz                               every agent has a target whose gRPC health
+                                               is SERVING; per agent and per target
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway import card, conditional, errors, jsonrpc, sse, urls, versions
+from gateway import card, conditional, errors, forwarding, jsonrpc, sse, urls, versions
 from gateway.bridge import Bridge, Caller
 from gateway.methods import Call, EventStream, Methods
 from gateway.settings import Settings
@@ -57,18 +58,19 @@ class Gateway:
         self.bridge = Bridge(self.store, final_grace=settings.final_grace)
         self.methods = Methods(self.store, self.bridge)
         self.cards = conditional.Documents(max_age=settings.card_max_age)
-        self.upstreams: dict[str, Upstream] = {}
-        for spec in settings.agents:
-            self.upstreams[spec.name] = Upstream(
-                spec.name, spec.target, deadline=spec.deadline, card_overrides=spec.card_overrides
-            )
+        self.upstreams = {spec.name: Upstream(spec) for spec in settings.agents}
+        default = settings.default_agent
+        self.default: Upstream | None = (
+            self.upstreams[default] if default else next(iter(self.upstreams.values()), None)
+        )
 
     def __repr__(self) -> str:
         return f"<Gateway agents={list(self.upstreams)} {self.store!r} {self.bridge!r}>"
 
-    @property
-    def default(self) -> Upstream | None:
-        return next(iter(self.upstreams.values()), None)
+    def start(self) -> None:
+        """Start the background work (health watching); needs the running loop."""
+        for upstream in self.upstreams.values():
+            upstream.start()
 
     async def close(self) -> None:
         await self.bridge.close()
@@ -115,6 +117,7 @@ class Gateway:
         caller = Caller(
             principal="anonymous",
             request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            headers=forwarding.forwarded(request.headers, self.settings.forward_headers),
         )
         try:
             if route.error is not None:
@@ -210,31 +213,48 @@ class Gateway:
         at_root = "agent" not in request.path_params
         url = self.prefix(request, upstream, at_root=at_root) + "/"
         body = card.build(
-            description, url=url, fallback_name=upstream.name, overrides=upstream.card_overrides
+            description,
+            url=url,
+            fallback_name=upstream.name,
+            overrides=upstream.spec.card_overrides,
         )
         return self.cards.respond(request, orjson.dumps(body))
 
     async def list_agents(self, request: Request) -> Response:
+        """Every agent with its URLs, its health, and its description when it answers
+        Describe within a second (fetched once, then cached)."""
         base = self.base_url(request)
-        agents = [
-            {
-                "name": name,
-                "url": f"{base}/agents/{name}/",
-                "cardUrl": f"{base}/agents/{name}/.well-known/agent-card.json",
+        upstreams = list(self.upstreams.values())
+        described = await asyncio.gather(
+            *(asyncio.wait_for(u.describe(timeout=1.0), 1.0) for u in upstreams),
+            return_exceptions=True,
+        )
+        await asyncio.gather(*(u.checked(timeout=1.0) for u in upstreams))
+        agents = []
+        for upstream, description in zip(upstreams, described, strict=True):
+            entry: dict[str, Any] = {
+                "name": upstream.name,
+                "url": f"{base}/agents/{upstream.name}/",
+                "cardUrl": f"{base}/agents/{upstream.name}/.well-known/agent-card.json",
                 "default": upstream is self.default,
+                "health": upstream.health()["status"],
             }
-            for name, upstream in self.upstreams.items()
-        ]
+            if not isinstance(description, BaseException):
+                entry["description"] = upstream.spec.card_overrides.get(
+                    "description", description.description
+                )
+            agents.append(entry)
         return json_response({"agents": agents})
 
     async def healthz(self, request: Request) -> Response:
         return json_response({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        names = list(self.upstreams)
-        statuses = await asyncio.gather(*(self.upstreams[n].health() for n in names))
-        agents = dict(zip(names, statuses, strict=True))
-        ready = all(s == "SERVING" for s in statuses)
+        """Ready when every agent has a SERVING target. Waits up to 2 s for first answers."""
+        upstreams = list(self.upstreams.values())
+        await asyncio.gather(*(u.checked(timeout=2.0) for u in upstreams))
+        agents = {u.name: u.health() for u in upstreams}
+        ready = all(a["status"] == "SERVING" for a in agents.values())
         return json_response(
             {"status": "ready" if ready else "unavailable", "agents": agents},
             status=200 if ready else 503,
@@ -254,6 +274,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway.start()
         yield
         await gateway.close()
 

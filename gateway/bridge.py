@@ -212,20 +212,27 @@ class Bridge:
         if metadata:
             request.metadata.CopyFrom(convert.dict_to_struct(metadata))
         grpc_metadata = (
+            *caller.headers.items(),
             ("x-a2a-principal", caller.principal),
             ("x-request-id", caller.request_id),
         )
         self._starting.add(task_id)
-        call = upstream.stub.Run(request, timeout=upstream.deadline, metadata=grpc_metadata)
+        try:
+            await upstream.connect()
+        except BaseException:
+            self._starting.discard(task_id)
+            raise
+        call = upstream.stub.Run(
+            request, timeout=upstream.deadline, metadata=grpc_metadata, wait_for_ready=False
+        )
         try:
             first = await call.read()
             if first is grpc.aio.EOF:
                 raise errors.invalid_agent_response("the agent ended the call without any event")
             assert isinstance(first, pb.AgentEvent)
             if record is None and first.WhichOneof("event") == "message":
-                return Started(
-                    None, message=await self._direct_reply(call, first, task_id, context_id)
-                )
+                reply = await self._direct_reply(call, first, task_id, context_id)
+                return Started(None, message=reply)
             now = time.time()
             if record is None:
                 record = TaskRecord(
@@ -239,7 +246,7 @@ class Bridge:
             pump.add_done_callback(lambda _: self._turns.pop(task_id, None))
             return Started(record, first_seq=logged.seq)
         except grpc.aio.AioRpcError as exc:
-            raise errors.from_grpc(exc, upstream.name) from None
+            raise errors.from_grpc(exc, upstream.name, hint=upstream.hint(exc)) from None
         except BaseException:
             call.cancel()
             raise

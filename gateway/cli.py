@@ -9,20 +9,22 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from gateway.app import create_app
-from gateway.settings import AgentSpec, Settings, parse_agent
+from gateway.config import ConfigError, load
+from gateway.settings import Settings
 
 
-def _agent(value: str) -> AgentSpec:
-    try:
-        return parse_agent(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _agent(value: str) -> tuple[str, list[str]]:
+    name, sep, targets = value.partition("=")
+    if not sep or not name.strip() or not targets.strip():
+        raise argparse.ArgumentTypeError(f"{value!r} is not NAME=HOST:PORT[,HOST:PORT...]")
+    return name.strip(), [t.strip() for t in targets.split(",")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,36 +38,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the gateway",
         description="Run the gateway in front of one or more agents. Each agent is served at "
         "/agents/NAME/ with its Agent Card at /agents/NAME/.well-known/agent-card.json; the "
-        "first agent is also served at /.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "default agent (else the first) is also served at /. Settings come from --config FILE, "
+        "then A2A_GATEWAY__* environment variables, then these flags (highest precedence); "
+        "see docs/configuration.md.",
     )
+    serve.add_argument("--config", metavar="FILE", help="YAML configuration file")
     serve.add_argument(
         "--agent",
         dest="agents",
-        metavar="NAME=HOST:PORT",
+        metavar="NAME=HOST:PORT[,HOST:PORT]",
         type=_agent,
         action="append",
-        required=True,
-        help="an agent's route name and gRPC target; repeat for several agents",
+        default=[],
+        help="an agent's route name and gRPC target(s); repeat for several agents. An agent "
+        "of the config file with this name keeps its other settings and gets these targets",
     )
-    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="listen address")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port; 0 picks a free one (default 8000)")
     serve.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("PORT", "8000")),
-        help="listen port (0 picks a free one; env PORT)",
-    )
-    serve.add_argument(
-        "--keepalive", type=float, default=15.0, help="seconds between SSE keep-alive comments"
+        "--keepalive", type=float, help="seconds between SSE keep-alive comments (default 15)"
     )
     serve.add_argument(
-        "--deadline",
-        type=float,
-        default=None,
-        help="upstream deadline per task turn, in seconds (default: none)",
+        "--deadline", type=float, help="upstream deadline per task turn in seconds, every agent"
     )
     serve.add_argument(
-        "--max-events-per-task", type=int, default=10_000, help="events retained per task"
+        "--max-events-per-task", type=int, help="events retained per task (default 10000)"
     )
     serve.add_argument(
         "--public-url",
@@ -75,11 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--forwarded-allow-ips",
-        default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
+        default=os.environ.get("FORWARDED_ALLOW_IPS"),
         help="comma-separated proxy addresses whose X-Forwarded-* headers are honoured ('*': any)",
     )
     serve.add_argument(
-        "--card-max-age", type=int, default=300, help="Cache-Control max-age of Agent Cards"
+        "--card-max-age", type=int, help="Cache-Control max-age of Agent Cards (default 300)"
     )
     serve.add_argument(
         "--card-override",
@@ -141,30 +138,69 @@ def card_overrides(
     return out
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = card_overrides([a.name for a in args.agents], args.card_files, args.card_overrides)
-    agents = tuple(
-        AgentSpec(
-            name=a.name,
-            target=a.target,
-            deadline=args.deadline,
-            card_overrides=overrides[a.name],
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """The mapping at `key` (created when absent); a non-mapping is left for validation."""
+    value = data.setdefault(key, {})
+    return value if isinstance(value, dict) else {}
+
+
+def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
+    """Apply the flags to the raw configuration (they take precedence over file and env)."""
+
+    def apply(data: dict[str, Any]) -> None:
+        agents = data.setdefault("agents", [])
+        if not isinstance(agents, list):
+            return
+        for name, targets in args.agents:
+            known = [a for a in agents if isinstance(a, dict) and a.get("name") == name]
+            for agent in known:
+                agent.pop("target", None)
+                agent["targets"] = targets
+            if not known:
+                agents.append({"name": name, "targets": targets})
+        if args.deadline is not None:
+            for agent in agents:
+                if isinstance(agent, dict):
+                    agent["deadline"] = args.deadline
+        for key, value in (("host", args.host), ("port", args.port)):
+            if value is not None:
+                _section(data, "listen")[key] = value
+        limits = (("keepalive", args.keepalive), ("max_events_per_task", args.max_events_per_task))
+        for key, value in limits:
+            if value is not None:
+                _section(data, "limits")[key] = value
+        allow = args.forwarded_allow_ips
+        http = (
+            ("public_url", args.public_url),
+            ("forwarded_allow_ips", [ip.strip() for ip in allow.split(",")] if allow else None),
+            ("card_max_age", args.card_max_age),
         )
-        for a in args.agents
-    )
-    allow = tuple(ip.strip() for ip in args.forwarded_allow_ips.split(",") if ip.strip())
-    return Settings(
-        agents=agents,
-        keepalive=args.keepalive,
-        max_events_per_task=args.max_events_per_task,
-        public_url=args.public_url or None,
-        forwarded_allow_ips=allow,
-        card_max_age=args.card_max_age,
-    )
+        for key, value in http:
+            if value is not None:
+                _section(data, "http")[key] = value
+        if args.card_files or args.card_overrides:
+            by_name = {a["name"]: a for a in agents if isinstance(a, dict) and "name" in a}
+            try:
+                cards = card_overrides(list(by_name), args.card_files, args.card_overrides)
+            except ValueError as exc:
+                raise ConfigError([("card overrides", str(exc))]) from None
+            for name, fields in cards.items():
+                if fields:
+                    card = by_name[name].setdefault("card", {})
+                    if isinstance(card, dict):
+                        card.update(fields)
+
+    return apply
 
 
-async def serve(settings: Settings, host: str, port: int, log_level: str) -> None:
-    """Bind first (port 0 allowed), say where, then serve until SIGINT/SIGTERM."""
+async def serve(settings: Settings, log_level: str) -> None:
+    """Build the app (ConfigError if an agent's targets cannot be resolved), bind (port 0
+    allowed), say where, then serve until SIGINT/SIGTERM."""
+    try:
+        app = create_app(settings)
+    except (ValueError, OSError) as exc:
+        raise ConfigError([("agents", f"cannot set up the upstream channels: {exc}")]) from None
+    host, port = settings.host, settings.port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -173,7 +209,7 @@ async def serve(settings: Settings, host: str, port: int, log_level: str) -> Non
     sock.setblocking(False)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_level=log_level,
         access_log=False,
         lifespan="on",
@@ -186,18 +222,27 @@ async def serve(settings: Settings, host: str, port: int, log_level: str) -> Non
     await server.serve(sockets=[sock])
 
 
+def _refuse(exc: ConfigError, path: str | None) -> int:
+    source = f" ({path})" if path else ""
+    lines = "".join(f"\n  {line}" for line in str(exc).splitlines())
+    print(f"a2a-gateway: invalid configuration{source}:{lines}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = _settings(args)
-    except ValueError as exc:
-        print(f"a2a-gateway: {exc}", file=sys.stderr)
-        return 2
+        settings = load(args.config, overrides=_overrides(args))
+    except ConfigError as exc:
+        return _refuse(exc, args.config)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     try:
-        asyncio.run(serve(settings, args.host, args.port, args.log_level))
+        asyncio.run(serve(settings, args.log_level))
+    except ConfigError as exc:
+        return _refuse(exc, args.config)
     except OSError as exc:
-        print(f"a2a-gateway: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        where = f"{settings.host}:{settings.port}"
+        print(f"a2a-gateway: cannot listen on {where}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

@@ -223,14 +223,26 @@ _GRPC_TABLE: dict[grpc.StatusCode, tuple[int, str]] = {
 }
 
 
-def from_grpc(error: grpc.aio.AioRpcError, agent: str) -> A2AError:
-    """Translate a gRPC error from `agent` into the A2A error the client sees."""
+def from_grpc(error: grpc.aio.AioRpcError, agent: str, *, hint: str = "") -> A2AError:
+    """Translate a gRPC error from `agent` into the A2A error the client sees.
+
+    `hint` (from the agent's configuration) is appended to the message."""
     status = error.code()
     code, reason = _GRPC_TABLE.get(status, (INTERNAL_ERROR, "AGENT_ERROR"))
     details = error.details() or status.name
     return A2AError(
         code,
-        f"Agent {agent!r} returned {status.name}: {details}",
+        f"Agent {agent!r} returned {status.name}: {details}{hint}",
         reason=reason,
         metadata={"agent": agent, "grpcStatus": status.name},
+    )
+
+
+def agent_unavailable(agent: str, detail: str) -> A2AError:
+    """The agent cannot be reached: the same code and reason as its gRPC UNAVAILABLE."""
+    return A2AError(
+        INTERNAL_ERROR,
+        f"Agent {agent!r} is unavailable: {detail}",
+        reason="AGENT_UNAVAILABLE",
+        metadata={"agent": agent, "grpcStatus": "UNAVAILABLE"},
     )

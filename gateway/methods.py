@@ -89,7 +89,7 @@ class Methods:
             description = await upstream.describe()
         except errors.A2AError:
             return  # the modes are unknown; the agent has the last word
-        accepted = card.input_modes(description, upstream.card_overrides)
+        accepted = card.input_modes(description, upstream.spec.card_overrides)
         for index, part in enumerate(message.parts):
             media_type = media.of_part(part)
             if not media.accepts(accepted, media_type):

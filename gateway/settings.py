@@ -1,7 +1,12 @@
-"""Gateway settings: the agents it fronts and the limits it enforces."""
+"""Gateway settings: the agents it fronts and the limits it enforces.
+
+Plain frozen dataclasses: what the app reads. `gateway.config` builds them from a YAML file,
+the environment and CLI flags; tests and embedders may build them directly.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,19 +15,57 @@ from typing import Any
 from gateway.card import check_overrides
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+HOSTNAME_PATTERN = re.compile(
+    r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$"
+)
 MiB = 1024 * 1024
+
+
+def split_target(target: str) -> tuple[str, int]:
+    """`HOST:PORT` or `[IPV6]:PORT` -> (host, port); ValueError when it does not parse."""
+    host, sep, port = target.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        valid_host = _is_ip(host, 6)
+    else:
+        valid_host = bool(HOSTNAME_PATTERN.match(host)) or _is_ip(host, 4)
+    if not sep or not valid_host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{target!r} is not HOST:PORT (IPv6 as [ADDR]:PORT)")
+    return host, int(port)
+
+
+def _is_ip(host: str, version: int) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == version
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsSpec:
+    """TLS to an agent. No `ca_file`: the system roots; `cert_file` + `key_file`: mTLS."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSpec:
-    """One agent: its route name, its gRPC target (host:port) and Agent Card overrides.
+    """One agent: its route name and its gRPC targets (HOST:PORT), balanced round robin.
 
-    `card_overrides` replaces top-level card fields (see card.OVERRIDABLE).
+    `target` is shorthand for one target; after construction `targets` is never empty and
+    `target` is its first element. `tls` None is plaintext. `card_overrides` replaces
+    top-level Agent Card fields (see card.OVERRIDABLE).
     """
 
     name: str
-    target: str
+    target: str = ""
+    targets: tuple[str, ...] = ()
     deadline: float | None = None
+    connect_timeout: float = 2.0
+    tls: TlsSpec | None = None
     card_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -30,9 +73,16 @@ class AgentSpec:
             raise ValueError(
                 f"agent name {self.name!r} must be lower-case letters, digits, '.', '_' or '-'"
             )
-        host, sep, port = self.target.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"agent {self.name!r}: target {self.target!r} is not HOST:PORT")
+        targets = self.targets or ((self.target,) if self.target else ())
+        if not targets:
+            raise ValueError(f"agent {self.name!r} has no target")
+        for target in targets:
+            try:
+                split_target(target)
+            except ValueError as exc:
+                raise ValueError(f"agent {self.name!r}: target {exc}") from None
+        object.__setattr__(self, "targets", tuple(targets))
+        object.__setattr__(self, "target", targets[0])
         try:
             check_overrides(self.card_overrides)
         except ValueError as exc:
@@ -41,9 +91,16 @@ class AgentSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
-    """Everything the app needs. The first agent is also served at the root."""
+    """Everything the app needs. `default_agent` (else the first agent) is served at the root.
+
+    `forward_headers`: lower-case HTTP header names forwarded to agents (see gateway.config).
+    """
 
     agents: tuple[AgentSpec, ...] = field(default_factory=tuple)
+    default_agent: str | None = None
+    forward_headers: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8000
     keepalive: float = 15.0
     max_body_bytes: int = 1 * MiB
     max_events_per_task: int = 10_000
@@ -59,11 +116,13 @@ class Settings:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"agent names must be unique: {', '.join(duplicates)} repeated")
+        if self.default_agent is not None and self.default_agent not in names:
+            raise ValueError(f"default_agent {self.default_agent!r} is not a configured agent")
 
 
 def parse_agent(value: str) -> AgentSpec:
-    """Parse NAME=HOST:PORT."""
-    name, sep, target = value.partition("=")
+    """Parse NAME=HOST:PORT[,HOST:PORT...]."""
+    name, sep, targets = value.partition("=")
     if not sep:
         raise ValueError(f"{value!r} is not NAME=HOST:PORT")
-    return AgentSpec(name=name.strip(), target=target.strip())
+    return AgentSpec(name=name.strip(), targets=tuple(t.strip() for t in targets.split(",")))

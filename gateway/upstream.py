@@ -1,54 +1,149 @@
 """One agent behind the gateway: its gRPC channel, its description and its health.
 
-The channel is created once and reused by every call; grpc reconnects by itself after the
-agent restarts. `describe()` caches the agent's AgentDescription; a failure is not cached,
-so an agent that starts after the gateway is described on first use.
+Channel: one per agent, reused by every call, plaintext or TLS (`AgentSpec.tls`). Several
+targets are balanced with gRPC's `round_robin` policy over a static address list (host names
+are resolved once, at start); round robin only picks connected targets that pass gRPC
+client-side health checking, so a target that is down or NOT_SERVING gets no calls while
+the others serve. grpc reconnects by itself (backoff 0.2 s growing to 2 s), so an agent that
+comes back is used again without a restart.
+
+Failing fast: calls use `wait_for_ready=False`, and `connect()` bounds the wait for a
+connection by `connect_timeout`, so a call to an agent that is down fails within about that
+time with AGENT_UNAVAILABLE instead of waiting for TCP timeouts.
+
+Health: one `Probe` per target watches it with the gRPC health protocol (see gateway.health).
+`describe()` caches the agent's AgentDescription; a failure is not cached.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+import ipaddress
+import json
+import socket
+from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway import errors
+from gateway.health import SERVING, Probe
+from gateway.settings import AgentSpec, TlsSpec, split_target
 from generated import task_service_pb2 as pb
 from generated import task_service_pb2_grpc as pb_grpc
 
-_CHANNEL_OPTIONS = [
+_BASE_OPTIONS: list[tuple[str, str | int]] = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
 ]
+_SERVICE_CONFIG = json.dumps(
+    {"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}
+)
+_CONNECTING = (grpc.ChannelConnectivity.IDLE, grpc.ChannelConnectivity.CONNECTING)
+
+
+def channel_credentials(tls: TlsSpec) -> grpc.ChannelCredentials:
+    def read(path: str | None) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(tls.ca_file),
+        private_key=read(tls.key_file),
+        certificate_chain=read(tls.cert_file),
+    )
+
+
+def balanced_target(targets: tuple[str, ...]) -> str:
+    """A gRPC target naming every address of `targets` (one target is passed as it is)."""
+    if len(targets) == 1:
+        return targets[0]
+    addresses: list[str] = []
+    for target in targets:
+        host, port = split_target(target)
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)
+            addresses += [f"{info[4][0]}:{port}" for info in infos]
+            continue
+        addresses.append(f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}")
+    v6 = [a for a in addresses if a.startswith("[")]
+    if v6 and len(v6) != len(addresses):
+        raise ValueError(f"targets {', '.join(targets)} mix IPv4 and IPv6 addresses")
+    scheme = "ipv6" if v6 else "ipv4"
+    return f"{scheme}:{','.join(dict.fromkeys(addresses))}"
 
 
 class Upstream:
-    """A named agent reachable at a gRPC target."""
+    """A named agent reachable at one or more gRPC targets."""
 
-    def __init__(
-        self,
-        name: str,
-        target: str,
-        *,
-        deadline: float | None = None,
-        card_overrides: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.name = name
-        self.target = target
-        self.deadline = deadline
-        self.card_overrides = dict(card_overrides or {})
-        self.channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+    def __init__(self, spec: AgentSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.deadline = spec.deadline
+        self.connect_timeout = spec.connect_timeout
+        options = [
+            *_BASE_OPTIONS,
+            ("grpc.min_reconnect_backoff_ms", int(spec.connect_timeout * 1000)),
+        ]
+        credentials = channel_credentials(spec.tls) if spec.tls is not None else None
+        if spec.tls is not None:
+            # The host written in the configuration is the name checked in the certificate,
+            # also when several targets make the channel dial bare addresses.
+            server_name = spec.tls.server_name or split_target(spec.target)[0]
+            options.append(("grpc.ssl_target_name_override", server_name))
+        self.channel = self._channel(
+            balanced_target(spec.targets),
+            credentials,
+            [*options, ("grpc.service_config", _SERVICE_CONFIG)],
+        )
         self.stub = pb_grpc.TaskServiceStub(self.channel)
-        self._health = health_pb2_grpc.HealthStub(self.channel)
+        self.probes = [
+            Probe(t, self._channel(t, credentials, options), max_backoff=2.0) for t in spec.targets
+        ]
         self._description: pb.AgentDescription | None = None
-        self._describing: asyncio.Lock = asyncio.Lock()
+        self._describing = asyncio.Lock()
+
+    @staticmethod
+    def _channel(
+        target: str,
+        credentials: grpc.ChannelCredentials | None,
+        options: list[tuple[str, str | int]],
+    ) -> grpc.aio.Channel:
+        if credentials is None:
+            return grpc.aio.insecure_channel(target, options=options)
+        return grpc.aio.secure_channel(target, credentials, options=options)
 
     def __repr__(self) -> str:
-        return f"<Upstream {self.name} target={self.target}>"
+        tls = "tls" if self.spec.tls else "plaintext"
+        return f"<Upstream {self.name} targets={','.join(self.spec.targets)} {tls}>"
+
+    def start(self) -> None:
+        """Start watching every target's health (needs a running event loop)."""
+        for probe in self.probes:
+            probe.start()
+
+    async def connect(self) -> None:
+        """Return when a call can go out now: the channel is READY, or in TRANSIENT_FAILURE
+        (a call then fails at once with gRPC's reason). Raise AGENT_UNAVAILABLE when no
+        connection is made within `connect_timeout` seconds."""
+        state = self.channel.get_state(try_to_connect=True)
+        if state not in _CONNECTING:
+            return
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                while state in _CONNECTING:
+                    await self.channel.wait_for_state_change(state)
+                    state = self.channel.get_state(try_to_connect=True)
+        except TimeoutError:
+            raise errors.agent_unavailable(
+                self.name,
+                f"no connection to {', '.join(self.spec.targets)} within "
+                f"{self.connect_timeout:g} s",
+            ) from None
 
     async def describe(self, timeout: float = 5.0) -> pb.AgentDescription:
         """The agent's description, fetched once. Raises A2AError when it cannot be reached."""
@@ -56,23 +151,48 @@ class Upstream:
             return self._description
         async with self._describing:
             if self._description is None:
+                await self.connect()
                 try:
                     self._description = await self.stub.Describe(
-                        pb.DescribeRequest(), timeout=timeout
+                        pb.DescribeRequest(), timeout=timeout, wait_for_ready=False
                     )
                 except grpc.aio.AioRpcError as exc:
-                    raise errors.from_grpc(exc, self.name) from None
+                    raise errors.from_grpc(exc, self.name, hint=self.hint(exc)) from None
             return self._description
 
-    async def health(self, timeout: float = 1.0) -> str:
-        """The agent's gRPC health status name, or "UNREACHABLE: <reason>"."""
-        try:
-            reply = await self._health.Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout
-            )
-        except grpc.aio.AioRpcError as exc:
-            return f"UNREACHABLE: {exc.code().name}"
-        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+    def hint(self, error: grpc.aio.AioRpcError) -> str:
+        """A likely cause of a connection the agent closed, from our TLS settings."""
+        if error.code() != grpc.StatusCode.UNAVAILABLE or "Socket closed" not in (
+            error.details() or ""
+        ):
+            return ""
+        if self.spec.tls is None:
+            return " (the gateway connects in plaintext: if the agent serves TLS, configure tls)"
+        if self.spec.tls.cert_file is None:
+            return " (if the agent requires a client certificate, set tls.cert_file/key_file)"
+        return ""
+
+    @property
+    def description(self) -> pb.AgentDescription | None:
+        """The cached description, if `describe()` succeeded once."""
+        return self._description
+
+    def health(self) -> dict[str, object]:
+        """`{"status": ..., "targets": {target: status}}`: SERVING when any target serves,
+        else the first target's status."""
+        targets = {p.target: p.status for p in self.probes}
+        statuses = list(targets.values())
+        status = SERVING if SERVING in statuses else statuses[0]
+        return {"status": status, "targets": targets}
+
+    async def checked(self, timeout: float) -> None:
+        """Wait (at most `timeout` s) until every target has had a first health answer."""
+        waits = [asyncio.create_task(p.checked.wait()) for p in self.probes]
+        _, pending = await asyncio.wait(waits, timeout=timeout)
+        for task in pending:
+            task.cancel()
 
     async def close(self) -> None:
+        for probe in self.probes:
+            await probe.close()
         await self.channel.close()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_LINE = re.compile(r"AGENT (\S+) LISTENING ([\d.]+):(\d+)")
@@ -52,14 +53,16 @@ def start(
     *,
     timeout: float = 20.0,
     env: dict[str, str] | None = None,
+    program: str = sys.executable,
 ) -> tuple[Process, re.Match[str]]:
-    """Start `python args...` and wait until its output matches `pattern`."""
+    """Start `program args...` (python by default) and wait until its output matches
+    `pattern`."""
     fd, name = tempfile.mkstemp(prefix="a2a-test-", suffix=".log")
     log = Path(name)
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with os.fdopen(fd, "wb") as out:
         popen = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=full_env
+            [program, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=full_env
         )
     process = Process(popen, log)
     deadline = time.monotonic() + timeout
@@ -80,10 +83,21 @@ def start_agent(module: str, *extra: str, env: dict[str, str] | None = None) -> 
     return process
 
 
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    """Write `config` as a YAML configuration file at `path`."""
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 def start_gateway(
-    agents: dict[str, str], *extra: str, env: dict[str, str] | None = None
+    agents: dict[str, str],
+    *extra: str,
+    env: dict[str, str] | None = None,
+    config: Path | None = None,
 ) -> Process:
     args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
+    if config is not None:
+        args += ["--config", str(config)]
     for name, address in agents.items():
         args += ["--agent", f"{name}={address}"]
     process, match = start([*args, *extra], GATEWAY_LINE, env=env)

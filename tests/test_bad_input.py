@@ -245,7 +245,7 @@ def test_unreachable_agent_is_a_clear_error(gateway: Process) -> None:
         assert "gone" in error["message"]
         ready = httpx.get(process.address + "/readyz", timeout=10)
         assert ready.status_code == 503
-        assert ready.json()["agents"]["gone"].startswith("UNREACHABLE")
+        assert ready.json()["agents"]["gone"]["status"].startswith("UNREACHABLE")
         card = httpx.get(url + ".well-known/agent-card.json", timeout=10)
         assert card.status_code == 503
     finally:

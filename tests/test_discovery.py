@@ -43,15 +43,23 @@ def test_agents_lists_every_agent_with_its_card(gateway: Process) -> None:
             "url": gateway.address + "/agents/scripted/",
             "cardUrl": gateway.address + "/agents/scripted/.well-known/agent-card.json",
             "default": True,
+            "health": "SERVING",
+            "description": "Test agent driven by its input",
         }
     ]
 
 
-def test_healthz_and_readyz_report_ok_when_the_agent_serves(gateway: Process) -> None:
+def test_healthz_and_readyz_report_ok_when_the_agent_serves(
+    gateway: Process, scripted_agent: Process
+) -> None:
     assert httpx.get(gateway.address + "/healthz", timeout=10).json() == {"status": "ok"}
     ready = httpx.get(gateway.address + "/readyz", timeout=10)
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "agents": {"scripted": "SERVING"}}
+    target = scripted_agent.address
+    assert ready.json() == {
+        "status": "ready",
+        "agents": {"scripted": {"status": "SERVING", "targets": {target: "SERVING"}}},
+    }
 
 
 def test_card_speaks_v03_too_and_is_served_at_the_legacy_path(gateway: Process) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 
@@ -116,6 +118,17 @@ async def reply(
     yield pb.AgentEvent(message=pb.Message(parts=[pb.Part(text="direct " + " ".join(args))]))
 
 
+async def reply_with_ids(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """reply-with-ids: a direct reply naming the request's task and context (as agent_runtime
+    does)."""
+    message = pb.Message(
+        task_id=request.task_id, context_id=request.context_id, parts=[pb.Part(text="ids")]
+    )
+    yield pb.AgentEvent(message=message)
+
+
 async def reply_twice(
     request: pb.RunRequest, args: list[str], context: object
 ) -> AsyncIterator[pb.AgentEvent]:
@@ -195,6 +208,24 @@ async def echo_caller(
     yield status(COMPLETED, text)
 
 
+async def whoami(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """whoami: COMPLETED with this process's pid."""
+    yield status(COMPLETED, f"pid={os.getpid()}")
+
+
+async def headers(
+    request: pb.RunRequest,
+    args: list[str],
+    context: grpc.aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
+) -> AsyncIterator[pb.AgentEvent]:
+    """headers: COMPLETED with JSON {"metadata": {...}, "caller": {...}} as the agent saw them."""
+    metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+    seen = {"metadata": metadata, "caller": dict(request.caller.headers)}
+    yield status(COMPLETED, json.dumps(seen))
+
+
 SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "steps": steps,
     "hang": hang,
@@ -202,6 +233,7 @@ SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "answer": answer,
     "reply": reply,
     "reply-twice": reply_twice,
+    "reply-with-ids": reply_with_ids,
     "wrong-task-id": wrong_task_id,
     "after-final": after_final,
     "error-midstream": error_midstream,
@@ -211,6 +243,8 @@ SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "bad-progress": bad_progress,
     "append-unknown": append_unknown,
     "caller": echo_caller,
+    "whoami": whoami,
+    "headers": headers,
 }
 
 

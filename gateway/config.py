@@ -1,0 +1,360 @@
+"""The configuration: a YAML file, the environment and CLI flags, validated into `Settings`.
+
+Precedence, highest first: CLI flags, environment variables, the file, defaults.
+
+Environment: `A2A_GATEWAY__` then the key path joined with `__` (keys case-insensitive); a
+number indexes a list (`A2A_GATEWAY__LISTEN__PORT=9000`, `A2A_GATEWAY__AGENTS__0__DEADLINE=30`).
+A value starting with `[` or `{` is read as YAML/JSON (`A2A_GATEWAY__FORWARD_HEADERS=[x-tenant]`);
+`targets` also takes a comma-separated string.
+
+Every problem is reported at once as `key.path[i].name: what is wrong` in a `ConfigError`,
+before anything listens. Relative file paths are relative to the config file's directory.
+
+Adding a section is one class: a `Section` subclass, a field on `GatewayConfig`, and its fields
+passed on in `GatewayConfig.to_settings()` (sections in `FLAT_SECTIONS` are passed on as they
+are, so a field named like its `Settings` field needs no further code).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, get_args
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from gateway import forwarding
+from gateway.card import check_overrides
+from gateway.settings import NAME_PATTERN, AgentSpec, MiB, Settings, TlsSpec, split_target
+
+ENV_PREFIX = "A2A_GATEWAY__"
+Problem = tuple[str, str]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` are (key path, what is wrong)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(f"{path}: {text}" if path else text for path, text in problems))
+        self.problems = problems
+
+
+def _existing_file(value: str, info: ValidationInfo) -> str:
+    base = Path((info.context or {}).get("base_dir", "."))
+    path = (base / value).resolve()
+    if not path.is_file():
+        raise ValueError(f"file not found: {path}")
+    return str(path)
+
+
+def _agent_name(value: str) -> str:
+    if not NAME_PATTERN.match(value):
+        raise ValueError(f"{value!r}: use lower-case letters, digits, '.', '_', '-' (max 63)")
+    return value
+
+
+def _target(value: str) -> str:
+    split_target(value)
+    return value
+
+
+def _header(value: str) -> str:
+    name = value.strip().lower()
+    why = forwarding.refusal(name)
+    if why is not None:
+        raise ValueError(f"{name!r} {why}")
+    return name
+
+
+ExistingFile = Annotated[str, AfterValidator(_existing_file)]
+Target = Annotated[str, AfterValidator(_target)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsConfig(Section):
+    ca_file: ExistingFile | None = None
+    cert_file: ExistingFile | None = None
+    key_file: ExistingFile | None = None
+    server_name: str | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (mTLS needs both)")
+        return self
+
+
+class AgentConfig(Section):
+    name: Annotated[str, AfterValidator(_agent_name)]
+    targets: list[Target] = Field(min_length=1)
+    deadline: PositiveFloat | None = None
+    connect_timeout: PositiveFloat = 2.0
+    tls: TlsConfig | None = None
+    card: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_target(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "target" in data:
+            if "targets" in data:
+                raise ValueError("give `target` or `targets`, not both")
+            data = {**data, "targets": [data["target"]]}
+            del data["target"]
+        return data
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [t.strip() for t in value.split(",")] if isinstance(value, str) else value
+
+    @field_validator("card")
+    @classmethod
+    def _overridable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_overrides(value)
+        return value
+
+    def to_spec(self) -> AgentSpec:
+        tls = TlsSpec(**self.tls.model_dump()) if self.tls is not None else None
+        return AgentSpec(
+            name=self.name,
+            targets=tuple(self.targets),
+            deadline=self.deadline,
+            connect_timeout=self.connect_timeout,
+            tls=tls,
+            card_overrides=self.card,
+        )
+
+
+class ListenConfig(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+
+
+class LimitsConfig(Section):
+    keepalive: PositiveFloat = 15.0
+    max_body_bytes: PositiveInt = 1 * MiB
+    max_events_per_task: PositiveInt = 10_000
+    final_grace: PositiveFloat = 1.0
+
+
+class HttpConfig(Section):
+    public_url: str | None = None
+    forwarded_allow_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    card_max_age: Annotated[int, Field(ge=0)] = 300
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"public URL {value!r} must start with http:// or https://")
+        return value
+
+    def flat(self) -> dict[str, Any]:
+        values = self.model_dump()
+        values["forwarded_allow_ips"] = tuple(values["forwarded_allow_ips"])
+        return values
+
+
+class GatewayConfig(Section):
+    agents: list[AgentConfig] = Field(min_length=1)
+    default_agent: str | None = None
+    forward_headers: list[Annotated[str, AfterValidator(_header)]] = Field(default_factory=list)
+    listen: ListenConfig = ListenConfig()
+    limits: LimitsConfig = LimitsConfig()
+    http: HttpConfig = HttpConfig()
+
+    FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
+
+    def problems(self) -> list[Problem]:
+        """What a field validator cannot see: relations between agents."""
+        found: list[Problem] = []
+        seen: dict[str, int] = {}
+        for index, agent in enumerate(self.agents):
+            if agent.name in seen:
+                found.append(
+                    (
+                        f"agents[{index}].name",
+                        f"duplicate agent name {agent.name!r} (also agents[{seen[agent.name]}])",
+                    )
+                )
+            seen.setdefault(agent.name, index)
+        if self.default_agent is not None and self.default_agent not in seen:
+            found.append(
+                ("default_agent", f"{self.default_agent!r} is not one of {', '.join(seen)}")
+            )
+        return found
+
+    def to_settings(self) -> Settings:
+        flat: dict[str, Any] = {}
+        for section in self.FLAT_SECTIONS:
+            value = getattr(self, section)
+            flat.update(value.flat() if isinstance(value, HttpConfig) else value.model_dump())
+        return Settings(
+            agents=tuple(a.to_spec() for a in self.agents),
+            default_agent=self.default_agent,
+            forward_headers=tuple(dict.fromkeys(self.forward_headers)),
+            host=self.listen.host,
+            port=self.listen.port,
+            **flat,
+        )
+
+
+def load(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Callable[[dict[str, Any]], None] | None = None,
+) -> Settings:
+    """Read `path` (optional), apply the environment then `overrides`, validate.
+
+    `overrides` edits the raw data in place (the CLI's flags). Raises ConfigError.
+    """
+    data = read_file(Path(path)) if path is not None else {}
+    apply_environ(data, os.environ if environ is None else environ)
+    if overrides is not None:
+        overrides(data)
+    base_dir = Path(path).resolve().parent if path is not None else Path.cwd()
+    try:
+        config = GatewayConfig.model_validate(data, context={"base_dir": str(base_dir)})
+    except ValidationError as exc:
+        raise ConfigError([_problem(e) for e in exc.errors()]) from None
+    problems = config.problems()
+    if problems:
+        raise ConfigError(problems)
+    return config.to_settings()
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([(str(path), f"cannot read the file: {exc.strerror}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([(str(path), f"not valid YAML: {where}{problem}")]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([(str(path), "the file must be a mapping (agents:, listen:, ...)")])
+    return data
+
+
+def apply_environ(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Set each `A2A_GATEWAY__...` variable's value at its key path in `data`."""
+    problems: list[Problem] = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        value: Any = environ[name]
+        if value.lstrip().startswith(("[", "{")):
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError:
+                problems.append((name, "not valid YAML/JSON"))
+                continue
+        try:
+            _set(data, keys, value)
+        except (KeyError, IndexError, TypeError) as exc:
+            problems.append((name, str(exc.args[0]) if exc.args else "cannot be applied"))
+    if problems:
+        raise ConfigError(problems)
+
+
+_ALTERNATIVES = {"target": "targets", "targets": "target"}
+
+
+def _set(data: Any, keys: list[str], value: Any) -> None:
+    if not all(keys):
+        raise KeyError("an empty key in the variable name")
+    node = data
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        fresh: Any = value if last else ([] if keys[depth + 1].isdigit() else {})
+        if isinstance(node, list) and key.isdigit():
+            index = int(key)
+            if index > len(node):
+                raise IndexError(f"index {index}, but the list has {len(node)} items")
+            if index == len(node):
+                node.append(fresh)
+            elif last:
+                node[index] = fresh
+            node = node[index]
+        elif isinstance(node, dict):
+            if last or not isinstance(node.get(key), dict | list):
+                node[key] = fresh
+            if last and key in _ALTERNATIVES:
+                node.pop(_ALTERNATIVES[key], None)  # `target` replaces `targets`, and back
+            node = node[key]
+        else:
+            raise TypeError(f"{'.'.join(keys[:depth])} is not a mapping or a list")
+
+
+def _problem(error: Any) -> Problem:
+    loc = tuple(error["loc"])
+    path = _path(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return path, "unknown key" + _suggestion(loc)
+    if kind == "missing":
+        return path, "required"
+    if loc == ("agents",) and kind == "too_short":
+        return path, "at least one agent is required (agents: in --config FILE, or --agent)"
+    text = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if kind != "value_error" and isinstance(value, str | int | float | bool):
+        text += f" (got {value!r})"
+    return path, text
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] | None = GatewayConfig
+    for part in loc[:-1]:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_in(field.annotation) if field else None
+    if model is None:
+        return ""
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,176 @@
+"""The configuration: file, environment and flags, and the precise refusals of bad files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.cli import _overrides, build_parser
+from gateway.config import ConfigError, load
+from gateway.settings import TlsSpec
+from tests.servers import ROOT, write_config
+
+GOOD: dict[str, Any] = {
+    "listen": {"host": "127.0.0.1", "port": 9000},
+    "default_agent": "two",
+    "forward_headers": ["X-Tenant-Id"],
+    "limits": {"keepalive": 5, "max_events_per_task": 100},
+    "agents": [
+        {"name": "one", "target": "127.0.0.1:50051", "deadline": 30},
+        {
+            "name": "two",
+            "targets": ["localhost:50052", "[::1]:50053"],
+            "tls": {"ca_file": "ca.pem", "server_name": "two.internal"},
+            "card": {"description": "Overridden"},
+        },
+    ],
+}
+
+
+def test_a_good_file_becomes_settings(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    settings = load(write_config(tmp_path / "g.yaml", GOOD), environ={})
+    assert (settings.host, settings.port, settings.default_agent) == ("127.0.0.1", 9000, "two")
+    assert settings.forward_headers == ("x-tenant-id",)
+    assert (settings.keepalive, settings.max_events_per_task) == (5.0, 100)
+    assert settings.max_body_bytes == 1024 * 1024
+    one, two = settings.agents
+    assert (one.targets, one.target, one.deadline, one.tls) == (
+        ("127.0.0.1:50051",),
+        "127.0.0.1:50051",
+        30.0,
+        None,
+    )
+    assert two.targets == ("localhost:50052", "[::1]:50053")
+    assert two.tls == TlsSpec(ca_file=str(tmp_path / "ca.pem"), server_name="two.internal")
+    assert two.card_overrides == {"description": "Overridden"}
+
+
+def test_environment_overrides_the_file_and_flags_override_both(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    path = write_config(tmp_path / "g.yaml", GOOD)
+    environ = {
+        "A2A_GATEWAY__LISTEN__PORT": "9100",
+        "A2A_GATEWAY__LIMITS__KEEPALIVE": "2.5",
+        "A2A_GATEWAY__AGENTS__0__TARGETS": "127.0.0.1:1,127.0.0.1:2",
+        "A2A_GATEWAY__AGENTS__2__NAME": "three",
+        "A2A_GATEWAY__AGENTS__2__TARGET": "127.0.0.1:3",
+        "A2A_GATEWAY__FORWARD_HEADERS": "[x-a, x-b]",
+        "OTHER": "ignored",
+    }
+    settings = load(path, environ=environ)
+    assert (settings.port, settings.keepalive) == (9100, 2.5)
+    assert settings.agents[0].targets == ("127.0.0.1:1", "127.0.0.1:2")
+    assert settings.agents[2].name == "three"
+    assert settings.forward_headers == ("x-a", "x-b")
+
+    args = build_parser().parse_args(
+        ["serve", "--port", "0", "--agent", "two=127.0.0.1:7", "--agent", "four=127.0.0.1:8"]
+    )
+    settings = load(path, environ=environ, overrides=_overrides(args))
+    assert settings.port == 0
+    two = settings.agents[1]
+    assert (two.targets, two.tls is not None) == (("127.0.0.1:7",), True)
+    assert [a.name for a in settings.agents] == ["one", "two", "three", "four"]
+
+
+def test_flags_alone_still_work() -> None:
+    args = build_parser().parse_args(["serve", "--agent", "a=127.0.0.1:1", "--deadline", "3"])
+    settings = load(None, environ={}, overrides=_overrides(args))
+    assert [(a.name, a.target, a.deadline) for a in settings.agents] == [("a", "127.0.0.1:1", 3.0)]
+
+
+def test_every_problem_is_reported_with_its_key(tmp_path: Path) -> None:
+    bad = {
+        "listen": {"port": 70000, "hots": "x"},
+        "forward_headers": ["Authorization", "x-ok", "Connection"],
+        "agents": [
+            {"name": "Bad Name", "targets": ["nohost:"], "deadline": "soon", "tls": {}},
+            {"name": "ok", "target": "127.0.0.1:1", "tls": {"cert_file": "c.pem"}},
+            {"name": "ok2", "target": "127.0.0.1:1", "tls": {"cert_file": "real.pem"}},
+        ],
+    }
+    (tmp_path / "real.pem").write_text("x")
+    with pytest.raises(ConfigError) as caught:
+        load(write_config(tmp_path / "g.yaml", bad), environ={"A2A_GATEWAY__LIMITS__X": "1"})
+    paths = [path for path, _ in caught.value.problems]
+    assert paths == [
+        "agents[0].name",
+        "agents[0].targets[0]",
+        "agents[0].deadline",
+        "agents[1].tls.cert_file",
+        "agents[2].tls",
+        "forward_headers[0]",
+        "forward_headers[2]",
+        "listen.port",
+        "listen.hots",
+        "limits.x",
+    ]
+    assert "did you mean 'host'?" in str(caught.value)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--port", "0", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    ("agents", "expected"),
+    [
+        (
+            [{"name": "a", "target": "127.0.0.1:1"}, {"name": "a", "target": "127.0.0.1:2"}],
+            "agents[1].name: duplicate agent name 'a' (also agents[0])",
+        ),
+        (
+            [{"name": "a", "targets": ["127.0.0.1:1", "127.0.0.1:port"]}],
+            "agents[0].targets[1]: '127.0.0.1:port' is not HOST:PORT",
+        ),
+        (
+            [{"name": "a", "target": "127.0.0.1:1", "tls": {"ca_file": "missing-ca.pem"}}],
+            "agents[0].tls.ca_file: file not found: ",
+        ),
+        (
+            [{"name": "a", "target": "127.0.0.1:1", "dedline": 5}],
+            "agents[0].dedline: unknown key (did you mean 'deadline'?)",
+        ),
+        (
+            [{"name": "a", "target": "127.0.0.1:1", "deadline": [5]}],
+            "agents[0].deadline: Input should be a valid number",
+        ),
+    ],
+)
+def test_a_bad_file_is_refused_before_listening(
+    tmp_path: Path, agents: list[dict[str, Any]], expected: str
+) -> None:
+    path = write_config(tmp_path / "bad.yaml", {"agents": agents})
+    result = run_cli("--config", str(path))
+    assert result.returncode == 2
+    assert "listening" not in result.stdout
+    assert f"invalid configuration ({path})" in result.stderr
+    assert expected in result.stderr
+
+
+def test_unparsable_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("agents:\n  - name: a\n    target: [unclosed\n")
+    result = run_cli("--config", str(path))
+    assert result.returncode == 2
+    assert "not valid YAML: line 4" in result.stderr
+
+
+def test_a_bad_environment_value_is_refused() -> None:
+    env = {**os.environ, "A2A_GATEWAY__LIMITS__KEEPALIVE": "often"}
+    result = run_cli("--agent", "a=127.0.0.1:1", env=env)
+    assert result.returncode == 2
+    assert "limits.keepalive: Input should be a valid number" in result.stderr
