@@ -5,6 +5,7 @@ also served at the root):
 
     POST {prefix}/                             A2A JSON-RPC 2.0 (with or without the slash)
     GET  {prefix}/.well-known/agent-card.json  the Agent Card
+    GET  {prefix}/tasks/{id}/events            a task's events for browsers' EventSource
     GET  /agents                               the agents and their card URLs
     GET  /healthz                              the process is up
     GET  /readyz                               every agent answers gRPC health SERVING
@@ -24,11 +25,12 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway import card, errors, jsonrpc, sse
+from gateway import card, errors, jsonrpc, resume, sse, stream
 from gateway.bridge import Bridge, Caller
 from gateway.methods import Call, EventStream, Methods
 from gateway.settings import Settings
-from gateway.store import EventsExpired, MemoryStore
+from gateway.store import MemoryStore
+from gateway.subscribers import Subscribers
 from gateway.upstream import Upstream
 
 log = logging.getLogger("a2a_gateway")
@@ -51,15 +53,24 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = MemoryStore(max_events_per_task=settings.max_events_per_task)
-        self.bridge = Bridge(self.store, final_grace=settings.final_grace)
-        self.methods = Methods(self.store, self.bridge)
+        self.store = MemoryStore(
+            max_events_per_task=settings.max_events_per_task,
+            finished_ttl=settings.finished_task_ttl,
+        )
+        self.bridge = Bridge(
+            self.store, final_grace=settings.final_grace, max_running=settings.max_running_tasks
+        )
+        self.subscribers = Subscribers(limit_per_task=settings.max_subscribers_per_task)
+        self.methods = Methods(self.store, self.bridge, self.subscribers)
         self.upstreams: dict[str, Upstream] = {}
         for spec in settings.agents:
             self.upstreams[spec.name] = Upstream(spec.name, spec.target, deadline=spec.deadline)
 
     def __repr__(self) -> str:
-        return f"<Gateway agents={list(self.upstreams)} {self.store!r} {self.bridge!r}>"
+        return (
+            f"<Gateway agents={list(self.upstreams)} {self.store!r} {self.bridge!r} "
+            f"{self.subscribers!r}>"
+        )
 
     @property
     def default(self) -> Upstream | None:
@@ -96,15 +107,11 @@ class Gateway:
             rpc_request = jsonrpc.parse(body)
         except errors.A2AError as exc:
             return Response(jsonrpc.error(jsonrpc.request_id_of(body), exc), media_type=JSON)
-        caller = Caller(
-            principal="anonymous",
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
-        )
         call = Call(
             id=rpc_request.id,
             params=rpc_request.params,
             upstream=upstream,
-            caller=caller,
+            caller=self.caller(request),
             last_event_id=request.headers.get("last-event-id"),
         )
         try:
@@ -119,10 +126,55 @@ class Gateway:
             error = errors.internal_error("Internal error")
             return Response(jsonrpc.error(call.id, error), media_type=JSON)
         if isinstance(result, EventStream):
-            return sse.response(
-                self.stream_body(result, call.id), keepalive=self.settings.keepalive
-            )
+            return self.sse(result, call.id)
         return Response(jsonrpc.result(call.id, result), media_type=JSON)
+
+    async def task_events(self, request: Request) -> Response:
+        """`GET {prefix}/tasks/{id}/events`: a subscription for browsers' EventSource.
+
+        Same events, ids and `data:` as SubscribeToTask, with a JSON-RPC `id` of null. The
+        resume position is the `Last-Event-ID` header, else the `lastEventId` query param
+        (EventSource cannot set headers on its first connection). Without one: the current
+        Task, then live events; for a finished task the Task alone. Errors are an HTTP status
+        with the JSON-RPC error as body (EventSource stops reconnecting on them); 204 when a
+        finished task has nothing after the given id, which tells EventSource to stop.
+        """
+        upstream = self.upstream_for(request)
+        if upstream is None:
+            return unknown_agent(request)
+        last_event_id = request.headers.get("last-event-id")
+        if last_event_id is None:
+            last_event_id = request.query_params.get(resume.QUERY)
+        call = Call(
+            id=None,
+            params={},
+            upstream=upstream,
+            caller=self.caller(request),
+            last_event_id=last_event_id,
+        )
+        try:
+            result = await self.methods.task_events(call, str(request.path_params["task_id"]))
+        except errors.A2AError as exc:
+            status = errors.http_status(exc)
+            if status == 204:
+                return Response(status_code=204)
+            return Response(jsonrpc.error(None, exc), status_code=status, media_type=JSON)
+        return self.sse(result, None)
+
+    @staticmethod
+    def caller(request: Request) -> Caller:
+        return Caller(
+            principal="anonymous",
+            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+        )
+
+    def sse(self, result: EventStream, request_id: jsonrpc.RequestId) -> Response:
+        return sse.response(
+            stream.body(self.store, result, request_id),
+            keepalive=self.settings.keepalive,
+            send_timeout=self.settings.send_timeout,
+            on_close=result.release,
+        )
 
     async def read_body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
@@ -138,47 +190,6 @@ class Gateway:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def stream_body(
-        self, stream: EventStream, request_id: jsonrpc.RequestId
-    ) -> AsyncIterator[bytes]:
-        """The SSE body: the head events, then the log until a final event.
-
-        The first chunk carries the `retry:` hint in front of the first event's fields.
-        """
-        prefix = sse.request_prefix(request_id)
-        chunks = [sse.retry_hint()]
-        for event in stream.head:
-            if event.seq == 0:
-                chunks.append(sse.data_frame(prefix + event.encoded() + b"}"))
-            else:
-                chunks.append(sse.frame(event, prefix))
-        if stream.task_id is None or any(e.final for e in stream.head):
-            yield b"".join(chunks)
-            return
-        if stream.head:
-            yield b"".join(chunks)
-            chunks = []
-        try:
-            async for batch in self.store.follow(stream.task_id, stream.after):
-                for index, event in enumerate(batch):
-                    if event.final:
-                        chunks.append(sse.frames(batch[: index + 1], prefix))
-                        yield b"".join(chunks)
-                        return
-                chunks.append(sse.frames(batch, prefix))
-                yield b"".join(chunks)
-                chunks = []
-        except EventsExpired as exc:
-            error = errors.A2AError(
-                errors.INTERNAL_ERROR,
-                f"This subscriber fell behind: events before {exc.oldest} are no longer "
-                "retained. Resubscribe to get the current task.",
-                reason="EVENTS_EXPIRED",
-                metadata={"oldestEventId": str(exc.oldest)},
-            )
-            chunks.append(sse.data_frame(jsonrpc.error(request_id, error)))
-            yield b"".join(chunks)
-
     async def agent_card(self, request: Request) -> Response:
         upstream = self.upstream_for(request)
         if upstream is None:
@@ -189,7 +200,13 @@ class Gateway:
             return json_response({"error": exc.to_json()}, status=503)
         at_root = "agent" not in request.path_params
         url = self.prefix(request, upstream, at_root=at_root) + "/"
-        return json_response(card.build(description, url=url, fallback_name=upstream.name))
+        extension = resume.card_entry(
+            retained_events=self.settings.max_events_per_task,
+            finished_ttl=self.settings.finished_task_ttl,
+        )
+        return json_response(
+            card.build(description, url=url, fallback_name=upstream.name, extensions=[extension])
+        )
 
     async def list_agents(self, request: Request) -> Response:
         base = str(request.base_url).rstrip("/")
@@ -241,6 +258,7 @@ def create_app(settings: Settings) -> FastAPI:
         if prefix:
             app.add_route(prefix, gateway.rpc, methods=["POST"])
         app.add_route(f"{prefix}/.well-known/agent-card.json", gateway.agent_card, methods=["GET"])
+        app.add_route(f"{prefix}/tasks/{{task_id}}/events", gateway.task_events, methods=["GET"])
     app.add_route("/agents", gateway.list_agents, methods=["GET"])
     app.add_route("/healthz", gateway.healthz, methods=["GET"])
     app.add_route("/readyz", gateway.readyz, methods=["GET"])

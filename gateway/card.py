@@ -10,8 +10,18 @@ PROTOCOL_VERSION = "1.0"
 DEFAULT_MODES = ["text/plain"]
 
 
-def build(description: pb.AgentDescription, *, url: str, fallback_name: str) -> dict[str, Any]:
-    """The v1.0 AgentCard JSON for an agent whose JSON-RPC endpoint is `url`."""
+def build(
+    description: pb.AgentDescription,
+    *,
+    url: str,
+    fallback_name: str,
+    extensions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The v1.0 AgentCard JSON for an agent whose JSON-RPC endpoint is `url`, advertising
+    the gateway's protocol `extensions` (AgentExtension objects)."""
+    capabilities: dict[str, Any] = {"streaming": True, "pushNotifications": False}
+    if extensions:
+        capabilities["extensions"] = extensions
     card: dict[str, Any] = {
         "name": description.name or fallback_name,
         "description": description.description or f"The {fallback_name} agent",
@@ -19,7 +29,7 @@ def build(description: pb.AgentDescription, *, url: str, fallback_name: str) -> 
             {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": PROTOCOL_VERSION}
         ],
         "version": description.version or "0.0.0",
-        "capabilities": {"streaming": True, "pushNotifications": False},
+        "capabilities": capabilities,
         "defaultInputModes": list(description.default_input_modes) or DEFAULT_MODES,
         "defaultOutputModes": list(description.default_output_modes) or DEFAULT_MODES,
         "skills": [_skill(s) for s in description.skills],

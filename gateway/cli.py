@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="listen port (0 picks a free one; env PORT)",
     )
     serve.add_argument(
-        "--keepalive", type=float, default=15.0, help="seconds between SSE keep-alive comments"
+        "--keepalive",
+        type=float,
+        default=Settings().keepalive,
+        help="seconds between SSE keep-alive comments",
     )
     serve.add_argument(
         "--deadline",
@@ -61,8 +64,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="upstream deadline per task turn, in seconds (default: none)",
     )
+    limits = Settings()
     serve.add_argument(
-        "--max-events-per-task", type=int, default=10_000, help="events retained per task"
+        "--max-events-per-task",
+        type=int,
+        default=limits.max_events_per_task,
+        help="events retained per task (for resume and slow subscribers)",
+    )
+    serve.add_argument(
+        "--max-subscribers-per-task",
+        type=int,
+        default=limits.max_subscribers_per_task,
+        help="open streams per task",
+    )
+    serve.add_argument(
+        "--task-ttl",
+        type=float,
+        default=limits.finished_task_ttl,
+        help="seconds a finished task is kept before it is evicted",
+    )
+    serve.add_argument(
+        "--max-running-tasks",
+        type=int,
+        default=limits.max_running_tasks,
+        help="task turns running at once",
+    )
+    serve.add_argument(
+        "--send-timeout",
+        type=float,
+        default=limits.send_timeout,
+        help="seconds one SSE send may block before the stream of a stalled client is closed",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
@@ -76,6 +107,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         agents=agents,
         keepalive=args.keepalive,
         max_events_per_task=args.max_events_per_task,
+        max_subscribers_per_task=args.max_subscribers_per_task,
+        finished_task_ttl=args.task_ttl,
+        max_running_tasks=args.max_running_tasks,
+        send_timeout=args.send_timeout,
     )
 
 

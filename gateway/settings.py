@@ -29,12 +29,27 @@ class AgentSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
-    """Everything the app needs. The first agent is also served at the root."""
+    """Everything the app needs. The first agent is also served at the root.
+
+    Limits (each has a `serve` flag of the same name):
+
+    - `keepalive`: seconds between SSE keep-alive comments on every open stream.
+    - `max_events_per_task`: events retained per task log (resume and slow readers).
+    - `max_subscribers_per_task`: open streams per task (-32603 TOO_MANY_SUBSCRIBERS).
+    - `finished_task_ttl`: seconds a terminal task is kept, then GetTask is -32001.
+    - `max_running_tasks`: task turns running at once (-32603 TOO_MANY_TASKS).
+    - `send_timeout`: seconds one SSE send may block before the stream is closed.
+    - `AgentSpec.deadline`: the gRPC deadline of one task turn (the task FAILS past it).
+    """
 
     agents: tuple[AgentSpec, ...] = field(default_factory=tuple)
     keepalive: float = 15.0
     max_body_bytes: int = 1 * MiB
     max_events_per_task: int = 10_000
+    max_subscribers_per_task: int = 100
+    finished_task_ttl: float = 3600.0
+    max_running_tasks: int = 1000
+    send_timeout: float = 30.0
     final_grace: float = 1.0
 
     def __post_init__(self) -> None:
@@ -42,6 +57,12 @@ class Settings:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"agent names must be unique: {', '.join(duplicates)} repeated")
+        for name in ("max_events_per_task", "max_subscribers_per_task", "max_running_tasks"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("keepalive", "finished_task_ttl", "send_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
 
 
 def parse_agent(value: str) -> AgentSpec:
