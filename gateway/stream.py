@@ -12,6 +12,7 @@ when the task is deleted.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from gateway import errors, jsonrpc, sse
@@ -19,6 +20,8 @@ from gateway.methods import EventStream
 from gateway.store import EventsExpired, MemoryStore
 
 CHUNK_BYTES = 64 * 1024
+
+log = logging.getLogger("a2a_gateway")
 
 
 async def body(
@@ -51,5 +54,6 @@ async def body(
             if chunks:
                 yield b"".join(chunks)
     except EventsExpired as exc:
+        log.warning("a subscriber of task %s fell behind the retained events; ending it", task_id)
         error = errors.events_expired(task_id, exc.oldest)
         yield sse.data_frame(jsonrpc.error(request_id, error))
