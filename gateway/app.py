@@ -7,6 +7,8 @@ else the first, is also served at the root):
                                                v1.0 or v0.3 by `A2A-Version` (versions.py)
     GET  {prefix}/.well-known/agent-card.json  the Agent Card (cached: conditional.py)
     GET  {prefix}/.well-known/agent.json       the same card at its legacy (v0.2) path
+    GET  {prefix}/tasks/{id}/events            a task's events for browsers' EventSource
+                                               (v1.0 shapes; resume.py)
     GET  /agents                               the agents and their card URLs
     GET  /healthz                              the process is up
     GET  /readyz                               every agent has a target whose gRPC health
@@ -27,11 +29,23 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway import card, conditional, errors, forwarding, jsonrpc, sse, urls, versions
+from gateway import (
+    card,
+    conditional,
+    errors,
+    forwarding,
+    jsonrpc,
+    resume,
+    sse,
+    stream,
+    urls,
+    versions,
+)
 from gateway.bridge import Bridge, Caller
 from gateway.methods import Call, EventStream, Methods
 from gateway.settings import Settings
-from gateway.store import EventsExpired, MemoryStore
+from gateway.store import MemoryStore
+from gateway.subscribers import Subscribers
 from gateway.upstream import Upstream
 
 log = logging.getLogger("a2a_gateway")
@@ -54,9 +68,15 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = MemoryStore(max_events_per_task=settings.max_events_per_task)
-        self.bridge = Bridge(self.store, final_grace=settings.final_grace)
-        self.methods = Methods(self.store, self.bridge)
+        self.store = MemoryStore(
+            max_events_per_task=settings.max_events_per_task,
+            finished_ttl=settings.finished_task_ttl,
+        )
+        self.bridge = Bridge(
+            self.store, final_grace=settings.final_grace, max_running=settings.max_running_tasks
+        )
+        self.subscribers = Subscribers(limit_per_task=settings.max_subscribers_per_task)
+        self.methods = Methods(self.store, self.bridge, self.subscribers)
         self.cards = conditional.Documents(max_age=settings.card_max_age)
         self.upstreams = {spec.name: Upstream(spec) for spec in settings.agents}
         default = settings.default_agent
@@ -65,7 +85,10 @@ class Gateway:
         )
 
     def __repr__(self) -> str:
-        return f"<Gateway agents={list(self.upstreams)} {self.store!r} {self.bridge!r}>"
+        return (
+            f"<Gateway agents={list(self.upstreams)} {self.store!r} {self.bridge!r} "
+            f"{self.subscribers!r}>"
+        )
 
     def start(self) -> None:
         """Start the background work (health watching); needs the running loop."""
@@ -114,11 +137,7 @@ class Gateway:
             route = versions.route(version, rpc_request.method)
         except errors.A2AError as exc:
             return Response(jsonrpc.error(rpc_request.id, exc), media_type=JSON)
-        caller = Caller(
-            principal="anonymous",
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
-            headers=forwarding.forwarded(request.headers, self.settings.forward_headers),
-        )
+        caller = self.caller(request)
         try:
             if route.error is not None:
                 raise route.error()
@@ -140,10 +159,62 @@ class Gateway:
             error = errors.internal_error("Internal error")
             return Response(jsonrpc.error(rpc_request.id, error), media_type=JSON)
         if isinstance(result, EventStream):
-            return sse.response(
-                self.stream_body(result, rpc_request.id, route), keepalive=self.settings.keepalive
-            )
+            return self.sse(result, rpc_request.id, route)
         return Response(jsonrpc.result(rpc_request.id, route.result(result)), media_type=JSON)
+
+    async def task_events(self, request: Request) -> Response:
+        """`GET {prefix}/tasks/{id}/events`: a subscription for browsers' EventSource.
+
+        Same events, ids and `data:` as SubscribeToTask, with a JSON-RPC `id` of null. The
+        resume position is the `Last-Event-ID` header, else the `lastEventId` query param
+        (EventSource cannot set headers on its first connection). Without one: the current
+        Task, then live events; for a finished task the Task alone. Errors are an HTTP status
+        with the JSON-RPC error as body (EventSource stops reconnecting on them); 204 when a
+        finished task has nothing after the given id, which tells EventSource to stop.
+        """
+        upstream = self.upstream_for(request)
+        if upstream is None:
+            return unknown_agent(request)
+        last_event_id = request.headers.get("last-event-id")
+        if last_event_id is None:
+            last_event_id = request.query_params.get(resume.QUERY)
+        call = Call(
+            id=None,
+            params={},
+            upstream=upstream,
+            caller=self.caller(request),
+            last_event_id=last_event_id,
+        )
+        try:
+            result = await self.methods.task_events(call, str(request.path_params["task_id"]))
+        except errors.A2AError as exc:
+            status = errors.http_status(exc)
+            if status == 204:
+                return Response(status_code=204)
+            return Response(jsonrpc.error(None, exc), status_code=status, media_type=JSON)
+        return self.sse(result, None)
+
+    def caller(self, request: Request) -> Caller:
+        return Caller(
+            principal="anonymous",
+            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            headers=forwarding.forwarded(request.headers, self.settings.forward_headers),
+        )
+
+    def sse(
+        self,
+        result: EventStream,
+        request_id: jsonrpc.RequestId,
+        route: versions.Route | None = None,
+    ) -> Response:
+        """The SSE response of a stream, in the route's wire format (v1.0 without a route)."""
+        wire, adapt = (route.wire, route.adapt) if route is not None else ("1.0", None)
+        return sse.response(
+            stream.body(self.store, result, request_id, wire, adapt),
+            keepalive=self.settings.keepalive,
+            send_timeout=self.settings.send_timeout,
+            on_close=result.release,
+        )
 
     async def read_body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
@@ -159,49 +230,6 @@ class Gateway:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def stream_body(
-        self, stream: EventStream, request_id: jsonrpc.RequestId, route: versions.Route
-    ) -> AsyncIterator[bytes]:
-        """The SSE body: the head events, then the log until a final event.
-
-        Events are encoded in the route's wire format, once per event (events.py). The first
-        chunk carries the `retry:` hint in front of the first event's fields.
-        """
-        prefix = sse.request_prefix(request_id)
-        wire, adapt = route.wire, route.adapt
-        chunks = [sse.retry_hint()]
-        for event in stream.head:
-            if event.seq == 0:
-                chunks.append(sse.data_frame(prefix + event.encoded(wire, adapt) + b"}"))
-            else:
-                chunks.append(sse.frame(event, prefix, wire, adapt))
-        if stream.task_id is None or any(e.final for e in stream.head):
-            yield b"".join(chunks)
-            return
-        if stream.head:
-            yield b"".join(chunks)
-            chunks = []
-        try:
-            async for batch in self.store.follow(stream.task_id, stream.after):
-                for index, event in enumerate(batch):
-                    if event.final:
-                        chunks.append(sse.frames(batch[: index + 1], prefix, wire, adapt))
-                        yield b"".join(chunks)
-                        return
-                chunks.append(sse.frames(batch, prefix, wire, adapt))
-                yield b"".join(chunks)
-                chunks = []
-        except EventsExpired as exc:
-            error = errors.A2AError(
-                errors.INTERNAL_ERROR,
-                f"This subscriber fell behind: events before {exc.oldest} are no longer "
-                "retained. Resubscribe to get the current task.",
-                reason="EVENTS_EXPIRED",
-                metadata={"oldestEventId": str(exc.oldest)},
-            )
-            chunks.append(sse.data_frame(jsonrpc.error(request_id, error)))
-            yield b"".join(chunks)
-
     async def agent_card(self, request: Request) -> Response:
         upstream = self.upstream_for(request)
         if upstream is None:
@@ -212,11 +240,16 @@ class Gateway:
             return json_response({"error": exc.to_json()}, status=503)
         at_root = "agent" not in request.path_params
         url = self.prefix(request, upstream, at_root=at_root) + "/"
+        extension = resume.card_entry(
+            retained_events=self.settings.max_events_per_task,
+            finished_ttl=self.settings.finished_task_ttl,
+        )
         body = card.build(
             description,
             url=url,
             fallback_name=upstream.name,
             overrides=upstream.spec.card_overrides,
+            extensions=[extension],
         )
         return self.cards.respond(request, orjson.dumps(body))
 
@@ -286,6 +319,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.add_route(prefix, gateway.rpc, methods=["POST"])
         for name in ("agent-card.json", "agent.json"):
             app.add_route(f"{prefix}/.well-known/{name}", gateway.agent_card, methods=["GET"])
+        app.add_route(f"{prefix}/tasks/{{task_id}}/events", gateway.task_events, methods=["GET"])
     app.add_route("/agents", gateway.list_agents, methods=["GET"])
     app.add_route("/healthz", gateway.healthz, methods=["GET"])
     app.add_route("/readyz", gateway.readyz, methods=["GET"])

@@ -165,9 +165,12 @@ def _is_final(event: pb.AgentEvent) -> bool:
 class Bridge:
     """Starts, pumps and cancels task turns. One pump per running turn."""
 
-    def __init__(self, store: MemoryStore, *, final_grace: float = 1.0) -> None:
+    def __init__(
+        self, store: MemoryStore, *, final_grace: float = 1.0, max_running: int = 1000
+    ) -> None:
         self.store = store
         self.final_grace = final_grace
+        self.max_running = max_running
         self._turns: dict[str, asyncio.Task[None]] = {}
         self._starting: set[str] = set()
         self._canceling: set[str] = set()
@@ -191,11 +194,16 @@ class Bridge:
         record: TaskRecord | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Started:
-        """Start a turn: a new task (record None) or the next turn of an interrupted one."""
+        """Start a turn: a new task (record None) or the next turn of an interrupted one.
+
+        Refused with -32603 TOO_MANY_TASKS when `max_running` turns are running or starting.
+        """
         task_id = record.id if record else str(uuid.uuid4())
         context_id = record.context_id if record else message.get("contextId") or str(uuid.uuid4())
         if task_id in self._starting or task_id in self._turns:
             raise errors.unsupported_operation(f"Task {task_id} already has a turn running")
+        if len(self._turns) + len(self._starting) >= self.max_running:
+            raise errors.too_many_tasks(self.max_running)
         user_message = {**message, "taskId": task_id, "contextId": context_id}
         request = pb.RunRequest(
             task_id=task_id,

@@ -77,9 +77,13 @@ def build(
     url: str,
     fallback_name: str,
     overrides: Mapping[str, Any] | None = None,
+    extensions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The AgentCard JSON (v1.0 and v0.3) for an agent whose JSON-RPC endpoint is `url`."""
+    """The AgentCard JSON (v1.0 and v0.3) for an agent whose JSON-RPC endpoint is `url`,
+    advertising the gateway's protocol `extensions` (AgentExtension objects)."""
     card = _content(description, fallback_name, overrides or {})
+    if extensions:
+        card["capabilities"]["extensions"] = extensions
     card["supportedInterfaces"] = [
         {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": version}
         for version in PROTOCOL_VERSIONS
@@ -94,11 +98,12 @@ def build(
 def _content(
     description: pb.AgentDescription, fallback_name: str, overrides: Mapping[str, Any]
 ) -> dict[str, Any]:
+    capabilities: dict[str, Any] = {"streaming": True, "pushNotifications": False}
     card: dict[str, Any] = {
         "name": description.name or fallback_name,
         "description": description.description or f"The {fallback_name} agent",
         "version": description.version or "0.0.0",
-        "capabilities": {"streaming": True, "pushNotifications": False},
+        "capabilities": capabilities,
         "defaultInputModes": list(description.default_input_modes) or DEFAULT_MODES,
         "defaultOutputModes": list(description.default_output_modes) or DEFAULT_MODES,
         "skills": [_skill(s) for s in description.skills],

@@ -62,9 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--deadline", type=float, help="upstream deadline per task turn in seconds, every agent"
     )
     serve.add_argument(
-        "--max-events-per-task", type=int, help="events retained per task (default 10000)"
-    )
-    serve.add_argument(
         "--public-url",
         default=os.environ.get("A2A_PUBLIC_URL"),
         help="the base URL clients reach the gateway at (put in Agent Cards); default: the "
@@ -96,6 +93,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a JSON object of Agent Card field overrides for agent NAME",
+    )
+    serve.add_argument(
+        "--max-events-per-task",
+        type=int,
+        help="events retained per task, for resume and slow subscribers (default 10000)",
+    )
+    serve.add_argument(
+        "--max-subscribers-per-task",
+        type=int,
+        help="open streams per task (default 100)",
+    )
+    serve.add_argument(
+        "--task-ttl",
+        type=float,
+        help="seconds a finished task is kept before it is evicted (default 3600)",
+    )
+    serve.add_argument(
+        "--max-running-tasks",
+        type=int,
+        help="task turns running at once (default 1000)",
+    )
+    serve.add_argument(
+        "--send-timeout",
+        type=float,
+        help="seconds one SSE send may block before a stalled client's stream is closed "
+        "(default 30)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
@@ -165,7 +188,14 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
         for key, value in (("host", args.host), ("port", args.port)):
             if value is not None:
                 _section(data, "listen")[key] = value
-        limits = (("keepalive", args.keepalive), ("max_events_per_task", args.max_events_per_task))
+        limits = (
+            ("keepalive", args.keepalive),
+            ("max_events_per_task", args.max_events_per_task),
+            ("max_subscribers_per_task", args.max_subscribers_per_task),
+            ("finished_task_ttl", args.task_ttl),
+            ("max_running_tasks", args.max_running_tasks),
+            ("send_timeout", args.send_timeout),
+        )
         for key, value in limits:
             if value is not None:
                 _section(data, "limits")[key] = value

@@ -152,6 +152,10 @@ class LimitsConfig(Section):
     keepalive: PositiveFloat = 15.0
     max_body_bytes: PositiveInt = 1 * MiB
     max_events_per_task: PositiveInt = 10_000
+    max_subscribers_per_task: PositiveInt = 100
+    finished_task_ttl: PositiveFloat = 3600.0
+    max_running_tasks: PositiveInt = 1000
+    send_timeout: PositiveFloat = 30.0
     final_grace: PositiveFloat = 1.0
 
 

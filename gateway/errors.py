@@ -8,10 +8,12 @@ The tree::
     ├─ method not found            -32601   METHOD_NOT_FOUND
     ├─ invalid params              -32602   INVALID_PARAMS       (+ google.rpc.BadRequest)
     ├─ internal error              -32603   INTERNAL / AGENT_UNAVAILABLE / AGENT_TIMEOUT ...
+    │                                       limits: TOO_MANY_TASKS / TOO_MANY_SUBSCRIBERS
+    │                                       resume: EVENTS_EXPIRED
     ├─ task not found              -32001   TASK_NOT_FOUND
     ├─ task not cancelable         -32002   TASK_NOT_CANCELABLE
     ├─ push not supported          -32003   PUSH_NOTIFICATION_NOT_SUPPORTED
-    ├─ unsupported operation       -32004   UNSUPPORTED_OPERATION
+    ├─ unsupported operation       -32004   UNSUPPORTED_OPERATION / NOTHING_TO_REPLAY
     ├─ content type not supported  -32005   CONTENT_TYPE_NOT_SUPPORTED
     ├─ invalid agent response      -32006   INVALID_AGENT_RESPONSE
     ├─ extended card not configured -32007  EXTENDED_AGENT_CARD_NOT_CONFIGURED
@@ -21,7 +23,13 @@ The tree::
 `google.rpc.ErrorInfo` with the reason, then (for invalid params) a `google.rpc.BadRequest`
 naming each offending field.
 
-`from_grpc` is the single translation point for gRPC status codes returned by agents.
+`from_grpc` is the single translation point for gRPC status codes returned by agents;
+`http_status` the one for the browser events endpoint, which answers errors with an HTTP
+status (an `EventSource` cannot read a JSON-RPC error, but it stops reconnecting on one).
+
+Limits hit and expired events are -32603 with a reason rather than a code of our own: A2A
+reserves -32001..-32099 for its own errors, so a private code there could collide with a
+future version. Clients act on `error.data[0].reason`.
 """
 
 from __future__ import annotations
@@ -136,6 +144,48 @@ def internal_error(detail: str, *, reason: str = "INTERNAL") -> A2AError:
     return A2AError(INTERNAL_ERROR, detail, reason=reason)
 
 
+def too_many_tasks(limit: int) -> A2AError:
+    return A2AError(
+        INTERNAL_ERROR,
+        f"The gateway is running its maximum of {limit} tasks; retry later",
+        reason="TOO_MANY_TASKS",
+        metadata={"limit": str(limit)},
+    )
+
+
+def too_many_subscribers(task_id: str, limit: int) -> A2AError:
+    return A2AError(
+        INTERNAL_ERROR,
+        f"Task {task_id} already has its maximum of {limit} subscribers; retry later",
+        reason="TOO_MANY_SUBSCRIBERS",
+        metadata={"taskId": task_id, "limit": str(limit)},
+    )
+
+
+def events_expired(task_id: str, oldest: int, last_event_id: int | None = None) -> A2AError:
+    """The events after a client's position are no longer all retained (resume impossible)."""
+    behind = "This subscriber fell behind" if last_event_id is None else "Cannot resume"
+    metadata = {"taskId": task_id, "oldestEventId": str(oldest)}
+    if last_event_id is not None:
+        metadata["lastEventId"] = str(last_event_id)
+    return A2AError(
+        INTERNAL_ERROR,
+        f"{behind}: events of task {task_id} before {oldest} are no longer retained. "
+        "Resubscribe without Last-Event-ID to get the current task, then follow it.",
+        reason="EVENTS_EXPIRED",
+        metadata=metadata,
+    )
+
+
+def nothing_to_replay(task_id: str, state: str, last: int) -> A2AError:
+    return A2AError(
+        UNSUPPORTED_OPERATION,
+        f"Task {task_id} is {state} and event {last} was its last: there is nothing to replay",
+        reason="NOTHING_TO_REPLAY",
+        metadata={"taskId": task_id, "state": state, "lastEventId": str(last)},
+    )
+
+
 def task_not_found(task_id: str) -> A2AError:
     # Deliberately says nothing more: a task owned by someone else looks the same.
     return A2AError(TASK_NOT_FOUND, f"Task not found: {task_id}", reason="TASK_NOT_FOUND")
@@ -246,3 +296,21 @@ def agent_unavailable(agent: str, detail: str) -> A2AError:
         reason="AGENT_UNAVAILABLE",
         metadata={"agent": agent, "grpcStatus": "UNAVAILABLE"},
     )
+
+
+# A2A error -> HTTP status, for the browser events endpoint only (JSON-RPC is always 200).
+_HTTP_BY_REASON: dict[str, int] = {
+    "EVENTS_EXPIRED": 410,  # Gone: this Last-Event-ID will never work again
+    "TOO_MANY_SUBSCRIBERS": 503,
+    "TOO_MANY_TASKS": 503,
+    "NOTHING_TO_REPLAY": 204,  # the SSE way to say "stop reconnecting": not an error
+}
+_HTTP_BY_CODE: dict[int, int] = {
+    INVALID_PARAMS: 400,
+    TASK_NOT_FOUND: 404,
+    UNSUPPORTED_OPERATION: 409,
+}
+
+
+def http_status(error: A2AError) -> int:
+    return _HTTP_BY_REASON.get(error.reason) or _HTTP_BY_CODE.get(error.code, 500)

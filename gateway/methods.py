@@ -16,11 +16,12 @@ from typing import Any
 
 import orjson
 
-from gateway import card, errors, media, params
+from gateway import card, errors, media, params, resume
 from gateway.bridge import Bridge, Caller
 from gateway.events import Event
 from gateway.jsonrpc import RequestId
 from gateway.store import EventsExpired, MemoryStore, TaskQuery
+from gateway.subscribers import Subscribers
 from gateway.task import TaskRecord
 from gateway.upstream import Upstream
 
@@ -41,12 +42,14 @@ class Call:
 class EventStream:
     """An SSE answer: `head` first, then the log of `task_id` after seq `after`.
 
-    A stream with `task_id` None sends `head` only (a direct message reply).
+    A stream with `task_id` None sends `head` only (a direct message reply). `release` gives
+    back the stream's subscriber slot; whoever sends the stream calls it when it ends.
     """
 
     task_id: str | None
     after: int
     head: list[Event] = field(default_factory=list)
+    release: Callable[[], None] | None = None
 
 
 Result = dict[str, Any] | EventStream
@@ -56,9 +59,10 @@ Handler = Callable[[Call], Awaitable[Result]]
 class Methods:
     """The v1.0 method table."""
 
-    def __init__(self, store: MemoryStore, bridge: Bridge) -> None:
+    def __init__(self, store: MemoryStore, bridge: Bridge, subscribers: Subscribers) -> None:
         self.store = store
         self.bridge = bridge
+        self.subscribers = subscribers
         self.table: dict[str, Handler] = {
             "SendMessage": self.send_message,
             "SendStreamingMessage": self.send_streaming_message,
@@ -160,7 +164,9 @@ class Methods:
         _, started = await self._start(call)
         if started.record is None:
             return EventStream(None, 0, head=[Event(0, {"message": started.message}, True)])
-        return EventStream(started.record.id, started.first_seq - 1)
+        task_id = started.record.id
+        release = self.subscribers.acquire(task_id, force=True)
+        return EventStream(task_id, started.first_seq - 1, release=release)
 
     async def get_task(self, call: Call) -> Result:
         request = params.parse(params.GetTaskParams, call.params)
@@ -208,11 +214,55 @@ class Methods:
     async def subscribe_to_task(self, call: Call) -> Result:
         request = params.parse(params.TaskIdParams, call.params)
         record = await self.load(request.id, call)
-        if record.terminal:
-            raise errors.unsupported_operation(
-                f"Task {record.id} is {record.state}; a finished task cannot be subscribed to"
-            )
-        return self.snapshot_stream(record)
+        return await self.subscription(record, call.last_event_id)
+
+    async def task_events(self, call: Call, task_id: str) -> EventStream:
+        """The browser events endpoint: a subscription where a finished task is no error."""
+        record = await self.load(task_id, call)
+        return await self.subscription(record, call.last_event_id, finished_snapshot=True)
+
+    async def subscription(
+        self, record: TaskRecord, last_event_id: str | None, *, finished_snapshot: bool = False
+    ) -> EventStream:
+        """What a subscriber gets; shared by every version's subscribe method and by the
+        browser events endpoint, so they cannot drift apart.
+
+        Without `last_event_id`: the current Task, then live events (A2A); a terminal task is
+        UnsupportedOperation unless `finished_snapshot`. With it (the resume extension): every
+        event after that id, then live. Refused before the stream starts: an id that is not a
+        number or is beyond the last event (-32602 naming Last-Event-ID), one older than the
+        log retains (-32603 EVENTS_EXPIRED), the last event of a terminal task (-32004
+        NOTHING_TO_REPLAY), a task with its maximum of subscribers (-32603 TOO_MANY_SUBSCRIBERS).
+        """
+        if last_event_id is None:
+            if record.terminal and not finished_snapshot:
+                raise errors.unsupported_operation(
+                    f"Task {record.id} is {record.state}; a finished task cannot be subscribed "
+                    f"to (send {resume.HEADER} to replay its retained events)"
+                )
+            stream = self.snapshot_stream(record)
+        else:
+            after = resume.parse_event_id(last_event_id)
+            bounds = await self.store.bounds(record.id)
+            if bounds is None:
+                raise errors.task_not_found(record.id)
+            oldest, last = bounds
+            if after > last:
+                raise errors.invalid_params(
+                    [
+                        (
+                            resume.HEADER,
+                            f"{after} is beyond the last event of task {record.id} ({last})",
+                        )
+                    ]
+                )
+            if after < oldest - 1:
+                raise errors.events_expired(record.id, oldest, after)
+            if after == last and record.terminal:
+                raise errors.nothing_to_replay(record.id, record.state, last)
+            stream = EventStream(record.id, after)
+        stream.release = self.subscribers.acquire(record.id)
+        return stream
 
     def snapshot_stream(self, record: TaskRecord) -> EventStream:
         """The current Task first (with the id of the last event it covers), then live events."""

@@ -94,6 +94,16 @@ class Settings:
     """Everything the app needs. `default_agent` (else the first agent) is served at the root.
 
     `forward_headers`: lower-case HTTP header names forwarded to agents (see gateway.config).
+
+    Limits (each has a `serve` flag of the same name):
+
+    - `keepalive`: seconds between SSE keep-alive comments on every open stream.
+    - `max_events_per_task`: events retained per task log (resume and slow readers).
+    - `max_subscribers_per_task`: open streams per task (-32603 TOO_MANY_SUBSCRIBERS).
+    - `finished_task_ttl`: seconds a terminal task is kept, then GetTask is -32001.
+    - `max_running_tasks`: task turns running at once (-32603 TOO_MANY_TASKS).
+    - `send_timeout`: seconds one SSE send may block before the stream is closed.
+    - `AgentSpec.deadline`: the gRPC deadline of one task turn (the task FAILS past it).
     """
 
     agents: tuple[AgentSpec, ...] = field(default_factory=tuple)
@@ -104,6 +114,10 @@ class Settings:
     keepalive: float = 15.0
     max_body_bytes: int = 1 * MiB
     max_events_per_task: int = 10_000
+    max_subscribers_per_task: int = 100
+    finished_task_ttl: float = 3600.0
+    max_running_tasks: int = 1000
+    send_timeout: float = 30.0
     final_grace: float = 1.0
     public_url: str | None = None
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
@@ -118,6 +132,12 @@ class Settings:
             raise ValueError(f"agent names must be unique: {', '.join(duplicates)} repeated")
         if self.default_agent is not None and self.default_agent not in names:
             raise ValueError(f"default_agent {self.default_agent!r} is not a configured agent")
+        for name in ("max_events_per_task", "max_subscribers_per_task", "max_running_tasks"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("keepalive", "finished_task_ttl", "send_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
 
 
 def parse_agent(value: str) -> AgentSpec:

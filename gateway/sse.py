@@ -8,14 +8,18 @@ subscriber goes out in one chunk.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import orjson
 from sse_starlette.event import ServerSentEvent
-from sse_starlette.sse import EventSourceResponse
+from sse_starlette.sse import EventSourceResponse, SendTimeoutError
+from starlette.types import Receive, Scope, Send
 
 from gateway.events import Encoder, Event
 from gateway.jsonrpc import RequestId
+
+log = logging.getLogger("a2a_gateway")
 
 RETRY_MS = 3000
 
@@ -41,9 +45,9 @@ def data_frame(body: bytes) -> bytes:
 
 
 def retry_hint(milliseconds: int = RETRY_MS) -> bytes:
-    """A `retry:` field; it is put in front of the first event's fields, never alone, since
-    some clients (httpx-sse, hence the official SDK) turn an event without data into one
-    with empty data."""
+    """A `retry:` field WITHOUT a blank line: it joins the fields of the next event. Never
+    followed by a blank line on its own, since some clients (httpx-sse, hence the official
+    SDK) turn an event without data into one with empty data."""
     return b"retry: %d\n" % milliseconds
 
 
@@ -59,11 +63,52 @@ class KeepAlive(ServerSentEvent):
         return b": keep-alive\n"
 
 
-def response(content: AsyncIterator[bytes], *, keepalive: float) -> EventSourceResponse:
-    """A text/event-stream response; a comment line every `keepalive` seconds."""
-    return EventSourceResponse(
-        content,
-        ping=keepalive,
-        ping_message_factory=KeepAlive,
-        headers={"Cache-Control": "no-store"},
-    )
+class Stream(EventSourceResponse):
+    """A text/event-stream response with a keep-alive comment every `keepalive` seconds.
+
+    A client that stops reading fills the socket buffers, and then a send blocks: memory
+    stays bounded (the body generator is suspended, nothing queues behind it). A send (event
+    or keep-alive) blocked for `send_timeout` seconds ends the response and the connection is
+    closed. `on_close` runs exactly once when the response ends, however it ends.
+    """
+
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        *,
+        keepalive: float,
+        send_timeout: float | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(
+            content,
+            ping=keepalive,
+            ping_message_factory=KeepAlive,
+            headers={"Cache-Control": "no-store"},
+            send_timeout=send_timeout,
+        )
+        self.on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            client = scope.get("client")
+            log.warning(
+                "closing the stream of %s: a send blocked for %ss (the client stopped reading)",
+                f"{client[0]}:{client[1]}" if client else "a client",
+                self.send_timeout,
+            )
+        finally:
+            if self.on_close is not None:
+                self.on_close()
+
+
+def response(
+    content: AsyncIterator[bytes],
+    *,
+    keepalive: float,
+    send_timeout: float | None = None,
+    on_close: Callable[[], None] | None = None,
+) -> Stream:
+    return Stream(content, keepalive=keepalive, send_timeout=send_timeout, on_close=on_close)

@@ -9,7 +9,13 @@ Contract (any backend keeps it):
 - `follow(task_id, after)` yields batches of events with seq > `after`, in order, as they
   are appended; a batch holds every event already waiting, so one write sends them all. It
   never blocks the writer: each follower reads from its own cursor in the log.
+- `bounds(task_id)` is (oldest retained seq, last seq): what a resume can start from.
 - Events are numbered 1, 2, 3 ... per task; the number is the SSE `id:`.
+- Limits: a log retains the newest `max_events_per_task` events; a follower whose cursor falls
+  behind them gets `EventsExpired`. A task that reached a terminal state is deleted
+  `finished_ttl` seconds later (then `get` is None). The sweep runs at the top of every store
+  call and costs O(tasks evicted): terminal tasks are queued in finishing order, and since the
+  TTL is one constant that queue is also their expiry order.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import AsyncIterator
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,18 +130,39 @@ def decode_cursor(token: str) -> tuple[float, str]:
 class MemoryStore:
     """Tasks and their event logs in this process. Lost on restart."""
 
-    def __init__(self, *, max_events_per_task: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        max_events_per_task: int = 10_000,
+        finished_ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_events_per_task = max_events_per_task
+        self.finished_ttl = finished_ttl
+        self._clock = clock
         self._tasks: dict[str, TaskRecord] = {}
         self._logs: dict[str, TaskLog] = {}
+        self._expiry: deque[tuple[float, str]] = deque()  # (deadline, task id), ascending
 
     def __repr__(self) -> str:
-        return f"<MemoryStore tasks={len(self._tasks)}>"
+        return f"<MemoryStore tasks={len(self._tasks)} finished={len(self._expiry)}>"
 
     def __len__(self) -> int:
         return len(self._tasks)
 
+    def _sweep(self) -> None:
+        """Delete the terminal tasks whose retention has run out: O(evicted)."""
+        now = self._clock()
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            _, task_id = expiry.popleft()
+            self._tasks.pop(task_id, None)
+            log = self._logs.pop(task_id, None)
+            if log is not None:
+                log.close()
+
     async def create(self, record: TaskRecord, body: dict[str, Any]) -> Event:
+        self._sweep()
         if record.id in self._tasks:
             raise KeyError(f"task {record.id} exists")
         self._tasks[record.id] = record
@@ -145,9 +174,12 @@ class MemoryStore:
         record.last_seq += 1
         event = Event(record.last_seq, body, is_final(body))
         log.append(event)
+        if event.final and record.terminal:
+            self._expiry.append((self._clock() + self.finished_ttl, record.id))
         return event
 
     async def get(self, task_id: str) -> TaskRecord | None:
+        self._sweep()
         return self._tasks.get(task_id)
 
     async def delete(self, task_id: str) -> None:
@@ -157,6 +189,7 @@ class MemoryStore:
             log.close()
 
     async def query(self, query: TaskQuery) -> TaskPage:
+        self._sweep()
         matches = [
             r
             for r in self._tasks.values()
@@ -196,7 +229,8 @@ class MemoryStore:
                 return
             await log.wait()
 
-    def log_bounds(self, task_id: str) -> tuple[int, int] | None:
-        """(first retained seq, last seq) of a task's log."""
+    async def bounds(self, task_id: str) -> tuple[int, int] | None:
+        """(oldest retained seq, last seq) of a task's log; None for an unknown task."""
+        self._sweep()
         log = self._logs.get(task_id)
         return None if log is None else (log.first_seq, log.last_seq)

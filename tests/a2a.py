@@ -66,21 +66,54 @@ def stream(
     *,
     headers: dict[str, str] | None = None,
     limit: int | None = None,
+    client: httpx.Client | None = None,
 ) -> list[SseEvent]:
-    """POST a streaming method and collect its events (at most `limit`)."""
+    """POST a streaming method and collect its events (at most `limit`, then disconnect)."""
+    if client is None:
+        with httpx.Client(timeout=30) as own:
+            return stream(url, method, params, headers=headers, limit=limit, client=own)
     events: list[SseEvent] = []
-    with (
-        httpx.Client(timeout=30) as client,
-        connect_sse(
-            client, "POST", url, json=request(method, params), headers={**V1, **(headers or {})}
-        ) as source,
-    ):
+    with connect_sse(
+        client, "POST", url, json=request(method, params), headers={**V1, **(headers or {})}
+    ) as source:
         source.response.raise_for_status()
         for sse in source.iter_sse():
             events.append(SseEvent(sse.id or None, json.loads(sse.data)))
             if limit is not None and len(events) >= limit:
                 break
     return events
+
+
+def events(
+    url: str, *, headers: dict[str, str] | None = None, limit: int | None = None
+) -> list[SseEvent]:
+    """GET a browser events URL and collect its events (at most `limit`)."""
+    collected: list[SseEvent] = []
+    with (
+        httpx.Client(timeout=30) as client,
+        connect_sse(client, "GET", url, headers=headers or {}) as source,
+    ):
+        source.response.raise_for_status()
+        for sse in source.iter_sse():
+            collected.append(SseEvent(sse.id or None, json.loads(sse.data)))
+            if limit is not None and len(collected) >= limit:
+                break
+    return collected
+
+
+def start_task(url: str, text: str) -> dict[str, Any]:
+    """SendMessage with returnImmediately: the new Task, its turn running."""
+    body = rpc(
+        url,
+        "SendMessage",
+        {"message": user_message(text), "configuration": {"returnImmediately": True}},
+    )
+    task: dict[str, Any] = body["result"]["task"]
+    return task
+
+
+def ids(events: list[SseEvent]) -> list[int]:
+    return [int(e.id or 0) for e in events]
 
 
 def send_stream(url: str, text: str, **message: Any) -> list[SseEvent]:

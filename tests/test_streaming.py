@@ -98,7 +98,7 @@ def _start_task(url: str, text: str) -> dict[str, Any]:
 
 
 def test_subscribers_receive_the_same_events_in_the_same_order(url: str) -> None:
-    task = _start_task(url, "steps 10 50")
+    task = _start_task(url, "steps 10 200")  # long enough for 5 threads to join
     results: list[list[a2a.SseEvent]] = [[] for _ in range(5)]
 
     def subscribe(index: int) -> None:

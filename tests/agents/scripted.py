@@ -91,6 +91,21 @@ async def steps(
     yield status(COMPLETED, "done")
 
 
+async def flood(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """flood N SIZE [DELAY_MS]: WORKING, N artifact chunks of SIZE bytes each, COMPLETED."""
+    count, size = int(args[0]), int(args[1])
+    delay = int(args[2]) / 1000 if len(args) > 2 else 0.0
+    yield status(WORKING, "flooding")
+    text = "x" * size
+    for i in range(count):
+        yield chunk("flood", text, append=i > 0, last=i == count - 1)
+        if delay:
+            await asyncio.sleep(delay)
+    yield status(COMPLETED, "flooded")
+
+
 async def hang(
     request: pb.RunRequest, args: list[str], context: object
 ) -> AsyncIterator[pb.AgentEvent]:
@@ -228,6 +243,7 @@ async def headers(
 
 SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "steps": steps,
+    "flood": flood,
     "hang": hang,
     "ask": ask,
     "answer": answer,

@@ -1,0 +1,65 @@
+"""The SSE body of one subscriber: its head events, then the task's log from its cursor.
+
+The body never buffers ahead of the client: it reads a batch from its own cursor in the log
+and yields it in chunks of about `CHUNK_BYTES`; while a send is blocked (a slow client) the
+body is suspended and the pump goes on appending. When the body resumes and its cursor has
+fallen out of the retained window, it sends a final error event (-32603 EVENTS_EXPIRED, no
+`id:`) telling the client to resubscribe, and ends. Other subscribers never notice.
+
+The stream ends after the first final event (terminal or interrupted status) it sends, or
+when the task is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from gateway import errors, jsonrpc, sse
+from gateway.events import Encoder
+from gateway.methods import EventStream
+from gateway.store import EventsExpired, MemoryStore
+
+CHUNK_BYTES = 64 * 1024
+
+log = logging.getLogger("a2a_gateway")
+
+
+async def body(
+    store: MemoryStore,
+    stream: EventStream,
+    request_id: jsonrpc.RequestId,
+    wire: str = "1.0",
+    adapt: Encoder | None = None,
+) -> AsyncIterator[bytes]:
+    """Frames in the `wire` format; `adapt` turns a v1.0 body into it, once per event."""
+    prefix = sse.request_prefix(request_id)
+    chunks = [sse.retry_hint()]
+    for event in stream.head:
+        if event.seq == 0:
+            chunks.append(sse.data_frame(prefix + event.encoded(wire, adapt) + b"}"))
+        else:
+            chunks.append(sse.frame(event, prefix, wire, adapt))
+    yield b"".join(chunks)
+    task_id = stream.task_id
+    if task_id is None or any(e.final for e in stream.head):
+        return
+    try:
+        async for batch in store.follow(task_id, stream.after):
+            chunks, size = [], 0
+            for event in batch:
+                frame = sse.frame(event, prefix, wire, adapt)
+                chunks.append(frame)
+                size += len(frame)
+                if event.final:
+                    yield b"".join(chunks)
+                    return
+                if size >= CHUNK_BYTES:
+                    yield b"".join(chunks)
+                    chunks, size = [], 0
+            if chunks:
+                yield b"".join(chunks)
+    except EventsExpired as exc:
+        log.warning("a subscriber of task %s fell behind the retained events; ending it", task_id)
+        error = errors.events_expired(task_id, exc.oldest)
+        yield sse.data_frame(jsonrpc.error(request_id, error))
