@@ -13,6 +13,12 @@ Lifecycle of a turn:
    never changed. A gRPC error mid-stream, a broken rule, or a call that ends without a
    final status fails the task with the reason in the status message and `metadata.error`.
 4. `cancel()` cancels the call and records CANCELED. Client disconnects do not cancel turns.
+5. At shutdown, `wait(grace)` lets running turns finish, then `close()` cancels the rest
+   (recorded FAILED with reason GATEWAY_SHUTDOWN).
+
+A principal may run at most `max_tasks_per_principal` turns at once (0 = unlimited); a turn
+holds its slot from `start()` until its pump ends. Every Run call is counted in the metrics
+by its final gRPC status, and every turn's duration by its final state.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import Any
 import grpc
 
 from gateway import convert, errors
+from gateway.limits import Slots
+from gateway.metrics import Metrics
 from gateway.store import MemoryStore
 from gateway.task import (
     CANCELED,
@@ -165,9 +173,18 @@ def _is_final(event: pb.AgentEvent) -> bool:
 class Bridge:
     """Starts, pumps and cancels task turns. One pump per running turn."""
 
-    def __init__(self, store: MemoryStore, *, final_grace: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        *,
+        final_grace: float = 1.0,
+        metrics: Metrics | None = None,
+        max_tasks_per_principal: int = 0,
+    ) -> None:
         self.store = store
         self.final_grace = final_grace
+        self.metrics = metrics or Metrics()
+        self.slots = Slots(max_tasks_per_principal)
         self._turns: dict[str, asyncio.Task[None]] = {}
         self._starting: set[str] = set()
         self._canceling: set[str] = set()
@@ -196,6 +213,12 @@ class Bridge:
         context_id = record.context_id if record else message.get("contextId") or str(uuid.uuid4())
         if task_id in self._starting or task_id in self._turns:
             raise errors.unsupported_operation(f"Task {task_id} already has a turn running")
+        principal = caller.principal
+        if not self.slots.acquire(principal):
+            self.metrics.limited.labels("tasks").inc()
+            raise errors.too_many("tasks", self.slots.limit)
+        handed_over = False
+        began = time.monotonic()
         user_message = {**message, "taskId": task_id, "contextId": context_id}
         request = pb.RunRequest(
             task_id=task_id,
@@ -223,7 +246,9 @@ class Bridge:
                 raise errors.invalid_agent_response("the agent ended the call without any event")
             assert isinstance(first, pb.AgentEvent)
             if record is None and first.WhichOneof("event") == "message":
-                return Started(None, message=await self._direct_reply(call, first, context_id))
+                reply = await self._direct_reply(call, first, context_id)
+                self.metrics.upstream_call(upstream.name, "Run", "OK")
+                return Started(None, message=reply)
             now = time.time()
             if record is None:
                 record = TaskRecord(
@@ -232,17 +257,26 @@ class Bridge:
                 logged = await self.store.create(record, begin_turn(record, user_message, now))
             else:
                 logged = await self.store.append(record, begin_turn(record, user_message, now))
-            pump = asyncio.create_task(self._pump(upstream, record, call, first))
+            pump = asyncio.create_task(self._pump(upstream, record, call, first, began))
             self._turns[task_id] = pump
-            pump.add_done_callback(lambda _: self._turns.pop(task_id, None))
+            handed_over = True
+
+            def ended(_: object) -> None:
+                self._turns.pop(task_id, None)
+                self.slots.release(principal)
+
+            pump.add_done_callback(ended)
             return Started(record, first_seq=logged.seq)
         except grpc.aio.AioRpcError as exc:
+            self.metrics.upstream_call(upstream.name, "Run", exc.code().name)
             raise errors.from_grpc(exc, upstream.name) from None
         except BaseException:
             call.cancel()
             raise
         finally:
             self._starting.discard(task_id)
+            if not handed_over:
+                self.slots.release(principal)
 
     async def _direct_reply(
         self, call: Any, first: pb.AgentEvent, context_id: str
@@ -261,7 +295,10 @@ class Bridge:
             raise errors.invalid_agent_response("a direct reply must be the only event of its call")
         return reply
 
-    async def _pump(self, upstream: Upstream, record: TaskRecord, call: Any, event: Any) -> None:
+    async def _pump(
+        self, upstream: Upstream, record: TaskRecord, call: Any, event: Any, began: float
+    ) -> None:
+        code = "OK"
         try:
             while True:
                 if event is grpc.aio.EOF:
@@ -278,8 +315,10 @@ class Bridge:
         except _Stop as stop:
             await self._fail(record, stop.error)
         except grpc.aio.AioRpcError as exc:
+            code = exc.code().name
             await self._fail(record, errors.from_grpc(exc, upstream.name))
         except asyncio.CancelledError:
+            code = "CANCELLED"
             if record.id in self._canceling:
                 body = set_status(
                     record, CANCELED, _text_message(record, "Task canceled."), time.time()
@@ -296,6 +335,8 @@ class Bridge:
             raise
         finally:
             call.cancel()
+            self.metrics.upstream_call(upstream.name, "Run", code)
+            self.metrics.turn_ended(record.state, time.monotonic() - began)
 
     async def _finish(self, record: TaskRecord, call: Any, final: pb.AgentEvent) -> None:
         """Log a final status once the call has ended; an event after it is a broken rule."""
@@ -337,6 +378,12 @@ class Bridge:
                 record, CANCELED, _text_message(record, "Task canceled."), time.time()
             )
             await self.store.append(record, body)
+
+    async def wait(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the running turns to end by themselves."""
+        pumps = list(self._turns.values())
+        if pumps and timeout > 0:
+            await asyncio.wait(pumps, timeout=timeout)
 
     async def close(self) -> None:
         """Stop every running turn (used at shutdown)."""

@@ -10,8 +10,16 @@ PROTOCOL_VERSION = "1.0"
 DEFAULT_MODES = ["text/plain"]
 
 
-def build(description: pb.AgentDescription, *, url: str, fallback_name: str) -> dict[str, Any]:
-    """The v1.0 AgentCard JSON for an agent whose JSON-RPC endpoint is `url`."""
+def build(
+    description: pb.AgentDescription,
+    *,
+    url: str,
+    fallback_name: str,
+    security: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The v1.0 AgentCard JSON for an agent whose JSON-RPC endpoint is `url`.
+
+    `security` holds `securitySchemes` and `securityRequirements` (see `security()`)."""
     card: dict[str, Any] = {
         "name": description.name or fallback_name,
         "description": description.description or f"The {fallback_name} agent",
@@ -31,7 +39,22 @@ def build(description: pb.AgentDescription, *, url: str, fallback_name: str) -> 
         }
     if description.documentation_url:
         card["documentationUrl"] = description.documentation_url
+    if security:
+        card.update(security)
     return card
+
+
+def security(*, jwt: bool, api_key_header: str | None) -> dict[str, Any]:
+    """The card's v1.0 `securitySchemes` and `securityRequirements` (either scheme will do)."""
+    schemes: dict[str, Any] = {}
+    if jwt:
+        schemes["bearer"] = {"httpAuthSecurityScheme": {"scheme": "Bearer", "bearerFormat": "JWT"}}
+    if api_key_header:
+        schemes["apiKey"] = {"apiKeySecurityScheme": {"location": "header", "name": api_key_header}}
+    if not schemes:
+        return {}
+    requirements: list[dict[str, Any]] = [{"schemes": {name: {"list": []}}} for name in schemes]
+    return {"securitySchemes": schemes, "securityRequirements": requirements}
 
 
 def _skill(skill: pb.Skill) -> dict[str, Any]:
