@@ -46,8 +46,10 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
         return "h11"
 
     class LimitedHttpTools(HttpToolsProtocol):
-        _head_bytes = 0
+        _head_bytes = 0  # raw bytes received while the head is incomplete
+        _parsed_bytes = 0  # bytes of the url and headers parsed so far
         _in_head = True
+        _oversize = False
         _head_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -84,10 +86,36 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
                         b"request head too large\n",
                     )
 
+        def _parsed(self, size: int) -> None:
+            self._parsed_bytes += size
+            if self._parsed_bytes > max_header_bytes:
+                self._oversize = True
+                raise ValueError("request head too large")  # the parser stops here
+
+        def send_400_response(self, msg: str) -> None:
+            if self._oversize:
+                self._disarm()
+                _refuse(
+                    self.transport,
+                    b"431 Request Header Fields Too Large",
+                    b"request head too large\n",
+                )
+            else:
+                super().send_400_response(msg)
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._in_head = True
+            self._parsed_bytes = 0
             self._arm()
+
+        def on_url(self, url: bytes) -> None:
+            self._parsed(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._parsed(len(name) + len(value) + 4)
+            super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
             self._in_head = False
