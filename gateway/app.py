@@ -191,6 +191,8 @@ class Gateway:
             self.finished(method, errors.INTERNAL_ERROR, received)
             error = errors.internal_error("Internal error")
             return Response(jsonrpc.error(call.id, error), media_type=JSON)
+        if isinstance(result, dict) and isinstance(result.get("task"), dict):
+            logs.bind(task_id=result["task"].get("id"))
         self.finished(method, 0, received)
         if isinstance(result, EventStream):
             if not slot:

@@ -24,6 +24,7 @@ by its final gRPC status, and every turn's duration by its final state.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from typing import Any
 
 import grpc
 
-from gateway import convert, errors
+from gateway import convert, errors, logs
 from gateway.limits import Slots
 from gateway.metrics import Metrics
 from gateway.store import MemoryStore
@@ -50,6 +51,7 @@ from gateway.upstream import Upstream
 from generated import task_service_pb2 as pb
 
 AGENT_ROLE = "ROLE_AGENT"
+log = logging.getLogger("a2a_gateway.bridge")
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +301,7 @@ class Bridge:
         self, upstream: Upstream, record: TaskRecord, call: Any, event: Any, began: float
     ) -> None:
         code = "OK"
+        logs.bind(task_id=record.id)  # this task's own context copy
         try:
             while True:
                 if event is grpc.aio.EOF:
@@ -336,7 +339,13 @@ class Bridge:
         finally:
             call.cancel()
             self.metrics.upstream_call(upstream.name, "Run", code)
-            self.metrics.turn_ended(record.state, time.monotonic() - began)
+            seconds = time.monotonic() - began
+            self.metrics.turn_ended(record.state, seconds)
+            log.info(
+                "turn ended %s",
+                record.state,
+                extra={"state": record.state, "status": code, "duration_ms": seconds * 1000},
+            )
 
     async def _finish(self, record: TaskRecord, call: Any, final: pb.AgentEvent) -> None:
         """Log a final status once the call has ended; an event after it is a broken rule."""
