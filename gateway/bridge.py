@@ -13,11 +13,18 @@ Lifecycle of a turn:
    never changed. A gRPC error mid-stream, a broken rule, or a call that ends without a
    final status fails the task with the reason in the status message and `metadata.error`.
 4. `cancel()` cancels the call and records CANCELED. Client disconnects do not cancel turns.
+5. At shutdown, `wait(grace)` lets running turns finish, then `close()` cancels the rest
+   (recorded FAILED with reason GATEWAY_SHUTDOWN).
+
+A principal may run at most `max_tasks_per_principal` turns at once (0 = unlimited); a turn
+holds its slot from `start()` until its pump ends. Every Run call is counted in the metrics
+by its final gRPC status, and every turn's duration by its final state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,7 +32,9 @@ from typing import Any
 
 import grpc
 
-from gateway import convert, errors
+from gateway import convert, errors, logs
+from gateway.limits import Slots
+from gateway.metrics import Metrics
 from gateway.store import MemoryStore
 from gateway.task import (
     CANCELED,
@@ -42,6 +51,7 @@ from gateway.upstream import Upstream
 from generated import task_service_pb2 as pb
 
 AGENT_ROLE = "ROLE_AGENT"
+log = logging.getLogger("a2a_gateway.bridge")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +176,19 @@ class Bridge:
     """Starts, pumps and cancels task turns. One pump per running turn."""
 
     def __init__(
-        self, store: MemoryStore, *, final_grace: float = 1.0, max_running: int = 1000
+        self,
+        store: MemoryStore,
+        *,
+        final_grace: float = 1.0,
+        max_running: int = 1000,
+        metrics: Metrics | None = None,
+        max_tasks_per_principal: int = 0,
     ) -> None:
         self.store = store
         self.final_grace = final_grace
         self.max_running = max_running
+        self.metrics = metrics or Metrics()
+        self.slots = Slots(max_tasks_per_principal)
         self._turns: dict[str, asyncio.Task[None]] = {}
         self._starting: set[str] = set()
         self._canceling: set[str] = set()
@@ -204,6 +222,12 @@ class Bridge:
             raise errors.unsupported_operation(f"Task {task_id} already has a turn running")
         if len(self._turns) + len(self._starting) >= self.max_running:
             raise errors.too_many_tasks(self.max_running)
+        principal = caller.principal
+        if not self.slots.acquire(principal):
+            self.metrics.limited.labels("tasks").inc()
+            raise errors.too_many("tasks", self.slots.limit)
+        handed_over = False
+        began = time.monotonic()
         user_message = {**message, "taskId": task_id, "contextId": context_id}
         request = pb.RunRequest(
             task_id=task_id,
@@ -225,21 +249,19 @@ class Bridge:
             ("x-request-id", caller.request_id),
         )
         self._starting.add(task_id)
+        call: Any = None
         try:
             await upstream.connect()
-        except BaseException:
-            self._starting.discard(task_id)
-            raise
-        call = upstream.stub.Run(
-            request, timeout=upstream.deadline, metadata=grpc_metadata, wait_for_ready=False
-        )
-        try:
+            call = upstream.stub.Run(
+                request, timeout=upstream.deadline, metadata=grpc_metadata, wait_for_ready=False
+            )
             first = await call.read()
             if first is grpc.aio.EOF:
                 raise errors.invalid_agent_response("the agent ended the call without any event")
             assert isinstance(first, pb.AgentEvent)
             if record is None and first.WhichOneof("event") == "message":
                 reply = await self._direct_reply(call, first, task_id, context_id)
+                self.metrics.upstream_call(upstream.name, "Run", "OK")
                 return Started(None, message=reply)
             now = time.time()
             if record is None:
@@ -249,17 +271,27 @@ class Bridge:
                 logged = await self.store.create(record, begin_turn(record, user_message, now))
             else:
                 logged = await self.store.append(record, begin_turn(record, user_message, now))
-            pump = asyncio.create_task(self._pump(upstream, record, call, first))
+            pump = asyncio.create_task(self._pump(upstream, record, call, first, began))
             self._turns[task_id] = pump
-            pump.add_done_callback(lambda _: self._turns.pop(task_id, None))
+            handed_over = True
+
+            def ended(_: object) -> None:
+                self._turns.pop(task_id, None)
+                self.slots.release(principal)
+
+            pump.add_done_callback(ended)
             return Started(record, first_seq=logged.seq)
         except grpc.aio.AioRpcError as exc:
+            self.metrics.upstream_call(upstream.name, "Run", exc.code().name)
             raise errors.from_grpc(exc, upstream.name, hint=upstream.hint(exc)) from None
         except BaseException:
-            call.cancel()
+            if call is not None:
+                call.cancel()
             raise
         finally:
             self._starting.discard(task_id)
+            if not handed_over:
+                self.slots.release(principal)
 
     async def _direct_reply(
         self, call: Any, first: pb.AgentEvent, task_id: str, context_id: str
@@ -279,7 +311,11 @@ class Bridge:
             raise errors.invalid_agent_response("a direct reply must be the only event of its call")
         return reply
 
-    async def _pump(self, upstream: Upstream, record: TaskRecord, call: Any, event: Any) -> None:
+    async def _pump(
+        self, upstream: Upstream, record: TaskRecord, call: Any, event: Any, began: float
+    ) -> None:
+        code = "OK"
+        logs.bind(task_id=record.id)  # this task's own context copy
         try:
             while True:
                 if event is grpc.aio.EOF:
@@ -296,8 +332,10 @@ class Bridge:
         except _Stop as stop:
             await self._fail(record, stop.error)
         except grpc.aio.AioRpcError as exc:
+            code = exc.code().name
             await self._fail(record, errors.from_grpc(exc, upstream.name))
         except asyncio.CancelledError:
+            code = "CANCELLED"
             if record.id in self._canceling:
                 body = set_status(
                     record, CANCELED, _text_message(record, "Task canceled."), time.time()
@@ -314,6 +352,14 @@ class Bridge:
             raise
         finally:
             call.cancel()
+            self.metrics.upstream_call(upstream.name, "Run", code)
+            seconds = time.monotonic() - began
+            self.metrics.turn_ended(record.state, seconds)
+            log.info(
+                "turn ended %s",
+                record.state,
+                extra={"state": record.state, "status": code, "duration_ms": seconds * 1000},
+            )
 
     async def _finish(self, record: TaskRecord, call: Any, final: pb.AgentEvent) -> None:
         """Log a final status once the call has ended; an event after it is a broken rule."""
@@ -355,6 +401,12 @@ class Bridge:
                 record, CANCELED, _text_message(record, "Task canceled."), time.time()
             )
             await self.store.append(record, body)
+
+    async def wait(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the running turns to end by themselves."""
+        pumps = list(self._turns.values())
+        if pumps and timeout > 0:
+            await asyncio.wait(pumps, timeout=timeout)
 
     async def close(self) -> None:
         """Stop every running turn (used at shutdown)."""

@@ -78,12 +78,17 @@ def build(
     fallback_name: str,
     overrides: Mapping[str, Any] | None = None,
     extensions: list[dict[str, Any]] | None = None,
+    security: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The AgentCard JSON (v1.0 and v0.3) for an agent whose JSON-RPC endpoint is `url`,
-    advertising the gateway's protocol `extensions` (AgentExtension objects)."""
+    advertising the gateway's protocol `extensions` (AgentExtension objects).
+
+    `security` holds `securitySchemes` and `securityRequirements` (see `security()`)."""
     card = _content(description, fallback_name, overrides or {})
     if extensions:
         card["capabilities"]["extensions"] = extensions
+    if security:
+        card.update(security)
     card["supportedInterfaces"] = [
         {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": version}
         for version in PROTOCOL_VERSIONS
@@ -117,6 +122,19 @@ def _content(
         card["documentationUrl"] = description.documentation_url
     card.update(overrides)
     return card
+
+
+def security(*, jwt: bool, api_key_header: str | None) -> dict[str, Any]:
+    """The card's v1.0 `securitySchemes` and `securityRequirements` (either scheme will do)."""
+    schemes: dict[str, Any] = {}
+    if jwt:
+        schemes["bearer"] = {"httpAuthSecurityScheme": {"scheme": "Bearer", "bearerFormat": "JWT"}}
+    if api_key_header:
+        schemes["apiKey"] = {"apiKeySecurityScheme": {"location": "header", "name": api_key_header}}
+    if not schemes:
+        return {}
+    requirements: list[dict[str, Any]] = [{"schemes": {name: {"list": []}}} for name in schemes]
+    return {"securitySchemes": schemes, "securityRequirements": requirements}
 
 
 def _skill(skill: pb.Skill) -> dict[str, Any]:

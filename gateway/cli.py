@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
-import logging
 import os
-import socket
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
 
-from gateway.app import create_app
+from gateway import logs, server
+from gateway.app import Gateway, create_app
+from gateway.auth import load_keys
 from gateway.config import ConfigError, load
-from gateway.settings import Settings
+from gateway.settings import Settings, parse_api_key
 
 
 def _agent(value: str) -> tuple[str, list[str]]:
@@ -121,6 +124,52 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 30)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="json: one object a line"
+    )
+    auth = serve.add_argument_group("authentication (off unless a key source is given)")
+    auth.add_argument("--jwt-hs256-secret-file", metavar="PATH", help="HS256 secret (>= 32 bytes)")
+    auth.add_argument("--jwt-public-key-file", metavar="PATH", help="PEM RSA (RS256) or EC key")
+    auth.add_argument("--jwks-file", metavar="PATH", help="a JWKS document on disk")
+    auth.add_argument("--jwt-audience", help="required `aud` (needed with any JWT key)")
+    auth.add_argument("--jwt-issuer", help="required `iss`")
+    auth.add_argument("--jwt-principal-claim", help="claim naming the principal (default sub)")
+    auth.add_argument("--jwt-leeway", type=float, help="clock skew allowed, s (default 30)")
+    auth.add_argument(
+        "--api-key-hash",
+        dest="api_keys",
+        metavar="PRINCIPAL=SHA256HEX",
+        action="append",
+        default=[],
+        help="an API key, by its SHA-256 hex digest; repeat for several",
+    )
+    auth.add_argument("--api-key-header", help="header carrying API keys (default X-API-Key)")
+    per = serve.add_argument_group("limits per principal (0 = unlimited) and request hygiene")
+    per.add_argument("--rate", type=float, help="requests per second (default 0)")
+    per.add_argument("--burst", type=int, help="token bucket size (default 20)")
+    per.add_argument("--max-streams", type=int, help="concurrent SSE streams (default 0)")
+    per.add_argument("--max-tasks", type=int, help="concurrent running task turns (default 0)")
+    per.add_argument("--max-body-bytes", type=int, help="request body (default 1 MiB)")
+    per.add_argument("--body-timeout", type=float, help="seconds to send a body (default 10)")
+    per.add_argument("--header-timeout", type=float, help="seconds for headers (default 10)")
+    per.add_argument("--max-header-bytes", type=int, help="request head (default 64 KiB)")
+    ops = serve.add_argument_group("operations")
+    ops.add_argument(
+        "--metrics",
+        choices=["public", "auth", "off"],
+        help="/metrics without credentials, behind auth, or not served (default public)",
+    )
+    ops.add_argument("--metrics-port", type=int, help="serve /metrics only on this port")
+    ops.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="append",
+        default=[],
+        help="allow browser calls from this origin (repeat; '*' for any)",
+    )
+    ops.add_argument(
+        "--shutdown-grace", type=float, help="seconds running turns get at SIGTERM (default 10)"
+    )
     return parser
 
 
@@ -208,6 +257,48 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
         for key, value in http:
             if value is not None:
                 _section(data, "http")[key] = value
+        if args.max_body_bytes is not None:
+            _section(data, "limits")["max_body_bytes"] = args.max_body_bytes
+        auth = (
+            ("jwt_hs256_secret_file", args.jwt_hs256_secret_file),
+            ("jwt_public_key_file", args.jwt_public_key_file),
+            ("jwks_file", args.jwks_file),
+            ("jwt_audience", args.jwt_audience),
+            ("jwt_issuer", args.jwt_issuer),
+            ("principal_claim", args.jwt_principal_claim),
+            ("leeway", args.jwt_leeway),
+            ("api_key_header", args.api_key_header),
+        )
+        for key, value in auth:
+            if value is not None:
+                _section(data, "auth")[key] = value
+        if args.api_keys:
+            try:
+                keys = [parse_api_key(k) for k in args.api_keys]
+            except ValueError as exc:
+                raise ConfigError([("--api-key-hash", str(exc))]) from None
+            _section(data, "auth")["api_keys"] = [
+                {"principal": k.principal, "sha256": k.sha256} for k in keys
+            ]
+        per_principal = (
+            ("rate", args.rate),
+            ("burst", args.burst),
+            ("streams", args.max_streams),
+            ("tasks", args.max_tasks),
+            ("body_timeout", args.body_timeout),
+            ("header_timeout", args.header_timeout),
+            ("max_header_bytes", args.max_header_bytes),
+        )
+        for key, value in per_principal:
+            if value is not None:
+                _section(data, "per_principal")[key] = value
+        for key, value in (("mode", args.metrics), ("port", args.metrics_port)):
+            if value is not None:
+                _section(data, "metrics")[key] = value
+        if args.cors_origins:
+            data["cors_origins"] = list(args.cors_origins)
+        if args.shutdown_grace is not None:
+            data["shutdown_grace"] = args.shutdown_grace
         if args.card_files or args.card_overrides:
             by_name = {a["name"]: a for a in agents if isinstance(a, dict) and "name" in a}
             try:
@@ -224,32 +315,38 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
 
 
 async def serve(settings: Settings, log_level: str) -> None:
-    """Build the app (ConfigError if an agent's targets cannot be resolved), bind (port 0
-    allowed), say where, then serve until SIGINT/SIGTERM."""
+    """Bind first (port 0 allowed; a ConfigError if the agents' channels cannot be set up),
+    say where, then serve until SIGINT/SIGTERM, draining."""
+    sockets = [server.listen(settings.host, settings.port)]
+    if settings.metrics_port is not None:
+        sockets.append(server.listen(settings.host, settings.metrics_port))
+        settings = dataclasses.replace(settings, metrics_port=sockets[1].getsockname()[1])
     try:
         app = create_app(settings)
     except (ValueError, OSError) as exc:
         raise ConfigError([("agents", f"cannot set up the upstream channels: {exc}")]) from None
-    host, port = settings.host, settings.port
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    bound_port = sock.getsockname()[1]
+    gateway: Gateway = app.state.gateway
+    limits = settings.per_principal
     config = uvicorn.Config(
         app,
         log_level=log_level,
+        log_config=None,
         access_log=False,
         lifespan="on",
         proxy_headers=False,  # forwarded headers are honoured in gateway/urls.py only
-        timeout_graceful_shutdown=5,
+        http=server.limited_protocol(limits.max_header_bytes, limits.header_timeout),
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        timeout_graceful_shutdown=int(settings.shutdown_grace) + 2,
     )
-    server = uvicorn.Server(config)
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    print(f"a2a-gateway listening on http://{shown}:{bound_port}", flush=True)
-    await server.serve(sockets=[sock])
+    print(f"a2a-gateway listening on {server.url_of(sockets[0])}", flush=True)
+    if len(sockets) > 1:
+        print(f"a2a-gateway metrics on {server.url_of(sockets[1])}/metrics", flush=True)
+    await server.Server(config, gateway).serve(sockets=sockets)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    """uvicorn re-raises the signal it drained on once it is done: that means exit 0."""
+    raise SystemExit(0)
 
 
 def _refuse(exc: ConfigError, path: str | None) -> int:
@@ -263,9 +360,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load(args.config, overrides=_overrides(args))
+        if settings.auth.enabled:
+            load_keys(settings.auth)  # fail now, with a message, on a bad key file
     except ConfigError as exc:
         return _refuse(exc, args.config)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    except (ValueError, OSError) as exc:
+        print(f"a2a-gateway: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(args.log_level, args.log_format)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         asyncio.run(serve(settings, args.log_level))
     except ConfigError as exc:

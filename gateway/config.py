@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -40,7 +40,18 @@ from pydantic import (
 
 from gateway import forwarding
 from gateway.card import check_overrides
-from gateway.settings import NAME_PATTERN, AgentSpec, MiB, Settings, TlsSpec, split_target
+from gateway.settings import (
+    NAME_PATTERN,
+    AgentSpec,
+    ApiKey,
+    AuthSettings,
+    KiB,
+    MiB,
+    PrincipalLimits,
+    Settings,
+    TlsSpec,
+    split_target,
+)
 
 ENV_PREFIX = "A2A_GATEWAY__"
 Problem = tuple[str, str]
@@ -177,6 +188,51 @@ class HttpConfig(Section):
         return values
 
 
+class ApiKeyConfig(Section):
+    principal: Annotated[str, Field(min_length=1)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class AuthConfig(Section):
+    jwt_hs256_secret_file: ExistingFile | None = None
+    jwt_public_key_file: ExistingFile | None = None
+    jwks_file: ExistingFile | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    principal_claim: str = "sub"
+    leeway: Annotated[float, Field(ge=0)] = 30.0
+    api_keys: list[ApiKeyConfig] = Field(default_factory=list)
+    api_key_header: str = "X-API-Key"
+    realm: str = "a2a-gateway"
+
+    @model_validator(mode="after")
+    def _audience(self) -> AuthConfig:
+        jwt = self.jwt_hs256_secret_file or self.jwt_public_key_file or self.jwks_file
+        if jwt and not self.jwt_audience:
+            raise ValueError("jwt_audience is required when a JWT key is configured")
+        return self
+
+    def to_settings(self) -> AuthSettings:
+        values = self.model_dump()
+        values["api_keys"] = tuple(ApiKey(**k) for k in values["api_keys"])
+        return AuthSettings(**values)
+
+
+class PrincipalLimitsConfig(Section):
+    rate: Annotated[float, Field(ge=0)] = 0.0
+    burst: PositiveInt = 20
+    streams: Annotated[int, Field(ge=0)] = 0
+    tasks: Annotated[int, Field(ge=0)] = 0
+    body_timeout: PositiveFloat = 10.0
+    header_timeout: PositiveFloat = 10.0
+    max_header_bytes: PositiveInt = 64 * KiB
+
+
+class MetricsConfig(Section):
+    mode: Literal["public", "auth", "off"] = "public"
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None
+
+
 class GatewayConfig(Section):
     agents: list[AgentConfig] = Field(min_length=1)
     default_agent: str | None = None
@@ -184,6 +240,11 @@ class GatewayConfig(Section):
     listen: ListenConfig = ListenConfig()
     limits: LimitsConfig = LimitsConfig()
     http: HttpConfig = HttpConfig()
+    auth: AuthConfig = AuthConfig()
+    per_principal: PrincipalLimitsConfig = PrincipalLimitsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    cors_origins: list[str] = Field(default_factory=list)
+    shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
 
@@ -217,6 +278,12 @@ class GatewayConfig(Section):
             forward_headers=tuple(dict.fromkeys(self.forward_headers)),
             host=self.listen.host,
             port=self.listen.port,
+            auth=self.auth.to_settings(),
+            per_principal=PrincipalLimits(**self.per_principal.model_dump()),
+            metrics=self.metrics.mode,
+            metrics_port=self.metrics.port,
+            cors_origins=tuple(self.cors_origins),
+            shutdown_grace=self.shutdown_grace,
             **flat,
         )
 

@@ -4,12 +4,16 @@ The tree::
 
     A2AError                       code     reason (google.rpc.ErrorInfo)
     ├─ parse error                 -32700   PARSE_ERROR
-    ├─ invalid request             -32600   INVALID_REQUEST
+    ├─ invalid request             -32600   INVALID_REQUEST      (HTTP 413 body too large,
+    │                                        REQUEST_TIMEOUT        HTTP 408 body too slow,
+    │                                        UNAUTHENTICATED        HTTP 401 + WWW-Authenticate)
     ├─ method not found            -32601   METHOD_NOT_FOUND
     ├─ invalid params              -32602   INVALID_PARAMS       (+ google.rpc.BadRequest)
     ├─ internal error              -32603   INTERNAL / AGENT_UNAVAILABLE / AGENT_TIMEOUT ...
-    │                                       limits: TOO_MANY_TASKS / TOO_MANY_SUBSCRIBERS
-    │                                       resume: EVENTS_EXPIRED
+    │                                        limits: TOO_MANY_TASKS / TOO_MANY_SUBSCRIBERS
+    │                                        RATE_LIMITED (HTTP 429 + Retry-After, RetryInfo)
+    │                                        TOO_MANY_STREAMS / TOO_MANY_TASKS (per principal)
+    │                                        resume: EVENTS_EXPIRED
     ├─ task not found              -32001   TASK_NOT_FOUND
     ├─ task not cancelable         -32002   TASK_NOT_CANCELABLE
     ├─ push not supported          -32003   PUSH_NOTIFICATION_NOT_SUPPORTED
@@ -29,7 +33,10 @@ status (an `EventSource` cannot read a JSON-RPC error, but it stops reconnecting
 
 Limits hit and expired events are -32603 with a reason rather than a code of our own: A2A
 reserves -32001..-32099 for its own errors, so a private code there could collide with a
-future version. Clients act on `error.data[0].reason`.
+future version. Clients act on `error.data[0].reason`. A2A v1.0 names no JSON-RPC codes for
+authentication or rate limits either (section 3.3.2 calls them custom): unauthenticated is
+-32600 (with HTTP 401), rate and concurrency limits are transient system errors (-32603), as
+the spec's examples suggest.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import grpc
 DOMAIN = "a2a-protocol.org"
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -137,6 +145,40 @@ def invalid_params(violations: list[tuple[str, str]]) -> A2AError:
         reason="INVALID_PARAMS",
         metadata={"fields": ",".join(f for f, _ in violations)},
         details=[bad_request],
+    )
+
+
+def unauthenticated(detail: str) -> A2AError:
+    return A2AError(INVALID_REQUEST, f"Unauthenticated: {detail}", reason="UNAUTHENTICATED")
+
+
+def request_timeout(seconds: float) -> A2AError:
+    return A2AError(
+        INVALID_REQUEST,
+        f"Invalid request: the body was not received within {seconds:g} seconds",
+        reason="REQUEST_TIMEOUT",
+    )
+
+
+def rate_limited(retry_after: float) -> A2AError:
+    seconds = f"{retry_after:.3f}".rstrip("0").rstrip(".")
+    return A2AError(
+        INTERNAL_ERROR,
+        f"Rate limit exceeded; retry in {seconds} s",
+        reason="RATE_LIMITED",
+        metadata={"retryAfterSeconds": seconds},
+        details=[{"@type": RETRY_INFO, "retryDelay": f"{seconds}s"}],
+    )
+
+
+def too_many(what: str, limit: int) -> A2AError:
+    """A per-principal concurrency limit: `what` is "streams" or "tasks"."""
+    return A2AError(
+        INTERNAL_ERROR,
+        f"Too many concurrent {what} for this principal (limit {limit}); "
+        f"retry when one of yours ends",
+        reason=f"TOO_MANY_{what.upper()}",
+        metadata={"limit": str(limit)},
     )
 
 

@@ -2,6 +2,8 @@
 
 Plain frozen dataclasses: what the app reads. `gateway.config` builds them from a YAML file,
 the environment and CLI flags; tests and embedders may build them directly.
+
+Everything is off or permissive by default (local runs); turning a feature on is configuration.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ HOSTNAME_PATTERN = re.compile(
     r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$"
 )
 MiB = 1024 * 1024
+KiB = 1024
+METRICS_MODES = ("public", "auth", "off")
 
 
 def split_target(target: str) -> tuple[str, int]:
@@ -90,6 +94,55 @@ class AgentSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKey:
+    """A static API key: only its SHA-256 (hex) is configured, never the key."""
+
+    principal: str
+    sha256: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
+            raise ValueError(f"API key of {self.principal!r}: sha256 must be 64 lower-case hex")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthSettings:
+    """Credentials the gateway accepts. No key source configured = auth off."""
+
+    jwt_hs256_secret_file: str | None = None
+    jwt_public_key_file: str | None = None  # PEM: RSA -> RS256, EC -> ES256
+    jwks_file: str | None = None  # a JWKS document on disk (never fetched)
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    principal_claim: str = "sub"
+    leeway: float = 30.0
+    api_keys: tuple[ApiKey, ...] = ()
+    api_key_header: str = "X-API-Key"
+    realm: str = "a2a-gateway"
+
+    @property
+    def jwt(self) -> bool:
+        return bool(self.jwt_hs256_secret_file or self.jwt_public_key_file or self.jwks_file)
+
+    @property
+    def enabled(self) -> bool:
+        return self.jwt or bool(self.api_keys)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrincipalLimits:
+    """Per-principal limits (0 = unlimited) and request hygiene."""
+
+    rate: float = 0.0  # requests per second, token bucket
+    burst: int = 20
+    streams: int = 0  # concurrent open SSE streams
+    tasks: int = 0  # concurrent running task turns
+    body_timeout: float = 10.0  # seconds to receive a whole request body
+    header_timeout: float = 10.0  # seconds to receive a request's headers
+    max_header_bytes: int = 64 * KiB
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything the app needs. `default_agent` (else the first agent) is served at the root.
 
@@ -122,10 +175,18 @@ class Settings:
     public_url: str | None = None
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     card_max_age: int = 300
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    per_principal: PrincipalLimits = field(default_factory=PrincipalLimits)
+    metrics: str = "public"  # public | auth | off (with metrics_port: only there, public)
+    metrics_port: int | None = None
+    cors_origins: tuple[str, ...] = ()
+    shutdown_grace: float = 10.0  # seconds running turns get to finish at shutdown
 
     def __post_init__(self) -> None:
         if self.public_url is not None and not re.match(r"^https?://[^/\s]+", self.public_url):
             raise ValueError(f"public URL {self.public_url!r} must start with http:// or https://")
+        if self.metrics not in METRICS_MODES:
+            raise ValueError(f"metrics must be one of {', '.join(METRICS_MODES)}")
         names = [a.name for a in self.agents]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -146,3 +207,11 @@ def parse_agent(value: str) -> AgentSpec:
     if not sep:
         raise ValueError(f"{value!r} is not NAME=HOST:PORT")
     return AgentSpec(name=name.strip(), targets=tuple(t.strip() for t in targets.split(",")))
+
+
+def parse_api_key(value: str) -> ApiKey:
+    """Parse PRINCIPAL=SHA256HEX."""
+    name, sep, digest = value.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"{value!r} is not PRINCIPAL=SHA256HEX")
+    return ApiKey(principal=name.strip(), sha256=digest.strip().lower())

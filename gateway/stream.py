@@ -13,16 +13,42 @@ when the task is deleted.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from gateway import errors, jsonrpc, sse
 from gateway.events import Encoder
 from gateway.methods import EventStream
+from gateway.metrics import Metrics
 from gateway.store import EventsExpired, MemoryStore
 
 CHUNK_BYTES = 64 * 1024
 
 log = logging.getLogger("a2a_gateway")
+
+
+class Observer:
+    """Counts what one stream sends: events (per chunk), time to the first event, evictions."""
+
+    __slots__ = ("method", "metrics", "received")
+
+    def __init__(self, metrics: Metrics, method: str, received: float | None) -> None:
+        self.metrics = metrics
+        self.method = method
+        self.received = received
+
+    def sent(self, events: int) -> None:
+        if events:
+            self.metrics.sse_events.inc(events)
+            if self.received is not None:
+                since = time.monotonic() - self.received
+                self.metrics.first_event.labels(self.metrics.method_label(self.method)).observe(
+                    since
+                )
+                self.received = None
+
+    def evicted(self) -> None:
+        self.metrics.subscriber_evicted()
 
 
 async def body(
@@ -31,6 +57,7 @@ async def body(
     request_id: jsonrpc.RequestId,
     wire: str = "1.0",
     adapt: Encoder | None = None,
+    observer: Observer | None = None,
 ) -> AsyncIterator[bytes]:
     """Frames in the `wire` format; `adapt` turns a v1.0 body into it, once per event."""
     prefix = sse.request_prefix(request_id)
@@ -41,6 +68,8 @@ async def body(
         else:
             chunks.append(sse.frame(event, prefix, wire, adapt))
     yield b"".join(chunks)
+    if observer is not None:
+        observer.sent(len(stream.head))
     task_id = stream.task_id
     if task_id is None or any(e.final for e in stream.head):
         return
@@ -51,15 +80,20 @@ async def body(
                 frame = sse.frame(event, prefix, wire, adapt)
                 chunks.append(frame)
                 size += len(frame)
-                if event.final:
+                if event.final or size >= CHUNK_BYTES:
                     yield b"".join(chunks)
-                    return
-                if size >= CHUNK_BYTES:
-                    yield b"".join(chunks)
+                    if observer is not None:
+                        observer.sent(len(chunks))
+                    if event.final:
+                        return
                     chunks, size = [], 0
             if chunks:
                 yield b"".join(chunks)
+                if observer is not None:
+                    observer.sent(len(chunks))
     except EventsExpired as exc:
         log.warning("a subscriber of task %s fell behind the retained events; ending it", task_id)
+        if observer is not None:
+            observer.evicted()
         error = errors.events_expired(task_id, exc.oldest)
         yield sse.data_frame(jsonrpc.error(request_id, error))

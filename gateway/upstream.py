@@ -33,9 +33,11 @@ from generated import task_service_pb2_grpc as pb_grpc
 
 _BASE_OPTIONS: list[tuple[str, str | int]] = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.http2.max_pings_without_data", 0),
+    # Keep-alive pings no more often than a default gRPC server accepts (every 5 minutes):
+    # faster pings on a quiet call make servers answer GOAWAY "too_many_pings", which failed
+    # every turn that stayed silent for about 90 s.
+    ("grpc.keepalive_time_ms", 300_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2_000),
 ]

@@ -101,6 +101,13 @@ def tables() -> dict[str, dict[str, Route]]:
 _TABLES: dict[str, dict[str, Route]] = {}
 
 
+def method_names() -> set[str]:
+    """Every method name any version serves (for bounded metric labels)."""
+    if not _TABLES:
+        _TABLES.update(tables())
+    return {name for table in _TABLES.values() for name in table}
+
+
 def route(version: str, method: str) -> Route:
     """The route of `method` in `version`, or -32601 saying where the method belongs."""
     if not _TABLES:

@@ -28,8 +28,17 @@ def request(method: str, params: dict[str, Any], request_id: Any = None) -> dict
     }
 
 
-def rpc(url: str, method: str, params: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    response = httpx.post(url, json=request(method, params), headers=V1, timeout=30, **kwargs)
+def rpc(
+    url: str,
+    method: str,
+    params: dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    response = httpx.post(
+        url, json=request(method, params), headers={**V1, **(headers or {})}, timeout=30, **kwargs
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

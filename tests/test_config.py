@@ -174,3 +174,66 @@ def test_a_bad_environment_value_is_refused() -> None:
     result = run_cli("--agent", "a=127.0.0.1:1", env=env)
     assert result.returncode == 2
     assert "limits.keepalive: Input should be a valid number" in result.stderr
+
+
+def test_security_operations_and_http_sections_reach_the_settings(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("s" * 40)
+    digest = "a" * 64
+    path = tmp_path / "gateway.yaml"
+    path.write_text(
+        f"""
+agents: [{{name: a, target: "127.0.0.1:1"}}]
+auth:
+  jwt_hs256_secret_file: secret
+  jwt_audience: gateway
+  api_keys: [{{principal: ci, sha256: "{digest}"}}]
+per_principal: {{rate: 5, streams: 2}}
+metrics: {{mode: auth}}
+cors_origins: ["http://localhost:3000"]
+shutdown_grace: 4
+http: {{public_url: "https://example.com/a2a", card_max_age: 60}}
+limits: {{max_subscribers_per_task: 3, finished_task_ttl: 9}}
+"""
+    )
+    settings = load(path, environ={})
+    assert settings.auth.enabled
+    assert settings.auth.jwt_hs256_secret_file == str(tmp_path / "secret")
+    assert settings.auth.api_keys[0].principal == "ci"
+    assert (settings.per_principal.rate, settings.per_principal.streams) == (5.0, 2)
+    assert settings.metrics == "auth"
+    assert settings.cors_origins == ("http://localhost:3000",)
+    assert settings.shutdown_grace == 4.0
+    assert settings.public_url == "https://example.com/a2a"
+    assert settings.card_max_age == 60
+    assert (settings.max_subscribers_per_task, settings.finished_task_ttl) == (3, 9.0)
+
+
+def test_jwt_without_an_audience_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("s" * 40)
+    path = tmp_path / "gateway.yaml"
+    path.write_text(
+        'agents: [{name: a, target: "127.0.0.1:1"}]\nauth: {jwt_hs256_secret_file: secret}\n'
+    )
+    with pytest.raises(ConfigError, match="jwt_audience"):
+        load(path, environ={})
+
+
+def test_auth_flags_map_onto_the_auth_section(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 40)
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--agent=a=127.0.0.1:1",
+            f"--jwt-hs256-secret-file={secret}",
+            "--jwt-audience=gw",
+            f"--api-key-hash=bob={'b' * 64}",
+            "--max-streams=4",
+            "--metrics=off",
+        ]
+    )
+    settings = load(None, environ={}, overrides=_overrides(args))
+    assert settings.auth.jwt_audience == "gw"
+    assert settings.auth.api_keys[0].principal == "bob"
+    assert settings.per_principal.streams == 4
+    assert settings.metrics == "off"

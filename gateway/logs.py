@@ -1,0 +1,74 @@
+"""Logging: request context in contextvars, text or JSON-lines output.
+
+The context (request id, task id, agent, principal) is bound once per request in app.py;
+tasks started while handling a request (a turn's pump) inherit it, so their lines carry it too.
+Nothing here logs tokens, API keys or message contents; callers pass ids and codes only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+import orjson
+
+CONTEXT = ("request_id", "task_id", "agent", "principal")
+EXTRAS = ("method", "code", "duration_ms", "state", "status")
+_vars: dict[str, ContextVar[str | None]] = {
+    name: ContextVar(f"a2a_{name}", default=None) for name in CONTEXT
+}
+
+
+def bind(**values: str | None) -> None:
+    """Set context fields for the rest of this task (and the tasks it starts)."""
+    for name, value in values.items():
+        _vars[name].set(value)
+
+
+def current() -> dict[str, str]:
+    return {name: value for name, var in _vars.items() if (value := var.get()) is not None}
+
+
+class ContextFilter(logging.Filter):
+    """Copies the context onto every record (as attributes and as `context` text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = current()
+        for name in CONTEXT:
+            setattr(record, name, context.get(name))
+        record.context = "".join(f" {k}={v}" for k, v in context.items())
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, the context and known extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in (*CONTEXT, *EXTRAS):
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def configure(level: str, fmt: str) -> None:
+    """Send every log line (ours and uvicorn's) to stderr in `fmt` ("text" or "json")."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s%(context)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,159 @@
+"""Serving the app with uvicorn: header limits, sockets, and the drain on SIGTERM.
+
+Shutdown (SIGTERM or SIGINT), in order:
+
+1. uvicorn stops the main loop; `Server.shutdown` first starts the gateway's drain: open SSE
+   streams are told to come back (`retry:`, then the response is closed), new requests get
+   503, running task turns get `shutdown_grace` seconds to finish, then are cancelled
+   (recorded FAILED with reason GATEWAY_SHUTDOWN).
+2. Meanwhile uvicorn closes the listening sockets and waits for open requests (a blocking
+   SendMessage waits for its turn) up to `shutdown_grace` + 2 seconds.
+3. The lifespan shutdown closes the agents' channels. The process exits 0.
+
+Header limits: with httptools (the fast parser) uvicorn has no limit on the size of, or time to
+receive, a request head; `LimitedHttpTools` adds both (431 when a head exceeds
+`max_header_bytes`, 408 when it takes over `header_timeout` seconds: slowloris). Under h11,
+its `max_incomplete_event_size` bounds the head (a 400 past it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import uvicorn
+
+from gateway.app import Gateway
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # pragma: no cover - httptools not installed: h11 is used
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+
+def _refuse(transport: asyncio.Transport, status: bytes, text: bytes) -> None:
+    transport.write(
+        b"HTTP/1.1 %b\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%b" % (status, len(text), text)
+    )
+    transport.close()
+
+
+def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
+    """An HttpToolsProtocol class that bounds the size of, and time to receive, a head."""
+    if HttpToolsProtocol is None:  # pragma: no cover
+        return "h11"
+
+    class LimitedHttpTools(HttpToolsProtocol):
+        _head_bytes = 0  # raw bytes received while the head is incomplete
+        _parsed_bytes = 0  # bytes of the url and headers parsed so far
+        _in_head = True
+        _oversize = False
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def _arm(self) -> None:
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(header_timeout, self._head_too_slow)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_too_slow(self) -> None:
+            self._head_timer = None
+            if self._in_head and not self.transport.is_closing():
+                _refuse(self.transport, b"408 Request Timeout", b"request head too slow\n")
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._in_head:
+                self._head_bytes += len(data)
+                if self._head_bytes > max_header_bytes and not self.transport.is_closing():
+                    self._disarm()
+                    _refuse(
+                        self.transport,
+                        b"431 Request Header Fields Too Large",
+                        b"request head too large\n",
+                    )
+
+        def _parsed(self, size: int) -> None:
+            self._parsed_bytes += size
+            if self._parsed_bytes > max_header_bytes:
+                self._oversize = True
+                raise ValueError("request head too large")  # the parser stops here
+
+        def send_400_response(self, msg: str) -> None:
+            if self._oversize:
+                self._disarm()
+                _refuse(
+                    self.transport,
+                    b"431 Request Header Fields Too Large",
+                    b"request head too large\n",
+                )
+            else:
+                super().send_400_response(msg)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_head = True
+            self._parsed_bytes = 0
+            self._arm()
+
+        def on_url(self, url: bytes) -> None:
+            self._parsed(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._parsed(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._head_bytes = 0
+            self._disarm()
+            super().on_headers_complete()
+
+    return LimitedHttpTools
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, with the gateway's drain at the start of shutdown."""
+
+    def __init__(self, config: uvicorn.Config, gateway: Gateway) -> None:
+        super().__init__(config)
+        self.gateway = gateway
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        drain = asyncio.create_task(self.gateway.drain())
+        await super().shutdown(sockets)
+        await drain
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound, listening, non-blocking socket (port 0 picks a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted sockets inherit this: without it a response's head and body (two writes)
+    # meet Nagle + delayed ACK and every response takes ~40 ms more.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
+    return f"http://{shown}:{port}"
