@@ -8,7 +8,7 @@ PROTOS := $(wildcard protos/*.proto)
 STUBS := $(patsubst protos/%.proto,generated/%_pb2.py,$(PROTOS))
 PYTEST_ARGS ?=
 
-.PHONY: setup protos run test lint fmt clean
+.PHONY: setup protos run test lint fmt clean bench
 
 setup: $(STAMP) $(STUBS)
 
@@ -33,6 +33,10 @@ run: setup
 
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The side-by-side benchmark (about 10 minutes; BENCH_SCALE=0.01 for a smoke run).
+bench: setup
+	$(PY) -m bench.run
 
 lint: setup
 	$(VENV)/bin/ruff check .
