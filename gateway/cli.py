@@ -8,6 +8,8 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import uvicorn
 
@@ -101,6 +103,16 @@ async def serve(settings: Settings, host: str, port: int, log_level: str) -> Non
     await server.serve(sockets=[sock])
 
 
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` on uvloop when it is installed (the `fast` extra), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -110,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     try:
-        asyncio.run(serve(settings, args.host, args.port, args.log_level))
+        run(serve(settings, args.host, args.port, args.log_level))
     except OSError as exc:
         print(f"a2a-gateway: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
