@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,6 +34,7 @@ from gateway.upstream import Upstream
 log = logging.getLogger("a2a_gateway")
 
 JSON = "application/json"
+LINGER = 0.0
 
 
 class BodyTooLarge(Exception):
@@ -119,9 +120,7 @@ class Gateway:
             error = errors.internal_error("Internal error")
             return Response(jsonrpc.error(call.id, error), media_type=JSON)
         if isinstance(result, EventStream):
-            return sse.response(
-                self.stream_body(result, call.id), keepalive=self.settings.keepalive
-            )
+            return sse.EventStreamResponse(self.stream_body(result, call.id))
         return Response(jsonrpc.result(call.id, result), media_type=JSON)
 
     async def read_body(self, request: Request) -> bytes:
@@ -140,10 +139,11 @@ class Gateway:
 
     async def stream_body(
         self, stream: EventStream, request_id: jsonrpc.RequestId
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The SSE body: the head events, then the log until a final event.
 
-        The first chunk carries the `retry:` hint in front of the first event's fields.
+        The first chunk carries the `retry:` hint in front of the first event's fields. A
+        keep-alive comment goes out after every `keepalive` seconds without events.
         """
         prefix = sse.request_prefix(request_id)
         chunks = [sse.retry_hint()]
@@ -159,7 +159,12 @@ class Gateway:
             yield b"".join(chunks)
             chunks = []
         try:
-            async for batch in self.store.follow(stream.task_id, stream.after):
+            async for batch in self.store.follow(
+                stream.task_id, stream.after, idle=self.settings.keepalive, linger=LINGER
+            ):
+                if not batch:
+                    yield sse.KEEPALIVE
+                    continue
                 for index, event in enumerate(batch):
                     if event.final:
                         chunks.append(sse.frames(batch[: index + 1], prefix))

@@ -8,16 +8,31 @@ subscriber goes out in one chunk.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import asyncio
+from collections.abc import AsyncGenerator, Iterable
 
 import orjson
-from sse_starlette.event import ServerSentEvent
-from sse_starlette.sse import EventSourceResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from gateway.events import Encoder, Event
 from gateway.jsonrpc import RequestId
 
 RETRY_MS = 3000
+KEEPALIVE = b": keep-alive\n"
+"""The keep-alive: one comment line, deliberately WITHOUT a blank line after it.
+
+A comment needs no blank line (W3C SSE). A blank line would make httpx-sse (and so
+clients built on it, such as a2a-sdk 0.3) emit an event with empty data once any event
+carried an id, which those clients then fail to parse.
+"""
+
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
 def request_prefix(request_id: RequestId) -> bytes:
@@ -32,7 +47,7 @@ def frame(event: Event, prefix: bytes, version: str = "1.0", adapt: Encoder | No
 def frames(
     batch: Iterable[Event], prefix: bytes, version: str = "1.0", adapt: Encoder | None = None
 ) -> bytes:
-    return b"".join(frame(e, prefix, version, adapt) for e in batch)
+    return b"".join([frame(e, prefix, version, adapt) for e in batch])
 
 
 def data_frame(body: bytes) -> bytes:
@@ -47,23 +62,46 @@ def retry_hint(milliseconds: int = RETRY_MS) -> bytes:
     return b"retry: %d\n" % milliseconds
 
 
-class KeepAlive(ServerSentEvent):
-    """The keep-alive: one comment line, deliberately WITHOUT a blank line after it.
+class EventStreamResponse(Response):
+    """A text/event-stream response (an ASGI app) that sends each chunk of `content` as is.
 
-    A comment needs no blank line (W3C SSE). A blank line would make httpx-sse (and so
-    clients built on it, such as a2a-sdk 0.3) emit an event with empty data once any event
-    carried an id, which those clients then fail to parse.
+    The content generator owns the framing and the keep-alives (see app.py). A client
+    disconnect cancels the stream and closes the generator; the stream ends when the
+    generator does. This replaced sse-starlette's EventSourceResponse on the hot path: the
+    same bytes with less work per chunk and one task less per stream (see README, bench).
     """
 
-    def encode(self) -> bytes:
-        return b": keep-alive\n"
+    media_type = "text/event-stream"
 
+    def __init__(self, content: AsyncGenerator[bytes, None]) -> None:  # no super(): no body
+        self.content = content
+        self.status_code = 200
+        self.background = None
 
-def response(content: AsyncIterator[bytes], *, keepalive: float) -> EventSourceResponse:
-    """A text/event-stream response; a comment line every `keepalive` seconds."""
-    return EventSourceResponse(
-        content,
-        ping=keepalive,
-        ping_message_factory=KeepAlive,
-        headers={"Cache-Control": "no-store"},
-    )
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        streaming = asyncio.current_task()
+        assert streaming is not None
+        state = {"finished": False, "disconnected": False}
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not state["finished"]:
+                state["disconnected"] = True
+                streaming.cancel()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            async for chunk in self.content:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            state["finished"] = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not state["disconnected"]:
+                raise
+            streaming.uncancel()
+        finally:
+            state["finished"] = True
+            watcher.cancel()
+            await self.content.aclose()
