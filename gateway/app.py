@@ -34,7 +34,7 @@ from gateway.upstream import Upstream
 log = logging.getLogger("a2a_gateway")
 
 JSON = "application/json"
-LINGER = 0.0
+LINGER = 0.001  # seconds: see MemoryStore.follow(linger=...)
 
 
 class BodyTooLarge(Exception):
