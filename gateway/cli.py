@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-events-per-task", type=int, default=10_000, help="events retained per task"
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; more than 1 needs a shared task store (the Redis backend, "
+        "not available yet): with the memory store only 1 is accepted",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -103,6 +110,17 @@ async def serve(settings: Settings, host: str, port: int, log_level: str) -> Non
     await server.serve(sockets=[sock])
 
 
+def workers_refusal(workers: int) -> str:
+    if workers < 1:
+        return f"--workers must be at least 1, got {workers}"
+    return (
+        f"--workers {workers} is refused: tasks and their event logs live in the memory of "
+        "one process, so a second worker would not see them (GetTask, SubscribeToTask and "
+        "CancelTask would fail at random). Run one worker per gateway, or use a shared "
+        "store (the Redis backend, when it exists)."
+    )
+
+
 def run(main: Coroutine[Any, Any, None]) -> None:
     """Run `main` on uvloop when it is installed (the `fast` extra), else on asyncio's loop."""
     try:
@@ -115,6 +133,9 @@ def run(main: Coroutine[Any, Any, None]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.workers != 1:
+        print(f"a2a-gateway: {workers_refusal(args.workers)}", file=sys.stderr)
+        return 2
     try:
         settings = _settings(args)
     except ValueError as exc:
