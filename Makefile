@@ -14,6 +14,8 @@ HAVE_NODE := $(shell command -v node >/dev/null && command -v npm >/dev/null && 
 A2A03 := .venv-a2a03
 A2A03_STAMP := $(A2A03)/.installed-stamp
 
+.PHONY: setup protos run test lint fmt clean node-agent a2a03 bench
+
 
 setup: $(STAMP) $(STUBS)
 
@@ -60,6 +62,9 @@ $(A2A03_STAMP):
 	@if $(PYTHON) -m venv $(A2A03) && $(A2A03)/bin/python -m pip install --quiet 'a2a-sdk<0.4'; \
 	then touch $@; \
 	else rm -rf $(A2A03); echo "WARNING: could not create $(A2A03); v0.3 interop tests will skip" >&2; fi
+# The side-by-side benchmark (about 10 minutes; BENCH_SCALE=0.01 for a smoke run).
+bench: setup
+	$(PY) -m bench.run
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -182,16 +182,24 @@ class TaskContext:
         """
         if append and not artifact_id:
             raise ValueError("appending to an artifact needs its artifact_id")
-        artifact = pb.Artifact(
-            artifact_id=artifact_id or new_id(),
-            name=name or "",
-            description=description or "",
-            parts=to_parts(content),
-        )
-        update = pb.ArtifactUpdate(artifact=artifact, append=append, last_chunk=last_chunk)
+        # Built in place: constructing the nested messages separately copies each one.
+        event = pb.AgentEvent()
+        update = event.artifact
+        update.append = append
+        update.last_chunk = last_chunk
+        artifact = update.artifact
+        artifact.artifact_id = artifact_id or new_id()
+        if name:
+            artifact.name = name
+        if description:
+            artifact.description = description
+        if isinstance(content, str):
+            artifact.parts.add(text=content, media_type="text/plain")
+        else:
+            artifact.parts.extend(to_parts(content))
         if metadata is not None:
             update.metadata.update(metadata)
-        await self._emit(pb.AgentEvent(artifact=update))
+        await self._emit(event)
         return artifact.artifact_id
 
     def artifact_stream(

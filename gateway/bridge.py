@@ -168,8 +168,11 @@ def apply_event(record: TaskRecord, event: pb.AgentEvent, now: float) -> dict[st
     raise _Stop(errors.invalid_agent_response("an AgentEvent with no event set"))
 
 
+FINAL_CODES = frozenset(pb.TaskState.Value(name) for name in FINAL)
+
+
 def _is_final(event: pb.AgentEvent) -> bool:
-    return event.WhichOneof("event") == "status" and convert.state_name(event.status.state) in FINAL
+    return event.HasField("status") and event.status.state in FINAL_CODES
 
 
 class Bridge:

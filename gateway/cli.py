@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="seconds one SSE send may block before a stalled client's stream is closed "
         "(default 30)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; more than 1 needs a shared task store (the Redis backend): "
+        "with the memory store only 1 is accepted",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument(
@@ -356,8 +363,32 @@ def _refuse(exc: ConfigError, path: str | None) -> int:
     return 2
 
 
+def workers_refusal(workers: int) -> str:
+    if workers < 1:
+        return f"--workers must be at least 1, got {workers}"
+    return (
+        f"--workers {workers} is refused: tasks and their event logs live in the memory of "
+        "one process, so a second worker would not see them (GetTask, SubscribeToTask and "
+        "CancelTask would fail at random). Run one worker per gateway, or use a shared "
+        "store (the Redis backend)."
+    )
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` on uvloop when it is installed (the `fast` extra), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.workers != 1:
+        print(f"a2a-gateway: {workers_refusal(args.workers)}", file=sys.stderr)
+        return 2
     try:
         settings = load(args.config, overrides=_overrides(args))
         if settings.auth.enabled:
@@ -370,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(args.log_level, args.log_format)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        asyncio.run(serve(settings, args.log_level))
+        run(serve(settings, args.log_level))
     except ConfigError as exc:
         return _refuse(exc, args.config)
     except OSError as exc:

@@ -103,5 +103,9 @@ def artifact_from_json(artifact: dict[str, Any]) -> pb.Artifact:
     return json_format.ParseDict(artifact, pb.Artifact(), ignore_unknown_fields=True)
 
 
+_STATE_NAMES: dict[int, str] = {int(value): name for name, value in pb.TaskState.items()}
+
+
 def state_name(state: int) -> str:
-    return pb.TaskState.Name(state)  # type: ignore[arg-type]
+    name = _STATE_NAMES.get(state)
+    return pb.TaskState.Name(state) if name is None else name  # type: ignore[arg-type]

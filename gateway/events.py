@@ -17,13 +17,14 @@ Encoder = Callable[[dict[str, Any]], dict[str, Any]]
 class Event:
     """An entry of a task's event log: sequence number, A2A v1.0 StreamResponse body."""
 
-    __slots__ = ("_encoded", "body", "final", "seq")
+    __slots__ = ("_encoded", "_json", "body", "final", "seq")
 
     def __init__(self, seq: int, body: dict[str, Any], final: bool) -> None:
         self.seq = seq
         self.body = body
         self.final = final
-        self._encoded: dict[str, bytes] = {}
+        self._json: bytes | None = None  # v1.0, unadapted: the common case, no dict
+        self._encoded: dict[str, bytes] | None = None
 
     def __repr__(self) -> str:
         kind = next(iter(self.body), "?")
@@ -31,6 +32,12 @@ class Event:
 
     def encoded(self, version: str = "1.0", adapt: Encoder | None = None) -> bytes:
         """The JSON bytes of the body in `version`, adapted by `adapt` the first time."""
+        if adapt is None and version == "1.0":
+            if self._json is None:
+                self._json = orjson.dumps(self.body)
+            return self._json
+        if self._encoded is None:
+            self._encoded = {}
         cached = self._encoded.get(version)
         if cached is None:
             body = self.body if adapt is None else adapt(self.body)

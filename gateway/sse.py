@@ -43,7 +43,7 @@ def frame(event: Event, prefix: bytes, version: str = "1.0", adapt: Encoder | No
 def frames(
     batch: Iterable[Event], prefix: bytes, version: str = "1.0", adapt: Encoder | None = None
 ) -> bytes:
-    return b"".join(frame(e, prefix, version, adapt) for e in batch)
+    return b"".join([frame(e, prefix, version, adapt) for e in batch])
 
 
 def data_frame(body: bytes) -> bytes:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -42,15 +44,19 @@ class EventsExpired(Exception):
 
 
 class TaskLog:
-    """The ordered events of one task (the newest `capacity` of them), with a wake-up."""
+    """The ordered events of one task (the newest `capacity` of them), with a wake-up.
 
-    __slots__ = ("_changed", "_entries", "_first", "capacity", "closed")
+    A follower that has read everything waits on its own future; an append resolves the
+    waiting futures and allocates nothing when nobody waits.
+    """
+
+    __slots__ = ("_entries", "_first", "_waiters", "capacity", "closed")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._entries: list[Event] = []
         self._first = 1  # seq of _entries[0]
-        self._changed = asyncio.Event()
+        self._waiters: list[asyncio.Future[bool]] = []
         self.closed = False
 
     def __repr__(self) -> str:
@@ -79,8 +85,12 @@ class TaskLog:
         self._wake()
 
     def _wake(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(True)
 
     def since(self, after: int) -> list[Event]:
         oldest = self.first_seq
@@ -88,8 +98,26 @@ class TaskLog:
             raise EventsExpired(oldest)
         return self._entries[after - self._first + 1 :]
 
-    async def wait(self) -> None:
-        await self._changed.wait()
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the next append or close: True, or False after `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiters.append(waiter)
+        if timeout is None:
+            return await waiter
+        timer = loop.call_later(timeout, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            if not waiter.done() or not waiter.result():
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,23 +239,39 @@ class MemoryStore:
         token = encode_cursor(page[-1]) if more and page else ""
         return TaskPage(tasks=page, next_page_token=token, total_size=len(matches))
 
-    async def follow(self, task_id: str, after: int) -> AsyncIterator[list[Event]]:
+    async def follow(
+        self, task_id: str, after: int, *, idle: float | None = None, linger: float = 0.0
+    ) -> AsyncIterator[list[Event]]:
         """Batches of events after `after`, live; ends when the task is deleted.
 
-        Raises EventsExpired when `after` is older than the log retains.
+        With `idle`, an empty batch after every `idle` seconds without events (for
+        keep-alives). With `linger`, a batch that would follow the previous one by less
+        than `linger` seconds waits until then, so a fast stream goes out in fewer,
+        larger batches while an event after a quiet spell goes out at once; a batch
+        with a final event never waits. Raises EventsExpired when `after` is older than
+        the log retains.
         """
         log = self._logs.get(task_id)
         if log is None:
             return
+        loop = asyncio.get_running_loop()
+        last = -math.inf
         while True:
             batch = log.since(after)
             if batch:
+                if linger:
+                    wait = last + linger - loop.time()
+                    if wait > 0 and not batch[-1].final:
+                        await asyncio.sleep(wait)
+                        batch = log.since(after)
                 yield batch
+                last = loop.time()
                 after = batch[-1].seq
                 continue
             if log.closed:
                 return
-            await log.wait()
+            if not await log.wait(idle):
+                yield []
 
     async def bounds(self, task_id: str) -> tuple[int, int] | None:
         """(oldest retained seq, last seq) of a task's log; None for an unknown task."""

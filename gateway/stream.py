@@ -23,6 +23,10 @@ from gateway.metrics import Metrics
 from gateway.store import EventsExpired, MemoryStore
 
 CHUNK_BYTES = 64 * 1024
+LINGER = 0.001
+"""Seconds a batch waits when it would follow the previous one sooner: a fast stream goes
+out in fewer, larger writes; an event after a quiet spell, or a final one, goes out at once
+(see MemoryStore.follow). Measured in `make bench` (README, Performance)."""
 
 log = logging.getLogger("a2a_gateway")
 
@@ -74,7 +78,7 @@ async def body(
     if task_id is None or any(e.final for e in stream.head):
         return
     try:
-        async for batch in store.follow(task_id, stream.after):
+        async for batch in store.follow(task_id, stream.after, linger=LINGER):
             chunks, size = [], 0
             for event in batch:
                 frame = sse.frame(event, prefix, wire, adapt)

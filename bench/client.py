@@ -1,0 +1,407 @@
+"""Bench clients, one process each, one JSON line of results on stdout.
+
+Two clients read the same workload: `sse` (a raw asyncio HTTP/1.1 client that parses
+SSE minimally, used for the gateway and the a2a-sdk server alike) and `grpc` (a
+grpc.aio client calling the agent's Run directly: the ceiling). Modes:
+
+- stream:  `--streams` concurrent streams of the spec; events, first and last times,
+           and (with `--latency`) receive - send of every chunk, in microseconds;
+- serial:  `--streams` streams one after the other (time to first event, cost per event);
+- fanout:  (sse) one SendStreamingMessage plus `--streams - 1` SubscribeToTask on it;
+- idle:    open `--streams` idle streams, print {"open": n}, close on a line on stdin.
+
+    python -m bench.client sse stream --url http://127.0.0.1:8000/ --streams 10 \
+        --spec "events=1000;size=200"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from bench.procs import raise_nofile
+from bench.workload import STAMP, Spec, stamp_of
+
+FINAL_MARKS = (
+    b"TASK_STATE_COMPLETED",
+    b"TASK_STATE_FAILED",
+    b"TASK_STATE_CANCELED",
+    b"TASK_STATE_REJECTED",
+    b"TASK_STATE_INPUT_REQUIRED",
+)
+
+
+@dataclass
+class Result:
+    """What one stream saw."""
+
+    events: int = 0
+    sent: float = 0.0  # request written (monotonic)
+    first: float = 0.0  # first event received
+    first_chunk: float = 0.0  # first artifact chunk received
+    last: float = 0.0
+    final: bool = False
+    error: str = ""
+    task_id: str = ""
+    latencies: list[int] = field(default_factory=list)  # ns
+
+
+def request_body(method: str, params: dict[str, Any]) -> bytes:
+    return orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+
+
+def send_params(spec: str) -> dict[str, Any]:
+    return {
+        "message": {
+            "messageId": str(uuid.uuid4()),
+            "role": "ROLE_USER",
+            "parts": [{"text": spec}],
+        }
+    }
+
+
+class SseProtocol(asyncio.Protocol):
+    """One POST whose answer is an SSE stream; `done` resolves at the final event or EOF."""
+
+    def __init__(self, request: bytes, result: Result, *, latency: bool, on_open: Any = None):
+        self.request = request
+        self.result = result
+        self.latency = latency
+        self.on_open = on_open
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.head = b""
+        self.in_body = False
+        self.chunked = False
+        self.raw = b""
+        self.chunk_left = 0
+        self.pending = b""
+        self.term = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        assert self.transport is not None
+        self.result.sent = time.monotonic()
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.in_body:
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, data = self.head[:end], self.head[end + 4 :]
+            self.in_body = True
+            status = head.split(b" ", 2)[1]
+            if status != b"200":
+                self.finish(f"HTTP {status.decode()}")
+                return
+            self.chunked = b"transfer-encoding: chunked" in head.lower()
+        if self.chunked:
+            data = self.dechunk(data)
+        if data:
+            self.feed(data)
+
+    def dechunk(self, data: bytes) -> bytes:
+        raw = self.raw + data if self.raw else data
+        out: list[bytes] = []
+        pos = 0
+        while pos < len(raw):
+            if self.chunk_left == 0:
+                eol = raw.find(b"\r\n", pos)
+                if eol < 0:
+                    break
+                line = raw[pos:eol]
+                pos = eol + 2
+                if not line:
+                    continue
+                size = int(line.split(b";", 1)[0], 16)
+                if size == 0:
+                    pos = len(raw)
+                    break
+                self.chunk_left = size
+            take = raw[pos : pos + self.chunk_left]
+            out.append(take)
+            self.chunk_left -= len(take)
+            pos += len(take)
+        self.raw = raw[pos:]
+        return b"".join(out)
+
+    def feed(self, data: bytes) -> None:
+        buf = self.pending + data if self.pending else data
+        if not self.term:
+            self.term = b"\r\n\r\n" if b"\r\n" in buf else b"\n\n"
+        cut = buf.rfind(self.term)
+        if cut < 0:
+            self.pending = buf
+            return
+        cut += len(self.term)
+        region, self.pending = buf[:cut], buf[cut:]
+        count = region.count(b"data:")
+        if not count:
+            return
+        now = time.monotonic()
+        result = self.result
+        if not result.events:
+            result.first = now
+            self.first_event(region)
+        result.events += count
+        result.last = now
+        if self.latency or not result.first_chunk:
+            stamp = region.find(STAMP)
+            if stamp >= 0 and not result.first_chunk:
+                result.first_chunk = now
+            if self.latency:
+                now_ns = time.monotonic_ns()
+                while stamp >= 0:
+                    start = stamp + len(STAMP)
+                    sent = int(region[start : region.index(b"|", start)])
+                    result.latencies.append(now_ns - sent)
+                    stamp = region.find(STAMP, start)
+        if b'"error"' in region:
+            self.finish(region.decode(errors="replace")[:300])
+            return
+        for mark in FINAL_MARKS:
+            if mark in region:
+                result.final = True
+                self.finish()
+                return
+
+    def first_event(self, region: bytes) -> None:
+        for line in region.split(b"\n"):
+            if line.startswith(b"data:"):
+                body = orjson.loads(line[5:])
+                result = body.get("result", {})
+                if "task" in result:
+                    self.result.task_id = result["task"]["id"]
+                else:
+                    for value in result.values():
+                        if isinstance(value, dict) and "taskId" in value:
+                            self.result.task_id = value["taskId"]
+                break
+        if self.on_open is not None:
+            self.on_open(self)
+
+    def finish(self, error: str = "") -> None:
+        if error and not self.result.error:
+            self.result.error = error
+        if not self.done.done():
+            self.done.set_result(None)
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            if not self.result.final and not self.result.error:
+                self.result.error = f"connection closed early: {exc}"
+            self.done.set_result(None)
+
+
+async def sse_open(
+    url: str, body: bytes, result: Result, *, latency: bool = False, on_open: Any = None
+) -> SseProtocol:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request = (
+        f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Content-Type: application/json\r\nAccept: text/event-stream\r\nA2A-Version: 1.0\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(
+        lambda: SseProtocol(request, result, latency=latency, on_open=on_open), host, port
+    )
+    return protocol
+
+
+async def sse_stream(url: str, spec: str, *, latency: bool) -> Result:
+    result = Result()
+    protocol = await sse_open(
+        url, request_body("SendStreamingMessage", send_params(spec)), result, latency=latency
+    )
+    await protocol.done
+    return result
+
+
+# --- direct gRPC -------------------------------------------------------------------------
+
+
+class GrpcClient:
+    def __init__(self, target: str) -> None:
+        import grpc
+
+        from generated import task_service_pb2 as pb
+        from generated import task_service_pb2_grpc as pb_grpc
+
+        self.pb = pb
+        self.channel = grpc.aio.insecure_channel(target)
+        self.stub = pb_grpc.TaskServiceStub(self.channel)
+
+    async def stream(self, spec: str, *, latency: bool) -> Result:
+        pb = self.pb
+        result = Result()
+        request = pb.RunRequest(
+            task_id=str(uuid.uuid4()),
+            context_id=str(uuid.uuid4()),
+            message=pb.Message(
+                message_id=str(uuid.uuid4()), role=pb.ROLE_USER, parts=[pb.Part(text=spec)]
+            ),
+        )
+        result.sent = time.monotonic()
+        async for event in self.stub.Run(request):
+            now = time.monotonic()
+            if not result.events:
+                result.first = now
+            result.events += 1
+            result.last = now
+            if event.HasField("artifact"):
+                if not result.first_chunk:
+                    result.first_chunk = now
+                if latency:
+                    sent = stamp_of(event.artifact.artifact.parts[0].text)
+                    result.latencies.append(time.monotonic_ns() - sent)
+            elif event.HasField("status") and event.status.state == pb.TASK_STATE_COMPLETED:
+                result.final = True
+        return result
+
+
+# --- modes ---------------------------------------------------------------------------------
+
+
+def summary(results: list[Result], *, latency: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "streams": len(results),
+        "events": sum(r.events for r in results),
+        "start": min(r.sent for r in results),
+        "end": max(r.last for r in results),
+        "first_chunk": min((r.first_chunk for r in results if r.first_chunk), default=0.0),
+        "ttfe": [r.first - r.sent for r in results if r.first],
+        "incomplete": sum(not r.final for r in results),
+        "errors": sorted({r.error for r in results if r.error})[:5],
+    }
+    if latency:
+        out["latencies_ns"] = [n for r in results for n in r.latencies]
+    return out
+
+
+async def mode_stream(args: argparse.Namespace) -> dict[str, Any]:
+    run = stream_runner(args)
+    results = await gather_bounded([run(args.spec) for _ in range(args.streams)], args.timeout)
+    return summary(results, latency=args.latency)
+
+
+async def mode_serial(args: argparse.Namespace) -> dict[str, Any]:
+    run = stream_runner(args)
+    results = [await asyncio.wait_for(run(args.spec), args.timeout) for _ in range(args.streams)]
+    return summary(results)
+
+
+def stream_runner(args: argparse.Namespace) -> Any:
+    if args.kind == "grpc":
+        client = GrpcClient(args.url)
+        return lambda spec: client.stream(spec, latency=args.latency)
+    return lambda spec: sse_stream(args.url, spec, latency=args.latency)
+
+
+async def gather_bounded(coros: list[Awaitable[Result]], timeout: float) -> list[Result]:
+    return list(await asyncio.wait_for(asyncio.gather(*coros), timeout))
+
+
+async def mode_fanout(args: argparse.Namespace) -> dict[str, Any]:
+    """One task, `streams` subscribers: the sender and `streams - 1` SubscribeToTask."""
+    first = Result()
+    opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    sender = await sse_open(
+        args.url,
+        request_body("SendStreamingMessage", send_params(args.spec)),
+        first,
+        on_open=lambda _: opened.done() or opened.set_result(None),  # type: ignore[func-returns-value]
+    )
+    await asyncio.wait_for(opened, args.timeout)
+    body = request_body("SubscribeToTask", {"id": first.task_id})
+    others = [Result() for _ in range(args.streams - 1)]
+    subscribers = await asyncio.gather(*(sse_open(args.url, body, r) for r in others))
+    await asyncio.wait_for(
+        asyncio.gather(sender.done, *(s.done for s in subscribers)), args.timeout
+    )
+    results = [first, *others]
+    out = summary(results)
+    out["late"] = sum(
+        1 for r in others if not r.first or (first.first_chunk and r.first > first.first_chunk)
+    )
+    return out
+
+
+async def mode_idle(args: argparse.Namespace) -> dict[str, Any]:
+    """Open idle streams (each waits for its first event), report, close on stdin."""
+    limit = asyncio.Semaphore(200)
+    protocols: list[SseProtocol] = []
+    results: list[Result] = []
+
+    async def open_one() -> None:
+        async with limit:
+            result = Result()
+            opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            protocol = await sse_open(
+                args.url,
+                request_body("SendStreamingMessage", send_params(args.spec)),
+                result,
+                on_open=lambda _: opened.done() or opened.set_result(None),  # type: ignore[func-returns-value]
+            )
+            protocols.append(protocol)
+            results.append(result)
+            await asyncio.wait([opened, protocol.done], return_when=asyncio.FIRST_COMPLETED)
+
+    started = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*(open_one() for _ in range(args.streams))), args.timeout)
+    opened_count = sum(1 for r in results if r.events and not r.error)
+    print(
+        orjson.dumps({"open": opened_count, "seconds": time.monotonic() - started}).decode(),
+        flush=True,
+    )
+    loop = asyncio.get_running_loop()
+    await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), args.timeout)
+    for protocol in protocols:
+        if protocol.transport is not None:
+            protocol.transport.close()
+    return {"open": opened_count, "errors": sorted({r.error for r in results if r.error})[:5]}
+
+
+MODES = {"stream": mode_stream, "serial": mode_serial, "fanout": mode_fanout, "idle": mode_idle}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A bench client.")
+    parser.add_argument("kind", choices=["sse", "grpc"])
+    parser.add_argument("mode", choices=list(MODES))
+    parser.add_argument("--url", required=True, help="SSE: the JSON-RPC URL; grpc: host:port")
+    parser.add_argument("--streams", type=int, default=1)
+    parser.add_argument("--spec", default=Spec().text())
+    parser.add_argument("--latency", action="store_true")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    raise_nofile()
+    coro = MODES[args.mode](args)
+    if args.kind == "sse":
+        try:
+            import uvloop
+
+            result = uvloop.run(coro)
+        except ImportError:
+            result = asyncio.run(coro)
+    else:
+        result = asyncio.run(coro)
+    print(orjson.dumps(result).decode(), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The command line: options that are refused before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.cli import main
+
+
+@pytest.mark.parametrize("workers", ["2", "8"])
+def test_more_than_one_worker_is_refused_with_the_memory_store(
+    workers: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["serve", "--agent", "a=127.0.0.1:50051", "--workers", workers])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"--workers {workers} is refused" in error
+    assert "Redis" in error
+
+
+def test_zero_workers_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--agent", "a=127.0.0.1:50051", "--workers", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
