@@ -354,7 +354,8 @@ class Bridge:
             await self.store.append(record, body)
             raise
         finally:
-            call.cancel()
+            if not call.done():
+                call.cancel()  # a call that ended is left alone: no stray RST_STREAM
             self.metrics.upstream_call(upstream.name, "Run", code)
             seconds = time.monotonic() - began
             self.metrics.turn_ended(record.state, seconds)

@@ -125,8 +125,12 @@ async function run(call) {
   const request = call.request;
   const text = textOf(request.message).trim();
   const turn = request.history.length === 0 ? 1 : 2;
-  // grpc-js sets call.cancelled before it emits 'cancelled'.
-  call.on('cancelled', () => console.log(`CANCELLED ${request.taskId}`));
+  // grpc-js sets call.cancelled before it emits 'cancelled'. It also emits 'cancelled' when
+  // the stream closes after a normal end, so only a call cut short is reported.
+  let ended = false;
+  call.on('cancelled', () => {
+    if (!ended) console.log(`CANCELLED ${request.taskId}`);
+  });
   try {
     if (turn === 1 && (text === '' || text === '?')) {
       await send(call, status('TASK_STATE_INPUT_REQUIRED', 'Which text should I analyse?'));
@@ -135,6 +139,7 @@ async function run(call) {
     } else {
       await analyse(call, text, turn);
     }
+    ended = true;
     if (!call.cancelled) call.end();
   } catch (err) {
     if (!call.cancelled) call.destroy({ code: grpc.status.INTERNAL, details: String(err) });
