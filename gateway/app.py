@@ -110,6 +110,7 @@ class Gateway:
         )
         self.streams = Slots(settings.per_principal.streams)
         self.draining = asyncio.Event()
+        self.open_streams = sse.Streams()
         self.cards = conditional.Documents(max_age=settings.card_max_age)
         self.upstreams = {spec.name: Upstream(spec) for spec in settings.agents}
         default = settings.default_agent
@@ -140,11 +141,13 @@ class Gateway:
         """Shutdown, first part: open streams say goodbye now (`retry:`, then close), new
         requests are refused, running turns get `shutdown_grace` seconds, then are cancelled."""
         self.draining.set()
+        self.open_streams.drain()
         await self.bridge.wait(self.settings.shutdown_grace)
         await self.bridge.close()
 
     async def close(self) -> None:
         self.draining.set()
+        self.open_streams.drain()
         await self.bridge.close()
         for upstream in self.upstreams.values():
             await upstream.close()
@@ -321,10 +324,17 @@ class Gateway:
 
         observer = stream.Observer(self.metrics, method, received)
         return sse.response(
-            stream.body(self.store, result, request_id, wire, adapt, observer),
-            keepalive=self.settings.keepalive,
+            stream.body(
+                self.store,
+                result,
+                request_id,
+                wire,
+                adapt,
+                observer,
+                keepalive=self.settings.keepalive,
+            ),
+            streams=self.open_streams,
             send_timeout=self.settings.send_timeout,
-            drain=self.draining,
             on_close=closed,
         )
 

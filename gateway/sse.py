@@ -18,9 +18,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
-import anyio
 import orjson
-from starlette.responses import StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.events import Encoder, Event
@@ -73,120 +72,160 @@ FAREWELL = b": the gateway is shutting down; reconnect with Last-Event-ID\nretry
 """Written when the gateway drains: a comment and a `retry:` field, no blank line, so no
 client sees an empty event; the field alone sets the reconnection delay (W3C SSE)."""
 
-HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
-class EventStream(StreamingResponse):
-    """A text/event-stream response: the body's chunks, a keep-alive comment every
-    `keepalive` seconds, and three ways to end:
+class EventStream(Response):
+    """A text/event-stream response that writes each chunk of its body as it comes.
+
+    The body owns the framing and the keep-alives (stream.py). Ways to end:
 
     - the body ends: the response is closed normally;
-    - the client disconnects: the body is cancelled (its `finally` blocks run);
-    - `drain` is set (the gateway is shutting down): the body is cancelled, FAREWELL is
-      written, and the response is closed, so clients come back (elsewhere) to resume.
+    - the client disconnects: the body is cancelled and closed (its `finally` blocks run);
+    - `end("drain")` (the gateway is shutting down, see `Streams`): the body is cancelled,
+      FAREWELL is written and the response closed, so clients come back to resume;
+    - a write blocked for `send_timeout` seconds (a client that stopped reading): the
+      response ends without another byte and the connection closes. Until then memory stays
+      bounded: the body is suspended in its write, and nothing queues behind it.
 
-    A client that stops reading fills the socket buffers, and then a send blocks: memory
-    stays bounded (the body is suspended, nothing queues behind it). A send (event or
-    keep-alive) blocked for `send_timeout` seconds ends the response; the connection closes.
-
-    `on_close(seconds_open)` runs exactly once, however the stream ends.
+    One extra task per stream (the disconnect watcher); no lock, no timer per chunk but the
+    write's own timeout. `on_close(seconds_open)` runs exactly once, however the stream ends.
     """
+
+    media_type = "text/event-stream"
 
     def __init__(
         self,
         content: AsyncIterator[bytes],
         *,
-        keepalive: float,
-        drain: asyncio.Event | None = None,
         send_timeout: float | None = None,
         on_close: Callable[[float], None] | None = None,
-    ) -> None:
-        super().__init__(content, media_type="text/event-stream", headers=HEADERS)
-        self.keepalive = keepalive
+    ) -> None:  # no super().__init__: there is no body to render
+        self.content = content
+        self.status_code = 200
+        self.background = None
         self.send_timeout = send_timeout
-        self.drain = drain
         self.on_close = on_close
+        self.why: str | None = None
+        self._writer: asyncio.Task[None] | None = None  # set while the body is written
+
+    def end(self, why: str) -> None:
+        """End the stream from outside (e.g. "drain"); the first reason given wins."""
+        if self.why is None:
+            self.why = why
+            if self._writer is not None:
+                self._writer.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         opened = time.monotonic()
+        watcher = asyncio.create_task(self._watch(receive))
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            if scope.get("method") == "HEAD":
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return
-            ended = await self._stream(receive, send)
-            if ended == "stalled":
+            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            if scope.get("method") != "HEAD":
+                await self._write_all(send)
+            if self.why in (None, "done", "drain"):
+                tail = FAREWELL if self.why == "drain" else b""
+                await send({"type": "http.response.body", "body": tail, "more_body": False})
+        finally:
+            watcher.cancel()
+            await _close(self.content)
+            if self.why == "stalled":
                 client = scope.get("client")
                 log.warning(
-                    "closing the stream of %s: a send blocked for %ss (the client stopped reading)",
+                    "closing the stream of %s: a write blocked %ss (the client stopped reading)",
                     f"{client[0]}:{client[1]}" if client else "a client",
                     self.send_timeout,
                 )
-                return  # nothing more can be written to this client
-            if ended == "drain":
-                await send({"type": "http.response.body", "body": FAREWELL, "more_body": True})
-            if ended != "disconnect":
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
             if self.on_close is not None:
                 self.on_close(time.monotonic() - opened)
 
-    async def _stream(self, receive: Receive, send: Send) -> str:
-        """Run the body until it ends, the client leaves or the gateway drains; say which."""
-        ended: list[str] = []
-        lock = anyio.Lock()
+    async def _write_all(self, send: Send) -> None:
+        if self.why is not None:
+            return  # ended before it started (a drain)
+        self._writer = asyncio.current_task()
+        try:
+            async for chunk in self.content:
+                message = {"type": "http.response.body", "body": chunk, "more_body": True}
+                if self.send_timeout is None:
+                    await send(message)
+                    continue
+                try:
+                    async with asyncio.timeout(self.send_timeout):
+                        await send(message)
+                except TimeoutError:
+                    self.why = self.why or "stalled"
+                    return
+            self.why = self.why or "done"
+        except asyncio.CancelledError:
+            if self.why is None or self._writer is None:
+                raise  # cancelled from outside: the server is going away
+            self._writer.uncancel()
+        finally:
+            self._writer = None
 
-        async with anyio.create_task_group() as group:
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.end("disconnect")
 
-            def end(why: str) -> None:
-                if not ended:
-                    ended.append(why)
-                group.cancel_scope.cancel()
 
-            async def write(data: bytes) -> None:
-                async with lock:
-                    with anyio.move_on_after(self.send_timeout) as scope:
-                        await send({"type": "http.response.body", "body": data, "more_body": True})
-                if scope.cancelled_caught:
-                    end("stalled")
+async def _close(content: AsyncIterator[bytes]) -> None:
+    aclose = getattr(content, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:
+            log.exception("error while closing an SSE body")
 
-            async def body() -> None:
-                async for chunk in self.body_iterator:
-                    await write(chunk.encode() if isinstance(chunk, str) else bytes(chunk))
-                end("done")
 
-            async def ping() -> None:
-                while True:
-                    await anyio.sleep(self.keepalive)
-                    await write(KEEPALIVE)
+class Streams:
+    """The open SSE responses of one gateway, so a drain can end them all at once."""
 
-            async def disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                end("disconnect")
+    def __init__(self) -> None:
+        self._open: set[EventStream] = set()
+        self.draining = False
 
-            async def drain(event: asyncio.Event) -> None:
-                await event.wait()
-                end("drain")
+    def __len__(self) -> int:
+        return len(self._open)
 
-            group.start_soon(body)
-            group.start_soon(disconnect)
-            if self.keepalive > 0:
-                group.start_soon(ping)
-            if self.drain is not None:
-                group.start_soon(drain, self.drain)
-        return ended[0] if ended else "disconnect"
+    def __repr__(self) -> str:
+        return f"<Streams open={len(self._open)} draining={self.draining}>"
+
+    def add(self, stream: EventStream) -> None:
+        self._open.add(stream)
+
+    def discard(self, stream: EventStream) -> None:
+        self._open.discard(stream)
+
+    def drain(self) -> None:
+        """Tell every open stream's client to come back (FAREWELL), and close it."""
+        self.draining = True
+        for stream in list(self._open):
+            stream.end("drain")
 
 
 def response(
     content: AsyncIterator[bytes],
     *,
-    keepalive: float,
-    drain: asyncio.Event | None = None,
+    streams: Streams | None = None,
     send_timeout: float | None = None,
     on_close: Callable[[float], None] | None = None,
 ) -> EventStream:
-    """A text/event-stream response; a comment line every `keepalive` seconds."""
-    return EventStream(
-        content, keepalive=keepalive, drain=drain, send_timeout=send_timeout, on_close=on_close
-    )
+    """A text/event-stream response, registered in `streams` while it is open."""
+
+    def closed(seconds: float) -> None:
+        if streams is not None:
+            streams.discard(stream)
+        if on_close is not None:
+            on_close(seconds)
+
+    stream = EventStream(content, send_timeout=send_timeout, on_close=closed)
+    if streams is not None:
+        if streams.draining:
+            stream.end("drain")
+        streams.add(stream)
+    return stream

@@ -62,8 +62,11 @@ async def body(
     wire: str = "1.0",
     adapt: Encoder | None = None,
     observer: Observer | None = None,
+    keepalive: float | None = None,
 ) -> AsyncIterator[bytes]:
-    """Frames in the `wire` format; `adapt` turns a v1.0 body into it, once per event."""
+    """Frames in the `wire` format; `adapt` turns a v1.0 body into it, once per event.
+
+    A keep-alive comment goes out after every `keepalive` seconds without events."""
     prefix = sse.request_prefix(request_id)
     chunks = [sse.retry_hint()]
     for event in stream.head:
@@ -78,7 +81,10 @@ async def body(
     if task_id is None or any(e.final for e in stream.head):
         return
     try:
-        async for batch in store.follow(task_id, stream.after, linger=LINGER):
+        async for batch in store.follow(task_id, stream.after, idle=keepalive, linger=LINGER):
+            if not batch:
+                yield sse.KEEPALIVE
+                continue
             chunks, size = [], 0
             for event in batch:
                 frame = sse.frame(event, prefix, wire, adapt)
