@@ -1,4 +1,4 @@
-"""The `a2a-gateway` command."""
+"""The `a2a-gateway` command: `serve`, and the client commands of a2a_client/commands.py."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 
+from a2a_client import commands as client_commands
 from gateway.app import create_app
 from gateway.config import ConfigError, load
 from gateway.settings import Settings
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 30)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    client_commands.add_commands(commands)
     return parser
 
 
@@ -261,6 +263,8 @@ def _refuse(exc: ConfigError, path: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in client_commands.NAMES:
+        return client_commands.run(args)
     try:
         settings = load(args.config, overrides=_overrides(args))
     except ConfigError as exc:
