@@ -13,6 +13,7 @@ else the first, is also served at the root):
     GET  /healthz                              the process is up
     GET  /readyz                               every agent has a target whose gRPC health
                                                is SERVING; per agent and per target
+    GET  /ui/                                  the browser page (static files in gateway/ui/)
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 
 from gateway import (
     card,
@@ -51,6 +54,7 @@ from gateway.upstream import Upstream
 log = logging.getLogger("a2a_gateway")
 
 JSON = "application/json"
+UI_DIR = Path(__file__).resolve().parent / "ui"
 
 
 class BodyTooLarge(Exception):
@@ -323,4 +327,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_route("/agents", gateway.list_agents, methods=["GET"])
     app.add_route("/healthz", gateway.healthz, methods=["GET"])
     app.add_route("/readyz", gateway.readyz, methods=["GET"])
+    app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
     return app
