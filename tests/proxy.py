@@ -57,9 +57,12 @@ class CuttingProxy:
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for _ in range(3):  # let the aborted transports run their connection_lost
+                await asyncio.sleep(0)
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -72,7 +75,7 @@ class CuttingProxy:
                 self.upstream_host, self.upstream_port
             )
         except OSError:
-            writer.close()
+            writer.transport.abort()
             return
         try:
             await asyncio.gather(
