@@ -1,13 +1,14 @@
 """`make run`: the demo agents on free ports and the gateway in front of them.
 
 Reads `examples/gateway.yaml` (see docs/configuration.md), starts each agent it names on a
-free port (Python: document-analysis, echo; Node.js: text-stats, when `node` is installed
-and `make node-agent` has run) and waits for each to say where it listens. It then writes a
-copy of the file with those targets (and absolute TLS file paths) to a temporary file and
-starts the gateway with
-`--config` on that copy, on 127.0.0.1:$PORT (default 8000). Agents it cannot start are left
-out of the copy, with a note. Ctrl-C (or SIGTERM) stops everything; no process is left
-behind.
+free port (Python: document-analysis, echo, and workflow, which calls the other two through
+the gateway; Node.js: text-stats, when `node` is installed and `make node-agent` has run) and
+waits for each to say where it listens. It then writes a copy of the file with those targets
+(and absolute TLS file paths) to a temporary file and starts the gateway with `--config` on
+that copy, on 127.0.0.1:$PORT (default 8000; with PORT=0 a free port is picked first, since
+the workflow agent is given the gateway's URL when it starts). Agents it cannot start are
+left out of the copy, with a note. Ctrl-C (or SIGTERM) stops everything; no process is left
+behind. The banner names the browser page, `/ui/`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -33,7 +35,7 @@ NODE_AGENT = HERE / "node-agent"
 START_TIMEOUT = 30.0
 
 
-def _launcher(name: str) -> list[str] | str:
+def _launcher(name: str, gateway_url: str) -> list[str] | str:
     """The command that starts agent `name` on a free port, or why it cannot start."""
     python = {
         "document-analysis": "examples.agents.document_analysis",
@@ -41,6 +43,9 @@ def _launcher(name: str) -> list[str] | str:
     }
     if name in python:
         return [sys.executable, "-m", python[name], "--port", "0"]
+    if name == "workflow":  # calls the other agents through the gateway: it needs its URL
+        command = [sys.executable, "-m", "examples.agents.workflow", "--port", "0"]
+        return [*command, "--gateway", gateway_url]
     if name == "text-stats":
         node = shutil.which("node")
         if node is None:
@@ -109,7 +114,9 @@ async def _run(
     processes: list[asyncio.subprocess.Process],
     stop: asyncio.Event,
 ) -> int:
-    targets = await _start_agents(config_file, processes)
+    if port == "0":
+        port = str(_free_port())  # the workflow agent must know the gateway's URL up front
+    targets = await _start_agents(config_file, processes, f"http://127.0.0.1:{port}")
     gateway_args = ["-m", "gateway", "serve", "--config", config_file.name, "--port", port]
     gateway, url = await _start([sys.executable, *gateway_args], GATEWAY_LINE)
     processes.append(gateway)
@@ -124,15 +131,24 @@ async def _run(
     return 0
 
 
+def _free_port() -> int:
+    """A port free right now on 127.0.0.1 (another process could take it before the gateway
+    binds it; good enough for a demo and its test)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 async def _start_agents(
-    config_file: IO[str], processes: list[asyncio.subprocess.Process]
+    config_file: IO[str], processes: list[asyncio.subprocess.Process], gateway_url: str
 ) -> dict[str, str]:
     """Start the agents of gateway.yaml; write the copy with their targets to `config_file`."""
     config: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
     targets: dict[str, str] = {}
     agents = []
     for agent in config["agents"]:
-        command = _launcher(agent["name"])
+        command = _launcher(agent["name"], gateway_url)
         if isinstance(command, str):
             print(f"demo: leaving out {agent['name']}: {command}", file=sys.stderr)
             continue
@@ -157,7 +173,12 @@ CURL_BODY = (
 
 
 def _banner(url: str, targets: dict[str, str]) -> None:
-    lines = ["", f"A2A gateway ready at {url}", f"  agents list: {url}/agents"]
+    lines = [
+        "",
+        f"A2A gateway ready at {url}",
+        f"  browser UI:  {url}/ui/",
+        f"  agents list: {url}/agents",
+    ]
     for name, address in targets.items():
         lines.append(f"  {name}: {url}/agents/{name}/  (gRPC {address})")
         lines.append(f"    card: {url}/agents/{name}/.well-known/agent-card.json")
@@ -167,6 +188,10 @@ def _banner(url: str, targets: dict[str, str]) -> None:
         f"  curl -N {url}/agents/document-analysis/ \\",
         "    -H 'Content-Type: application/json' -H 'A2A-Version: 1.0' \\",
         f"    -d '{CURL_BODY}'",
+        "",
+        "Or with the CLI (a live progress bar; the workflow agent calls the other two):",
+        f"  a2a-gateway call {url}/agents/document-analysis/ 'A2A lets agents talk.'",
+        f"  a2a-gateway call {url}/agents/workflow/ 'A2A lets agents talk.'",
         "",
         "Press Ctrl-C to stop.",
         "",

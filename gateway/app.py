@@ -15,11 +15,13 @@ else the first, is also served at the root):
                                                is SERVING; per agent and per target
     GET  /metrics                              Prometheus (public, behind auth, off, or
                                                alone on its own port: `Settings.metrics*`)
+    GET  /ui/                                  the browser page (static files in gateway/ui/)
 
 The ASGI stack, outermost first: CORS (when origins are configured), the metrics port
 (when set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
 Public without credentials: the Agent Cards, /agents (names and card URLs only, which the
-cards publish anyway), /healthz, /readyz and, by configuration, /metrics.
+cards publish anyway), /healthz, /readyz, the page at /ui/ (its calls need credentials)
+and, by configuration, /metrics.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -38,6 +41,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import (
@@ -68,8 +72,9 @@ log = logging.getLogger("a2a_gateway")
 JSON = "application/json"
 STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
 PUBLIC_PATHS = re.compile(
-    r"^(/agents/[^/]+)?/\.well-known/agent(-card)?\.json$|^/(healthz|readyz|agents)$"
+    r"^(/agents/[^/]+)?/\.well-known/agent(-card)?\.json$|^/(healthz|readyz|agents)$|^/ui(/.*)?$"
 )
+UI_DIR = Path(__file__).resolve().parent / "ui"
 
 
 class BodyTooLarge(Exception):
@@ -521,4 +526,5 @@ def create_app(settings: Settings) -> FastAPI:
             expose_headers=["WWW-Authenticate", "Retry-After"],
             max_age=600,
         )
+    app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
     return app

@@ -1,4 +1,4 @@
-"""The `a2a-gateway` command."""
+"""The `a2a-gateway` command: `serve`, and the client commands of a2a_client/commands.py."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from a2a_client import commands as client_commands
 from gateway import logs, server
 from gateway.app import Gateway, create_app
 from gateway.auth import load_keys
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument(
         "--shutdown-grace", type=float, help="seconds running turns get at SIGTERM (default 10)"
     )
+    client_commands.add_commands(commands)
     return parser
 
 
@@ -386,6 +388,8 @@ def run(main: Coroutine[Any, Any, None]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in client_commands.NAMES:
+        return client_commands.run(args)
     if args.workers != 1:
         print(f"a2a-gateway: {workers_refusal(args.workers)}", file=sys.stderr)
         return 2

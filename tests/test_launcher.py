@@ -70,6 +70,11 @@ def test_demo_serves_both_agents_and_ctrl_c_leaves_no_process_behind() -> None:
         )["result"]["task"]
         assert answer["status"]["state"] == "TASK_STATE_COMPLETED"
         assert answer["artifacts"][0]["parts"][0]["text"] == "echo: blue"
+        assert "workflow" in names  # it calls the other two through the gateway
+        combined = a2a.send_stream(url + "/agents/workflow/", "Agents call agents.")
+        assert combined[-1].state == "TASK_STATE_COMPLETED", combined[-1].data
+        assert f"browser UI:  {url}/ui/" in process.output()
+        assert httpx.get(url + "/ui/", timeout=10).status_code == 200
     finally:
         assert process.stop(signal.SIGINT) == 0
     deadline = time.monotonic() + 10

@@ -1,0 +1,183 @@
+"""The /ui page in Debian's headless Chromium, driven by Playwright (no browser download).
+
+Skipped, saying why, where /usr/bin/chromium is absent (`.ci/run` installs it). Screenshots
+go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import a2a
+from tests.proxy import CuttingProxy
+from tests.servers import ROOT, Process
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() and shutil.which("chromium") is None,
+    reason="Chromium is not installed (apt-get install chromium; .ci/run does it)",
+)
+
+# Records every percentage the page shows, in order, as it shows it.
+WATCH_PERCENT = """() => {
+  window.percents = [];
+  new MutationObserver(() => {
+    const text = document.getElementById('percent').textContent;
+    if (text && window.percents[window.percents.length - 1] !== text) window.percents.push(text);
+  }).observe(document.getElementById('percent'), {childList: true, characterData: true,
+                                                  subtree: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = CHROMIUM if CHROMIUM.exists() else Path(str(shutil.which("chromium")))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(executable), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1200, "height": 820})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def open_ui(page: Any, base: str, hash_: str = "agent=scripted") -> None:
+    page.goto(f"{base}/ui/#{hash_}")
+    page.wait_for_selector("#agent option", state="attached")
+
+
+def send(page: Any, text: str) -> str:
+    page.fill("#text", text)
+    page.click("#send")
+    page.wait_for_function("() => location.hash.includes('task=')")
+    return str(page.evaluate("() => new URLSearchParams(location.hash.slice(1)).get('task')"))
+
+
+def test_send_watch_progress_and_artifact_to_completion(page: Any, gateway: Process) -> None:
+    open_ui(page, gateway.address)
+    assert page.input_value("#agent") == "scripted"
+    page.evaluate(WATCH_PERCENT)
+    task_id = send(page, "steps 4 150")
+    page.wait_for_selector("#state[data-state=completed]")
+    assert page.evaluate("window.percents") == ["25%", "50%", "75%", "100%"]
+    assert page.text_content("#percent") == "100%"
+    assert page.text_content("#status-line") == "done"
+    assert page.text_content("#artifacts pre") == "part0;part1;part2;"
+    assert page.get_attribute(".artifact", "data-streaming") == "false"
+    assert page.is_disabled("#cancel")
+    page.wait_for_selector(f"#tasks a[data-task-id='{task_id}'] .badge[data-state=completed]")
+    page.wait_for_timeout(400)  # let the bar's width transition finish for the picture
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    page.screenshot(path=str(ARTIFACTS / "ui-phone.png"), full_page=True)
+
+
+def test_a_cut_stream_reconnects_without_a_missing_or_repeated_chunk(
+    page: Any, gateway: Process
+) -> None:
+    with CuttingProxy(gateway.address, cut_after=2500) as proxy:
+        open_ui(page, proxy.url)
+        task_id = send(page, "steps 16 150")
+        page.wait_for_selector("#conn[data-state=reconnecting]")
+        assert page.text_content("#conn") == "reconnecting…"
+        page.wait_for_selector("#state[data-state=completed]", timeout=30_000)
+        assert proxy.cuts_done == 1
+    ui = page.evaluate("window.a2aUi")
+    assert ui["reconnects"] >= 1
+    assert ui["duplicates"] == 0
+    seen = ui["seen"]
+    last = len(
+        a2a.events(f"{gateway.address}/agents/scripted/tasks/{task_id}/events?lastEventId=0")
+    )
+    assert seen == list(range(seen[0], last + 1)), seen  # every event after the snapshot, once
+    assert page.text_content("#artifacts pre") == "part0;part1;part2;"
+    assert page.text_content("#percent") == "100%"
+
+
+def test_cancel(page: Any, gateway: Process) -> None:
+    open_ui(page, gateway.address)
+    task_id = send(page, "hang")
+    page.wait_for_selector("#status-line:has-text('working forever')")
+    page.wait_for_selector("#conn[data-state=live]")
+    page.click("#cancel")
+    page.wait_for_selector("#state[data-state=canceled]")
+    assert page.text_content("#status-line") == "Task canceled."
+    task = a2a.rpc(gateway.address + "/agents/scripted/", "GetTask", {"id": task_id})["result"]
+    assert task["status"]["state"] == "TASK_STATE_CANCELED"
+
+
+def test_a_failed_task_shows_why(page: Any, gateway: Process) -> None:
+    open_ui(page, gateway.address)
+    send(page, "error-midstream")
+    page.wait_for_selector("#state[data-state=failed]")
+    failure = page.text_content("#failure")
+    assert failure == "Agent 'scripted' returned INTERNAL: the model crashed"
+    assert page.is_visible("#failure")
+
+
+def test_answering_an_input_required_task(page: Any, gateway: Process) -> None:
+    open_ui(page, gateway.address)
+    send(page, "ask")
+    page.wait_for_selector("#answer-form:not([hidden])")
+    assert page.text_content("#question") == "say more"
+    page.fill("#answer", "blue")
+    page.click("#answer-form button")
+    page.wait_for_selector("#state[data-state=completed]")
+    assert page.text_content("#status-line") == "answered: blue"
+    assert page.is_hidden("#answer-form")
+
+
+def test_an_unknown_task_in_the_url_is_not_found(page: Any, gateway: Process) -> None:
+    open_ui(page, gateway.address, "agent=scripted&task=no-such-task")
+    page.wait_for_selector("#notfound:not([hidden])")
+    assert page.text_content("#notfound h2") == "Task not found"
+    assert page.text_content("#notfound-id") == "no-such-task"
+    assert page.is_hidden("#task")
+
+
+def test_a_task_in_the_url_opens_with_its_artifacts(page: Any, gateway: Process) -> None:
+    done = a2a.rpc(
+        gateway.address + "/agents/scripted/", "SendMessage", {"message": a2a.user_message("steps")}
+    )["result"]["task"]
+    open_ui(page, gateway.address, f"agent=scripted&task={done['id']}")
+    page.wait_for_selector("#state[data-state=completed]")
+    assert page.text_content("#artifacts pre") == "part0;part1;part2;"
+    assert page.text_content("#percent") == "100%"
+
+
+def test_ui_redirects_to_the_page(gateway: Process) -> None:
+    import httpx
+
+    response = httpx.get(gateway.address + "/ui", follow_redirects=True, timeout=10)
+    assert response.status_code == 200
+    assert "<title>A2A gateway</title>" in response.text
+    assert httpx.get(gateway.address + "/ui/ui.js", timeout=10).status_code == 200

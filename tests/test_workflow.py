@@ -1,0 +1,100 @@
+"""The workflow agent end to end: it calls document-analysis and echo through the gateway."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from a2a_client import A2AClient, ArtifactEvent, Event, StatusEvent, TaskEvent
+from tests import a2a
+from tests.servers import Process, start_agent, start_gateway
+
+pytestmark = pytest.mark.anyio
+
+DOCUMENT = "Agents call agents. The gateway streams their progress."
+
+
+@pytest.fixture(scope="module")
+def gateway_url() -> Iterator[str]:
+    """document-analysis (0.4 s a step), echo and workflow behind one gateway, whose port is
+    picked first because the workflow agent is told the gateway's URL when it starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    agents: list[Process] = []
+    try:
+        agents.append(
+            start_agent("examples.agents.document_analysis", env={"DOC_ANALYSIS_DELAY": "0.4"})
+        )
+        agents.append(start_agent("examples.agents.echo"))
+        agents.append(start_agent("examples.agents.workflow", "--gateway", url))
+        names = ["document-analysis", "echo", "workflow"]
+        gateway = start_gateway(
+            {n: a.address for n, a in zip(names, agents, strict=True)}, "--port", str(port)
+        )
+        agents.append(gateway)
+        yield url
+    finally:
+        for process in reversed(agents):
+            process.stop()
+
+
+async def test_progress_is_combined_and_artifacts_are_merged(gateway_url: str) -> None:
+    events: list[Event] = []
+    async with A2AClient(gateway_url + "/agents/workflow/") as client:
+        with anyio.fail_after(30):
+            events = [e async for e in client.stream(DOCUMENT)]
+    progress = [e.progress for e in events if isinstance(e, StatusEvent) and e.progress is not None]
+    assert progress == sorted(progress)
+    assert progress[0] == 0
+    assert progress[-1] == 100
+    assert 20 in progress  # echo's share (20 %) once echo has replied, before the analysis
+    assert len(set(progress)) >= 5  # the analysis steps move the combined bar too
+    texts = [e.message_text for e in events if isinstance(e, StatusEvent)]
+    assert "document-analysis: Reading the document" in texts
+    merged: dict[str, str] = {}
+    for event in events:
+        if isinstance(event, ArtifactEvent):
+            merged[event.name] = (merged[event.name] if event.append else "") + event.text
+    assert merged["echo: reply"] == f"echo: {DOCUMENT}"
+    report = merged["document-analysis: analysis"]
+    assert report.startswith("Document analysis\nWords: 8\n")
+    assert report.endswith("First sentence: Agents call agents.\n")
+    chunks = [e for e in events if isinstance(e, ArtifactEvent) and e.name.startswith("document")]
+    assert len(chunks) == 6  # streamed chunk by chunk, not re-sent whole
+    last = events[-1]
+    assert isinstance(last, StatusEvent)
+    assert last.state == "completed"
+    task = a2a.rpc(gateway_url + "/agents/workflow/", "GetTask", {"id": task_id(events)})
+    assert {a["name"] for a in task["result"]["artifacts"]} == set(merged)
+
+
+def task_id(events: list[Event]) -> str:
+    first = events[0]
+    assert isinstance(first, TaskEvent)
+    return first.task.id
+
+
+async def test_cancelling_the_workflow_cancels_its_children(gateway_url: str) -> None:
+    async with (
+        A2AClient(gateway_url + "/agents/workflow/") as client,
+        A2AClient(gateway_url + "/agents/document-analysis/") as analysis,
+    ):
+        with anyio.fail_after(30):
+            async for event in client.stream(DOCUMENT):
+                if isinstance(event, TaskEvent):
+                    parent = event.task.id
+                if isinstance(event, StatusEvent) and "Reading" in event.message_text:
+                    break  # document-analysis is working on its first step
+            child = (await analysis.list(page_size=1)).tasks[0]
+            assert child.state == "working"
+            assert (await client.cancel(parent)).state == "canceled"
+            deadline = time.monotonic() + 10
+            while (await analysis.get(child.id)).state != "canceled":
+                assert time.monotonic() < deadline, "the child task was not cancelled"
+                await anyio.sleep(0.05)
