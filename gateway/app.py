@@ -181,9 +181,7 @@ class Gateway:
         upstream = self.upstream_for(request)
         if upstream is None:
             return unknown_agent(request)
-        principal = request.scope.get(PRINCIPAL, ANONYMOUS)
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        logs.bind(request_id=request_id[:128], principal=principal, agent=upstream.name)
+        principal, request_id = self.identify(request, upstream)
         if self.draining.is_set():
             error = errors.internal_error("The gateway is shutting down", reason="SHUTTING_DOWN")
             headers = {"Retry-After": "1", "Connection": "close"}
@@ -270,9 +268,7 @@ class Gateway:
         upstream = self.upstream_for(request)
         if upstream is None:
             return unknown_agent(request)
-        principal = request.scope.get(PRINCIPAL, ANONYMOUS)
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        logs.bind(request_id=request_id[:128], principal=principal, agent=upstream.name)
+        principal, request_id = self.identify(request, upstream)
         last_event_id = request.headers.get("last-event-id")
         if last_event_id is None:
             last_event_id = request.query_params.get(resume.QUERY)
@@ -296,6 +292,14 @@ class Gateway:
                 return Response(status_code=204)
             return Response(jsonrpc.error(None, exc), status_code=status, media_type=JSON)
         return self.sse(result, None, principal, None, "GET events", received)
+
+    @staticmethod
+    def identify(request: Request, upstream: Upstream) -> tuple[str, str]:
+        """The request's principal (set by auth) and id, bound to its log context."""
+        principal: str = request.scope.get(PRINCIPAL, ANONYMOUS)
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        logs.bind(request_id=request_id[:128], principal=principal, agent=upstream.name)
+        return principal, request_id
 
     def caller(self, request: Request, principal: str, request_id: str) -> Caller:
         return Caller(

@@ -46,7 +46,6 @@ from gateway.settings import (
     ApiKey,
     AuthSettings,
     KiB,
-    MiB,
     PrincipalLimits,
     Settings,
     TlsSpec,
@@ -159,15 +158,20 @@ class ListenConfig(Section):
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
 
 
+_DEFAULTS = Settings()
+
+
 class LimitsConfig(Section):
-    keepalive: PositiveFloat = 15.0
-    max_body_bytes: PositiveInt = 1 * MiB
-    max_events_per_task: PositiveInt = 10_000
-    max_subscribers_per_task: PositiveInt = 100
-    finished_task_ttl: PositiveFloat = 3600.0
-    max_running_tasks: PositiveInt = 1000
-    send_timeout: PositiveFloat = 30.0
-    final_grace: PositiveFloat = 1.0
+    """Flattened into Settings; the defaults are Settings' own."""
+
+    keepalive: PositiveFloat = _DEFAULTS.keepalive
+    max_body_bytes: PositiveInt = _DEFAULTS.max_body_bytes
+    max_events_per_task: PositiveInt = _DEFAULTS.max_events_per_task
+    max_subscribers_per_task: PositiveInt = _DEFAULTS.max_subscribers_per_task
+    finished_task_ttl: PositiveFloat = _DEFAULTS.finished_task_ttl
+    max_running_tasks: PositiveInt = _DEFAULTS.max_running_tasks
+    send_timeout: PositiveFloat = _DEFAULTS.send_timeout
+    final_grace: PositiveFloat = _DEFAULTS.final_grace
 
 
 class HttpConfig(Section):
