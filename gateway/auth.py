@@ -27,6 +27,7 @@ import hmac
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qsl
 from typing import Any
 
 import jwt
@@ -85,6 +86,20 @@ def load_keys(settings: AuthSettings) -> list[tuple[str | None, str, Key]]:
     return keys
 
 
+def _query_token(scope: Scope) -> bytes | None:
+    """`access_token` of a GET on an event stream (`.../tasks/{id}/events`), else None.
+
+    Only there: everywhere else credentials travel in headers, where they stay out of logs
+    and browser history.
+    """
+    if scope.get("method") != "GET" or not str(scope.get("path", "")).endswith("/events"):
+        return None
+    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+        if key == "access_token" and value:
+            return value.encode("latin-1")
+    return None
+
+
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     for key, value in headers:
         if key == name:
@@ -131,6 +146,21 @@ class Authenticator:
             presented = _header(headers, self.api_key_header)
             if presented is not None:
                 return self.verify_api_key(presented)
+        raise Unauthorized("credentials required", error=None)
+
+    def authenticate_query(self, token: bytes) -> str:
+        """A credential from the `access_token` query parameter (RFC 6750 section 2.3).
+
+        Browsers' EventSource cannot send headers, so the GET event stream also accepts its
+        credential there: a JWT when it looks like one (three dot-separated parts) and JWT keys
+        are configured, else an API key.
+        """
+        if self.keys and token.count(b".") == 2:
+            return self.verify_jwt(token)
+        if self.api_keys:
+            return self.verify_api_key(token)
+        if self.keys:
+            return self.verify_jwt(token)
         raise Unauthorized("credentials required", error=None)
 
     def verify_api_key(self, presented: bytes) -> str:
@@ -233,7 +263,11 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            scope[PRINCIPAL] = self.authenticator.authenticate(scope["headers"])
+            token = _query_token(scope)
+            if token is not None:
+                scope[PRINCIPAL] = self.authenticator.authenticate_query(token)
+            else:
+                scope[PRINCIPAL] = self.authenticator.authenticate(scope["headers"])
         except Unauthorized as exc:
             log.info("authentication failed: %s", exc.description)
             if self.on_reject is not None:

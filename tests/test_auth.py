@@ -309,3 +309,43 @@ def test_a_thousand_random_bearer_strings_are_all_refused(auth_gateway: Process)
     assert statuses == {401}
     assert metric(base, "a2a_upstream_calls_total") == calls_before  # no agent was called
     assert metric(base, "a2a_auth_failures_total") - failures_before == 1000
+
+
+def _events_status(url: str, **query: str) -> tuple[int, bytes]:
+    with httpx.stream("GET", url, params=query, timeout=10) as response:
+        first = b"" if response.status_code != 200 else next(response.iter_raw())
+        return response.status_code, first
+
+
+def test_the_event_stream_takes_a_token_in_its_query_for_eventsource(
+    auth_gateway: Process,
+) -> None:
+    base = auth_gateway.address + "/agents/scripted/"
+    reply = httpx.post(
+        base,
+        json=a2a.request("SendMessage", {"message": a2a.user_message("steps 2")}),
+        headers={**a2a.V1, **api_key("alice")},
+        timeout=30,
+    )
+    task_id = reply.json()["result"]["task"]["id"]
+    events = f"{base}tasks/{task_id}/events"
+    assert _events_status(events)[0] == 401
+    assert _events_status(events, access_token="not-a-key")[0] == 401
+    status, first = _events_status(events, access_token=API_KEYS["alice"])
+    assert status == 200
+    assert task_id.encode() in first
+    # A JWT works the same way; another principal sees nothing of alice's task.
+    assert _events_status(events, access_token=make_token("alice"))[0] == 200
+    assert _events_status(events, access_token=API_KEYS["bob"])[0] == 404
+
+
+def test_a_query_token_is_not_accepted_anywhere_else(auth_gateway: Process) -> None:
+    base = auth_gateway.address + "/agents/scripted/"
+    response = httpx.post(
+        base,
+        params={"access_token": API_KEYS["alice"]},
+        json=a2a.request("ListTasks", {}),
+        headers=a2a.V1,
+        timeout=10,
+    )
+    assert response.status_code == 401

@@ -181,3 +181,20 @@ def test_ui_redirects_to_the_page(gateway: Process) -> None:
     assert response.status_code == 200
     assert "<title>A2A gateway</title>" in response.text
     assert httpx.get(gateway.address + "/ui/ui.js", timeout=10).status_code == 200
+
+
+def test_with_auth_on_the_page_asks_for_a_token_then_streams_with_it(
+    page: Any, auth_gateway: Process
+) -> None:
+    from tests.conftest import API_KEYS
+
+    open_ui(page, auth_gateway.address)
+    page.fill("#text", "steps 2 50")
+    page.click("#send")
+    page.wait_for_function("() => document.getElementById('send-error').textContent.length > 0")
+    assert "requires a token" in (page.text_content("#send-error") or "")
+    page.fill("#token", API_KEYS["alice"])
+    page.dispatch_event("#token", "change")
+    send(page, "steps 2 50")
+    page.wait_for_selector("#state[data-state=completed]")
+    assert page.text_content("#artifacts pre") == "part0;part1;part2;"

@@ -35,12 +35,49 @@ function textOf(parts) {
   return (parts || []).filter((p) => typeof p.text === "string").map((p) => p.text).join("");
 }
 
+// --- credentials (only for a gateway with auth on) -------------------------------------
+// The token is kept in sessionStorage (this tab only). A JWT goes in `Authorization: Bearer`,
+// anything else in the API-key header the agent's card names. EventSource cannot send
+// headers, so the event stream gets it as `access_token` (RFC 6750), which the gateway
+// accepts on that route only.
+
+const TOKEN_KEY = "a2a-gateway-token";
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+function authHeaders() {
+  const value = token();
+  if (!value) return {};
+  if (value.split(".").length === 3) return { Authorization: `Bearer ${value}` };
+  return { [(agent && agent.apiKeyHeader) || "X-API-Key"]: value };
+}
+
+async function loadApiKeyHeader(target) {
+  if (target.apiKeyHeader !== undefined) return;
+  target.apiKeyHeader = null;
+  try {
+    const card = await (await fetch(target.cardUrl)).json();
+    for (const scheme of Object.values(card.securitySchemes || {})) {
+      if (scheme.apiKeySecurityScheme) target.apiKeyHeader = scheme.apiKeySecurityScheme.name;
+    }
+  } catch {
+    // the default header name will do
+  }
+}
+
 async function rpc(method, params) {
   const response = await fetch(agent.url, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "A2A-Version": "1.0" },
+    headers: { "Content-Type": "application/json", "A2A-Version": "1.0", ...authHeaders() },
     body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcIds, method, params }),
   });
+  if (response.status === 401) {
+    throw new Error(
+      token() ? "The gateway refused this token." : "This gateway requires a token: enter one above.",
+    );
+  }
   let body;
   try {
     body = await response.json();
@@ -85,6 +122,7 @@ function selectAgent(name) {
   if (!agent) return false;
   $("agent").value = agent.name;
   $("agent-description").textContent = agent.description || `Agent ${agent.name}`;
+  loadApiKeyHeader(agent);
   return true;
 }
 
@@ -255,8 +293,11 @@ function applyEvent(result) {
 function follow() {
   const current = view;
   if (current.source) current.source.close();
+  const query = new URLSearchParams();
+  if (current.lastId > 0) query.set("lastEventId", String(current.lastId));
+  if (token()) query.set("access_token", token());
   let url = `${agent.url}tasks/${encodeURIComponent(current.id)}/events`;
-  if (current.lastId > 0) url += `?lastEventId=${current.lastId}`;
+  if (query.toString()) url += `?${query}`;
   const source = new EventSource(url);
   current.source = source;
   setConn("connecting");
@@ -443,6 +484,13 @@ $("agent").addEventListener("change", () => {
   location.hash = `agent=${encodeURIComponent($("agent").value)}`;
 });
 window.addEventListener("hashchange", route);
+$("token").value = token();
+$("token").addEventListener("change", () => {
+  const value = $("token").value.trim();
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  loadRecent();
+});
 
 loadAgents()
   .then(route)
