@@ -1,4 +1,4 @@
-"""Shared fixtures: real agent processes and a real gateway on 127.0.0.1."""
+"""Shared fixtures: real agent processes, a real gateway, a private redis-server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.redis_server import RedisServer, start_redis
 from tests.servers import Process, start_agent, start_gateway
 
 
@@ -27,3 +28,14 @@ def gateway(scripted_agent: Process) -> Iterator[Process]:
     process = start_gateway({"scripted": scripted_agent.address}, "--keepalive", "1")
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server for the whole session (tests isolate by key prefix)."""
+    try:
+        server = start_redis()
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.close()
