@@ -12,7 +12,8 @@ else the first, is also served at the root):
     GET  /agents                               the agents and their card URLs
     GET  /healthz                              the process is up
     GET  /readyz                               every agent has a target whose gRPC health
-                                               is SERVING; per agent and per target
+                                               is SERVING, and the store answers; per agent
+                                               and per target, and the store
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ from gateway import (
 )
 from gateway.bridge import Bridge, Caller
 from gateway.methods import Call, EventStream, Methods
+from gateway.redis_store import RedisStore
+from gateway.replicas import Replicas
 from gateway.settings import Settings
-from gateway.store import MemoryStore
+from gateway.store import MemoryStore, Store
 from gateway.subscribers import Subscribers
 from gateway.upstream import Upstream
 
@@ -68,12 +71,12 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = MemoryStore(
-            max_events_per_task=settings.max_events_per_task,
-            finished_ttl=settings.finished_task_ttl,
-        )
+        self.store, replicas = make_store(settings)
         self.bridge = Bridge(
-            self.store, final_grace=settings.final_grace, max_running=settings.max_running_tasks
+            self.store,
+            final_grace=settings.final_grace,
+            max_running=settings.max_running_tasks,
+            replicas=replicas,
         )
         self.subscribers = Subscribers(limit_per_task=settings.max_subscribers_per_task)
         self.methods = Methods(self.store, self.bridge, self.subscribers)
@@ -94,9 +97,11 @@ class Gateway:
         """Start the background work (health watching); needs the running loop."""
         for upstream in self.upstreams.values():
             upstream.start()
+        self.bridge.start_replicas()
 
     async def close(self) -> None:
         await self.bridge.close()
+        await self.store.close()
         for upstream in self.upstreams.values():
             await upstream.close()
 
@@ -283,15 +288,35 @@ class Gateway:
         return json_response({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        """Ready when every agent has a SERVING target. Waits up to 2 s for first answers."""
+        """Ready when every agent has a SERVING target and the store answers. Waits up to
+        2 s for first answers."""
         upstreams = list(self.upstreams.values())
-        await asyncio.gather(*(u.checked(timeout=2.0) for u in upstreams))
+        _, store = await asyncio.gather(
+            asyncio.gather(*(u.checked(timeout=2.0) for u in upstreams)), self.store.health()
+        )
         agents = {u.name: u.health() for u in upstreams}
-        ready = all(a["status"] == "SERVING" for a in agents.values())
+        ready = all(a["status"] == "SERVING" for a in agents.values()) and store["status"] == "ok"
         return json_response(
-            {"status": "ready" if ready else "unavailable", "agents": agents},
+            {"status": "ready" if ready else "unavailable", "agents": agents, "store": store},
             status=200 if ready else 503,
         )
+
+
+def make_store(settings: Settings) -> tuple[Store, Replicas | None]:
+    """The configured backend; a shared one comes with this replica's lease keeping."""
+    if not settings.shared_store:
+        memory = MemoryStore(
+            max_events_per_task=settings.max_events_per_task,
+            finished_ttl=settings.finished_task_ttl,
+        )
+        return memory, None
+    shared = RedisStore(
+        settings.store,
+        prefix=settings.store_prefix,
+        max_events_per_task=settings.max_events_per_task,
+        finished_ttl=settings.finished_task_ttl,
+    )
+    return shared, Replicas(shared, lease=settings.lease)
 
 
 def unknown_agent(request: Request) -> Response:

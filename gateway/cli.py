@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from gateway.app import create_app
 from gateway.config import ConfigError, load
@@ -120,6 +121,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds one SSE send may block before a stalled client's stream is closed "
         "(default 30)",
     )
+    serve.add_argument(
+        "--store",
+        metavar="URL",
+        help="where tasks and their events live: 'memory' (default; this process only) or "
+        "redis://HOST:PORT/DB, shared by every replica on it",
+    )
+    serve.add_argument(
+        "--store-prefix", metavar="PREFIX", help="prefix of every Redis key (default 'a2a:')"
+    )
+    serve.add_argument(
+        "--lease",
+        type=float,
+        help="seconds after which a dead replica's running tasks are FAILED by another one "
+        "(Redis store; default 10)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes on this host sharing the port (needs --store redis://...)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -185,9 +206,15 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             for agent in agents:
                 if isinstance(agent, dict):
                     agent["deadline"] = args.deadline
-        for key, value in (("host", args.host), ("port", args.port)):
+        for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers)):
             if value is not None:
                 _section(data, "listen")[key] = value
+        if isinstance(data.get("store"), str):
+            data["store"] = {"url": data["store"]}
+        store = (("url", args.store), ("prefix", args.store_prefix), ("lease", args.lease))
+        for key, value in store:
+            if value is not None:
+                _section(data, "store")[key] = value
         limits = (
             ("keepalive", args.keepalive),
             ("max_events_per_task", args.max_events_per_task),
@@ -223,13 +250,8 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
     return apply
 
 
-async def serve(settings: Settings, log_level: str) -> None:
-    """Build the app (ConfigError if an agent's targets cannot be resolved), bind (port 0
-    allowed), say where, then serve until SIGINT/SIGTERM."""
-    try:
-        app = create_app(settings)
-    except (ValueError, OSError) as exc:
-        raise ConfigError([("agents", f"cannot set up the upstream channels: {exc}")]) from None
+def listen(settings: Settings) -> socket.socket:
+    """Bind (port 0 allowed) and say where."""
     host, port = settings.host, settings.port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -237,19 +259,59 @@ async def serve(settings: Settings, log_level: str) -> None:
     sock.bind((host, port))
     sock.listen(2048)
     sock.setblocking(False)
-    bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    print(f"a2a-gateway listening on http://{shown}:{sock.getsockname()[1]}", flush=True)
+    return sock
+
+
+def uvicorn_config(app: Any, log_level: str, **options: Any) -> uvicorn.Config:
+    return uvicorn.Config(
         app,
         log_level=log_level,
         access_log=False,
         lifespan="on",
         proxy_headers=False,  # forwarded headers are honoured in gateway/urls.py only
         timeout_graceful_shutdown=5,
+        **options,
     )
-    server = uvicorn.Server(config)
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    print(f"a2a-gateway listening on http://{shown}:{bound_port}", flush=True)
+
+
+def build_app(settings: Settings) -> Any:
+    """The app (ConfigError if an agent's targets cannot be resolved)."""
+    try:
+        return create_app(settings)
+    except (ValueError, OSError) as exc:
+        raise ConfigError([("agents", f"cannot set up the upstream channels: {exc}")]) from None
+
+
+async def serve(settings: Settings, log_level: str) -> None:
+    """Build the app, bind, say where, then serve until SIGINT/SIGTERM."""
+    app = build_app(settings)
+    sock = listen(settings)
+    server = uvicorn.Server(uvicorn_config(app, log_level))
     await server.serve(sockets=[sock])
+
+
+WORKER_ARGV = "A2A_GATEWAY_WORKER_ARGV"
+
+
+def serve_workers(settings: Settings, log_level: str, argv: list[str]) -> None:
+    """`--workers N`: N processes accept on one socket (uvicorn's supervisor restarts a dead
+    one). Each rebuilds the same settings from this command line (`worker_app`), and each is a
+    replica of its own on the shared store: leases, cancels and sweeps work between them as
+    between hosts."""
+    sock = listen(settings)
+    os.environ[WORKER_ARGV] = json.dumps(argv)
+    config = uvicorn_config(
+        "gateway.cli:worker_app", log_level, factory=True, workers=settings.workers
+    )
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def worker_app() -> Any:
+    """The app of one worker process (uvicorn calls this factory in each)."""
+    args = build_parser().parse_args(json.loads(os.environ[WORKER_ARGV]))
+    return build_app(load(args.config, overrides=_overrides(args)))
 
 
 def _refuse(exc: ConfigError, path: str | None) -> int:
@@ -260,6 +322,7 @@ def _refuse(exc: ConfigError, path: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
         settings = load(args.config, overrides=_overrides(args))
@@ -267,7 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         return _refuse(exc, args.config)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     try:
-        asyncio.run(serve(settings, args.log_level))
+        if settings.workers > 1:
+            serve_workers(settings, args.log_level, argv)
+        else:
+            asyncio.run(serve(settings, args.log_level))
     except ConfigError as exc:
         return _refuse(exc, args.config)
     except OSError as exc:

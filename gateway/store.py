@@ -278,7 +278,7 @@ class MemoryStore:
         return None if log is None else (log.first_seq, log.last_seq)
 
     async def health(self) -> dict[str, Any]:
-        return {"backend": "memory", "status": "ok", "tasks": len(self._tasks)}
+        return {"backend": "memory", "status": "ok"}
 
     async def close(self) -> None:
         return None
