@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -39,3 +40,48 @@ def redis_server() -> Iterator[RedisServer]:
         pytest.skip(str(exc))
     yield server
     server.close()
+
+
+class Backend:
+    """A store backend for gateway processes: `memory`, or `redis` on the private server with
+    a key prefix of its own per gateway group (so groups of replicas never see each other)."""
+
+    def __init__(self, name: str, redis: RedisServer | None) -> None:
+        self.name = name
+        self.redis = redis
+        self.started: list[Process] = []
+
+    def __repr__(self) -> str:
+        return f"<Backend {self.name}>"
+
+    def args(self, prefix: str | None = None) -> list[str]:
+        if self.redis is None:
+            return []
+        prefix = prefix or f"test-{uuid.uuid4().hex[:8]}:"
+        return ["--store", self.redis.url, "--store-prefix", prefix]
+
+    def gateway(self, agent: Process, *extra: str, prefix: str | None = None) -> Process:
+        process = start_gateway(
+            {"scripted": agent.address}, "--keepalive", "1", *self.args(prefix), *extra
+        )
+        self.started.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            process.stop()
+        self.started.clear()
+
+
+@pytest.fixture(scope="session", params=["memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    redis = request.getfixturevalue("redis_server") if request.param == "redis" else None
+    chosen = Backend(request.param, redis)
+    yield chosen
+    chosen.stop_all()
+
+
+@pytest.fixture(scope="session")
+def backend_gateway(backend: Backend, scripted_agent: Process) -> Process:
+    """One gateway per backend, shared by the behavioural suite (tests/test_backends.py)."""
+    return backend.gateway(scripted_agent)
