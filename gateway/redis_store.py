@@ -40,9 +40,7 @@ from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway import errors
 from gateway.events import Event
@@ -147,10 +145,16 @@ def _seq(entry_id: bytes | str) -> int:
 
 @contextmanager
 def unavailable(doing: str) -> Iterator[None]:
-    """The one translation point of Redis connection trouble into STORE_UNAVAILABLE."""
+    """The one translation point of Redis errors into STORE_UNAVAILABLE: no connection, a
+    timeout, or an error reply (out of memory, read-only replica, ...). Our scripts' own
+    refusals (EXISTS, GONE, CONFLICT, LEASED) pass through for the caller to judge."""
     try:
         yield
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+    except ResponseError as exc:
+        if str(exc).startswith(_REFUSALS):
+            raise
+        raise errors.store_unavailable(f"{doing}: {exc}") from None
+    except (RedisError, OSError) as exc:
         raise errors.store_unavailable(f"{doing}: {exc or type(exc).__name__}") from None
 
 
@@ -241,11 +245,9 @@ class RedisStore:
         ]
         try:
             await self._retrying(lambda: self._append(keys=task_keys, args=args))
-        except ResponseError as exc:
+        except ResponseError as exc:  # one of our script's refusals
             record.last_seq = seq - 1
-            if str(exc).startswith(_REFUSALS):
-                raise StoreConflict(f"task {record.id}: {exc}") from None
-            raise errors.store_unavailable(f"writing an event: {exc}") from None
+            raise StoreConflict(f"task {record.id}: {exc}") from None
         except BaseException:
             record.last_seq = seq - 1
             raise

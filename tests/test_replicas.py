@@ -394,3 +394,28 @@ def test_workers_are_refused_without_a_shared_store() -> None:
     assert done.returncode == 2
     assert "listen.workers" in done.stderr
     assert "shared store" in done.stderr
+
+
+def test_redis_timing_out_mid_stream_fails_the_task_and_leaves_a_clean_log(
+    cluster: Cluster, own_redis: RedisServer
+) -> None:
+    """Redis stops answering (SIGSTOP) for longer than a turn can wait: the open stream ends
+    with STORE_UNAVAILABLE, the turn fails once Redis answers again, nothing stays WORKING."""
+    a, b = cluster.start(2, redis=own_redis)
+    client = Reader(a, "SendStreamingMessage", {"message": a2a.user_message("steps 400 20")})
+    client.start()
+    client.wait_for(5)
+    own_redis.pause()
+    try:
+        seen = client.finish(timeout=30)
+    finally:
+        own_redis.resume()
+    error = seen[-1].data["error"]  # an event without an id: httpx-sse repeats the last id
+    assert error["data"][0]["reason"] == "STORE_UNAVAILABLE"
+    task_id = seen[0].result["task"]["id"]
+    failed = wait_state(b, task_id, {"TASK_STATE_FAILED"}, timeout=15)
+    reason = failed["status"]["message"]["parts"][0]["text"]
+    assert "stopped" in reason or "unavailable" in reason
+    log = assert_one_clean_log(b, task_id)
+    logged = [e for e in seen if "result" in e.data]
+    assert [e.result for e in log[: len(logged)]] == [e.result for e in logged]
