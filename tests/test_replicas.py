@@ -7,6 +7,7 @@ so a lost replica is detected within a few seconds.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -133,8 +134,6 @@ class Reader(threading.Thread):
                     headers={**a2a.V1, **self.headers},
                 ) as source,
             ):
-                import json
-
                 for sse in source.iter_sse():
                     self.events.append(a2a.SseEvent(sse.id or None, json.loads(sse.data)))
         except Exception as exc:
