@@ -26,6 +26,12 @@ at once with it. Socket timeouts are short; the client reconnects by itself when
 
 Retention: a terminal event sets a TTL (`finished_ttl`) on the task's hash and stream; index
 entries whose task expired are removed lazily by the next ListTasks of that owner.
+
+Costs and limits: an append is one round trip; `get` one round trip plus a fold of fewer than
+K events; ListTasks reads the state and context of every task of that owner and agent (one
+pipelined round trip) and loads only the page. One Redis (standalone, or a primary with
+replicas and Sentinel), not Redis Cluster: a script touches a task's keys and the shared
+`running` and index keys, which Cluster would put in different slots.
 """
 
 from __future__ import annotations
