@@ -12,7 +12,8 @@ else the first, is also served at the root):
     GET  /agents                               the agents and their card URLs
     GET  /healthz                              the process is up
     GET  /readyz                               every agent has a target whose gRPC health
-                                               is SERVING; per agent and per target
+                                               is SERVING, and the store answers; per agent
+                                               and per target, and the store
     GET  /metrics                              Prometheus (public, behind auth, off, or
                                                alone on its own port: `Settings.metrics*`)
     GET  /ui/                                  the browser page (static files in gateway/ui/)
@@ -62,8 +63,10 @@ from gateway.bridge import Bridge, Caller
 from gateway.limits import RateLimit, RateLimiter, Slots
 from gateway.methods import Call, EventStream, Methods
 from gateway.metrics import Metrics
+from gateway.redis_store import RedisStore
+from gateway.replicas import Replicas
 from gateway.settings import Settings
-from gateway.store import MemoryStore
+from gateway.store import MemoryStore, Store
 from gateway.subscribers import Subscribers
 from gateway.upstream import Upstream
 
@@ -93,16 +96,14 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.store = MemoryStore(
-            max_events_per_task=settings.max_events_per_task,
-            finished_ttl=settings.finished_task_ttl,
-        )
+        self.store, replicas = make_store(settings)
         self.bridge = Bridge(
             self.store,
             final_grace=settings.final_grace,
             max_running=settings.max_running_tasks,
             metrics=self.metrics,
             max_tasks_per_principal=settings.per_principal.tasks,
+            replicas=replicas,
         )
         self.subscribers = Subscribers(limit_per_task=settings.max_subscribers_per_task)
         self.methods = Methods(self.store, self.bridge, self.subscribers)
@@ -133,6 +134,7 @@ class Gateway:
         """Start the background work (health watching); needs the running loop."""
         for upstream in self.upstreams.values():
             upstream.start()
+        self.bridge.start_replicas()
 
     def is_public(self, scope: Scope) -> bool:
         if scope["method"] not in ("GET", "HEAD"):
@@ -154,6 +156,7 @@ class Gateway:
         self.draining.set()
         self.open_streams.drain()
         await self.bridge.close()
+        await self.store.close()
         for upstream in self.upstreams.values():
             await upstream.close()
 
@@ -428,13 +431,16 @@ class Gateway:
         return json_response({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        """Ready when every agent has a SERVING target. Waits up to 2 s for first answers."""
+        """Ready when every agent has a SERVING target and the store answers. Waits up to
+        2 s for first answers."""
         upstreams = list(self.upstreams.values())
-        await asyncio.gather(*(u.checked(timeout=2.0) for u in upstreams))
+        _, store = await asyncio.gather(
+            asyncio.gather(*(u.checked(timeout=2.0) for u in upstreams)), self.store.health()
+        )
         agents = {u.name: u.health() for u in upstreams}
-        ready = all(a["status"] == "SERVING" for a in agents.values())
+        ready = all(a["status"] == "SERVING" for a in agents.values()) and store["status"] == "ok"
         return json_response(
-            {"status": "ready" if ready else "unavailable", "agents": agents},
+            {"status": "ready" if ready else "unavailable", "agents": agents, "store": store},
             status=200 if ready else 503,
         )
 
@@ -469,6 +475,23 @@ class MetricsPort:
         else:
             response = Response(b"not found\n", status_code=404, media_type="text/plain")
         await response(scope, receive, send)
+
+
+def make_store(settings: Settings) -> tuple[Store, Replicas | None]:
+    """The configured backend; a shared one comes with this replica's lease keeping."""
+    if not settings.shared_store:
+        memory = MemoryStore(
+            max_events_per_task=settings.max_events_per_task,
+            finished_ttl=settings.finished_task_ttl,
+        )
+        return memory, None
+    shared = RedisStore(
+        settings.store,
+        prefix=settings.store_prefix,
+        max_events_per_task=settings.max_events_per_task,
+        finished_ttl=settings.finished_task_ttl,
+    )
+    return shared, Replicas(shared, lease=settings.lease)
 
 
 def unknown_agent(request: Request) -> Response:

@@ -27,8 +27,8 @@ import hmac
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qsl
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -96,7 +96,7 @@ def _query_token(scope: Scope) -> bytes | None:
         return None
     for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
         if key == "access_token" and value:
-            return value.encode("latin-1")
+            return str(value).encode("latin-1")
     return None
 
 

@@ -19,6 +19,16 @@ Lifecycle of a turn:
 A principal may run at most `max_tasks_per_principal` turns at once (0 = unlimited); a turn
 holds its slot from `start()` until its pump ends. Every Run call is counted in the metrics
 by its final gRPC status, and every turn's duration by its final state.
+
+With a shared store (`replicas` set, see replicas.py) a turn first claims the task's lease, so
+one turn of a task runs at a time across replicas, and releases it when the pump ends. A pump
+whose append is refused (StoreConflict: another replica has written the task's end, e.g. after
+this replica lost its lease) stops its call and writes nothing more. A pump that cannot reach
+the store (STORE_UNAVAILABLE, after the store's own retries) stops its call and fails the task
+from the stored record, so the task's log and record stay a consistent prefix; if even that
+cannot be written, the lease lapses and a surviving replica fails the task (REPLICA_LOST).
+Nothing is buffered: the pump does not read the agent's next event before the last one is
+logged, so gRPC flow control holds the agent back.
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ import grpc
 from gateway import convert, errors, logs
 from gateway.limits import Slots
 from gateway.metrics import Metrics
-from gateway.store import MemoryStore
+from gateway.replicas import Replicas
+from gateway.store import Store, StoreConflict
 from gateway.task import (
     CANCELED,
     FAILED,
@@ -51,7 +62,8 @@ from gateway.upstream import Upstream
 from generated import task_service_pb2 as pb
 
 AGENT_ROLE = "ROLE_AGENT"
-log = logging.getLogger("a2a_gateway.bridge")
+
+log = logging.getLogger("a2a_gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,21 +192,37 @@ class Bridge:
 
     def __init__(
         self,
-        store: MemoryStore,
+        store: Store,
         *,
         final_grace: float = 1.0,
         max_running: int = 1000,
         metrics: Metrics | None = None,
         max_tasks_per_principal: int = 0,
+        replicas: Replicas | None = None,
     ) -> None:
         self.store = store
         self.final_grace = final_grace
         self.max_running = max_running
         self.metrics = metrics or Metrics()
         self.slots = Slots(max_tasks_per_principal)
+        self.replicas = replicas
         self._turns: dict[str, asyncio.Task[None]] = {}
         self._starting: set[str] = set()
         self._canceling: set[str] = set()
+        self._lost: set[str] = set()
+
+    def start_replicas(self) -> None:
+        """Start the lease heartbeat, sweeper and cancel listener (needs the running loop)."""
+        if self.replicas is not None:
+            self.replicas.start(lambda: [*self._turns, *self._starting], self.stop_turn)
+
+    def stop_turn(self, task_id: str, why: str) -> None:
+        """Another replica asks: "cancel" (log CANCELED) or "lost" (log nothing)."""
+        pump = self._turns.get(task_id)
+        if pump is None:
+            return
+        (self._canceling if why == "cancel" else self._lost).add(task_id)
+        pump.cancel()
 
     def __repr__(self) -> str:
         return f"<Bridge running={len(self._turns)} starting={len(self._starting)}>"
@@ -252,12 +280,23 @@ class Bridge:
             ("x-request-id", caller.request_id),
         )
         self._starting.add(task_id)
-        call: Any = None
+        claimed = False
         try:
+            if self.replicas is not None:
+                claimed = await self.replicas.claim(task_id)
+                if not claimed:
+                    raise errors.unsupported_operation(f"Task {task_id} already has a turn running")
             await upstream.connect()
-            call = upstream.stub.Run(
-                request, timeout=upstream.deadline, metadata=grpc_metadata, wait_for_ready=False
-            )
+        except BaseException:
+            self._starting.discard(task_id)
+            self.slots.release(principal)
+            if claimed:
+                await self._release(task_id)
+            raise
+        call = upstream.stub.Run(
+            request, timeout=upstream.deadline, metadata=grpc_metadata, wait_for_ready=False
+        )
+        try:
             first = await call.read()
             if first is grpc.aio.EOF:
                 raise errors.invalid_agent_response("the agent ended the call without any event")
@@ -267,16 +306,25 @@ class Bridge:
                 self.metrics.upstream_call(upstream.name, "Run", "OK")
                 return Started(None, message=reply)
             now = time.time()
-            if record is None:
-                record = TaskRecord(
-                    id=task_id, context_id=context_id, agent=upstream.name, owner=caller.principal
-                )
-                logged = await self.store.create(record, begin_turn(record, user_message, now))
-            else:
-                logged = await self.store.append(record, begin_turn(record, user_message, now))
+            try:
+                if record is None:
+                    record = TaskRecord(
+                        id=task_id,
+                        context_id=context_id,
+                        agent=upstream.name,
+                        owner=caller.principal,
+                    )
+                    logged = await self.store.create(record, begin_turn(record, user_message, now))
+                else:
+                    logged = await self.store.append(record, begin_turn(record, user_message, now))
+            except StoreConflict:
+                raise errors.unsupported_operation(
+                    f"Task {task_id} changed while its turn was starting; send the message again"
+                ) from None
             pump = asyncio.create_task(self._pump(upstream, record, call, first, began))
             self._turns[task_id] = pump
-            handed_over = True
+            claimed = False  # the pump releases it
+            handed_over = True  # and the principal's slot
 
             def ended(_: object) -> None:
                 self._turns.pop(task_id, None)
@@ -288,13 +336,14 @@ class Bridge:
             self.metrics.upstream_call(upstream.name, "Run", exc.code().name)
             raise errors.from_grpc(exc, upstream.name, hint=upstream.hint(exc)) from None
         except BaseException:
-            if call is not None:
-                call.cancel()
+            call.cancel()
             raise
         finally:
             self._starting.discard(task_id)
             if not handed_over:
                 self.slots.release(principal)
+            if claimed:
+                await self._release(task_id)
 
     async def _direct_reply(
         self, call: Any, first: pb.AgentEvent, task_id: str, context_id: str
@@ -314,11 +363,72 @@ class Bridge:
             raise errors.invalid_agent_response("a direct reply must be the only event of its call")
         return reply
 
+    async def _release(self, task_id: str) -> None:
+        if self.replicas is not None:
+            await asyncio.shield(self.replicas.release(task_id))
+
     async def _pump(
         self, upstream: Upstream, record: TaskRecord, call: Any, event: Any, began: float
     ) -> None:
-        code = "OK"
         logs.bind(task_id=record.id)  # this task's own context copy
+        code = "OK"
+        try:
+            code = await self._run(upstream, record, call, event)
+        except asyncio.CancelledError:
+            code = "CANCELLED"
+            raise
+        except StoreConflict as exc:
+            log.warning("task %s: stopped, another writer ended it (%s)", record.id, exc)
+        except errors.A2AError as exc:  # STORE_UNAVAILABLE
+            call.cancel()
+            log.warning("task %s: cannot log its events: %s", record.id, exc.message)
+            await self._fail_stored(record, exc)
+        finally:
+            if not call.done():
+                call.cancel()  # a call that ended is left alone: no stray RST_STREAM
+            self._lost.discard(record.id)
+            await self._release(record.id)
+            self.metrics.upstream_call(upstream.name, "Run", code)
+            seconds = time.monotonic() - began
+            self.metrics.turn_ended(record.state, seconds)
+            log.info(
+                "turn ended %s",
+                record.state,
+                extra={"state": record.state, "status": code, "duration_ms": seconds * 1000},
+            )
+
+    async def _fail_stored(self, record: TaskRecord, error: errors.A2AError) -> None:
+        metadata = {"error": {"code": error.code, "reason": error.reason, "message": error.message}}
+        await self._record_end(record, FAILED, error.message, metadata)
+
+    async def _record_end(
+        self,
+        record: TaskRecord,
+        state: str,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Log the end of a turn that stopped mid-way, on the STORED record: an append that
+        was cancelled or timed out may or may not have landed, and the local record may hold
+        a change that was never logged. Nothing is written if the task already ended."""
+        for _ in range(3):
+            try:
+                stored = await self.store.get(record.id)
+                if stored is None or stored.state in FINAL:
+                    return
+                body = set_status(
+                    stored, state, _text_message(stored, text), time.time(), metadata=metadata
+                )
+                await self.store.append(stored, body)
+                return
+            except StoreConflict:
+                continue
+            except errors.A2AError as exc:
+                log.warning("task %s: could not record its end (%s)", record.id, exc.message)
+                return
+
+    async def _run(self, upstream: Upstream, record: TaskRecord, call: Any, event: Any) -> str:
+        """Pump the call to its end; the gRPC status name it ended with."""
         try:
             while True:
                 if event is grpc.aio.EOF:
@@ -329,41 +439,28 @@ class Bridge:
                     )
                 if _is_final(event):
                     await self._finish(record, call, event)
-                    return
+                    return "OK"
                 await self.store.append(record, apply_event(record, event, time.time()))
                 event = await call.read()
         except _Stop as stop:
             await self._fail(record, stop.error)
+            return "OK"
         except grpc.aio.AioRpcError as exc:
-            code = exc.code().name
             await self._fail(record, errors.from_grpc(exc, upstream.name))
+            return str(exc.code().name)
         except asyncio.CancelledError:
-            code = "CANCELLED"
+            if record.id in self._lost:
+                raise
             if record.id in self._canceling:
-                body = set_status(
-                    record, CANCELED, _text_message(record, "Task canceled."), time.time()
-                )
+                await self._record_end(record, CANCELED, "Task canceled.")
             else:
-                body = set_status(
+                await self._record_end(
                     record,
                     FAILED,
-                    _text_message(record, "The gateway stopped while the task was running."),
-                    time.time(),
-                    metadata={"error": {"reason": "GATEWAY_SHUTDOWN"}},
+                    "The gateway stopped while the task was running.",
+                    {"error": {"reason": "GATEWAY_SHUTDOWN"}},
                 )
-            await self.store.append(record, body)
             raise
-        finally:
-            if not call.done():
-                call.cancel()  # a call that ended is left alone: no stray RST_STREAM
-            self.metrics.upstream_call(upstream.name, "Run", code)
-            seconds = time.monotonic() - began
-            self.metrics.turn_ended(record.state, seconds)
-            log.info(
-                "turn ended %s",
-                record.state,
-                extra={"state": record.state, "status": code, "duration_ms": seconds * 1000},
-            )
 
     async def _finish(self, record: TaskRecord, call: Any, final: pb.AgentEvent) -> None:
         """Log a final status once the call has ended; an event after it is a broken rule."""
@@ -390,7 +487,13 @@ class Bridge:
         await self.store.append(record, body)
 
     async def cancel(self, record: TaskRecord) -> None:
-        """Cancel a running or interrupted task and record CANCELED (exactly once)."""
+        """Cancel a running or interrupted task and record CANCELED (exactly once).
+
+        The turn runs here (its pump is cancelled and logs CANCELED), on another replica
+        (asked through replicas.py, awaited), or nowhere: then CANCELED is logged here, by an
+        append that a shared store refuses while a replica holds the task's lease. The caller
+        reads the outcome from the store (the task may have finished first).
+        """
         pump = self._turns.get(record.id)
         if pump is not None:
             self._canceling.add(record.id)
@@ -400,11 +503,23 @@ class Bridge:
             finally:
                 self._canceling.discard(record.id)
             return
-        if not record.terminal:
+        for _ in range(3):
+            remote = self.replicas is not None and await self.replicas.leased(record.id)
+            if remote and self.replicas is not None and await self.replicas.cancel_remote(record):
+                return
+            if record.terminal:
+                return
             body = set_status(
                 record, CANCELED, _text_message(record, "Task canceled."), time.time()
             )
-            await self.store.append(record, body)
+            try:
+                await self.store.append(record, body, unowned=self.replicas is not None)
+                return
+            except StoreConflict:
+                fresh = await self.store.get(record.id)
+                if fresh is None:
+                    return
+                record = fresh
 
     async def wait(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for the running turns to end by themselves."""
@@ -413,9 +528,11 @@ class Bridge:
             await asyncio.wait(pumps, timeout=timeout)
 
     async def close(self) -> None:
-        """Stop every running turn (used at shutdown)."""
+        """Stop every running turn (used at shutdown), then the replica's background work."""
         pumps = list(self._turns.values())
         for pump in pumps:
             pump.cancel()
         if pumps:
             await asyncio.wait(pumps)
+        if self.replicas is not None:
+            await self.replicas.close()

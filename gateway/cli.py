@@ -15,6 +15,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from a2a_client import commands as client_commands
 from gateway import logs, server
@@ -125,11 +126,24 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 30)",
     )
     serve.add_argument(
+        "--store",
+        metavar="URL",
+        help="where tasks and their events live: 'memory' (default; this process only) or "
+        "redis://HOST:PORT/DB, shared by every replica on it",
+    )
+    serve.add_argument(
+        "--store-prefix", metavar="PREFIX", help="prefix of every Redis key (default 'a2a:')"
+    )
+    serve.add_argument(
+        "--lease",
+        type=float,
+        help="seconds after which a dead replica's running tasks are FAILED by another one "
+        "(Redis store; default 10)",
+    )
+    serve.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes; more than 1 needs a shared task store (the Redis backend): "
-        "with the memory store only 1 is accepted",
+        help="server processes on this host sharing the port (needs --store redis://...)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument(
@@ -243,9 +257,15 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             for agent in agents:
                 if isinstance(agent, dict):
                     agent["deadline"] = args.deadline
-        for key, value in (("host", args.host), ("port", args.port)):
+        for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers)):
             if value is not None:
                 _section(data, "listen")[key] = value
+        if isinstance(data.get("store"), str):
+            data["store"] = {"url": data["store"]}
+        store = (("url", args.store), ("prefix", args.store_prefix), ("lease", args.lease))
+        for key, value in store:
+            if value is not None:
+                _section(data, "store")[key] = value
         limits = (
             ("keepalive", args.keepalive),
             ("max_events_per_task", args.max_events_per_task),
@@ -323,6 +343,29 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
     return apply
 
 
+def uvicorn_config(app: Any, settings: Settings, log_level: str, **options: Any) -> uvicorn.Config:
+    limits = settings.per_principal
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        log_config=None,
+        access_log=False,  # never log URLs: the event stream may carry an access_token
+        lifespan="on",
+        proxy_headers=False,  # forwarded headers are honoured in gateway/urls.py only
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        timeout_graceful_shutdown=int(settings.shutdown_grace) + 2,
+        **options,
+    )
+
+
+def build_app(settings: Settings) -> Any:
+    """The app (ConfigError if an agent's targets cannot be resolved)."""
+    try:
+        return create_app(settings)
+    except (ValueError, OSError) as exc:
+        raise ConfigError([("agents", f"cannot set up the upstream channels: {exc}")]) from None
+
+
 async def serve(settings: Settings, log_level: str) -> None:
     """Bind first (port 0 allowed; a ConfigError if the agents' channels cannot be set up),
     say where, then serve until SIGINT/SIGTERM, draining."""
@@ -330,27 +373,44 @@ async def serve(settings: Settings, log_level: str) -> None:
     if settings.metrics_port is not None:
         sockets.append(server.listen(settings.host, settings.metrics_port))
         settings = dataclasses.replace(settings, metrics_port=sockets[1].getsockname()[1])
-    try:
-        app = create_app(settings)
-    except (ValueError, OSError) as exc:
-        raise ConfigError([("agents", f"cannot set up the upstream channels: {exc}")]) from None
+    app = build_app(settings)
     gateway: Gateway = app.state.gateway
     limits = settings.per_principal
-    config = uvicorn.Config(
+    config = uvicorn_config(
         app,
-        log_level=log_level,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        proxy_headers=False,  # forwarded headers are honoured in gateway/urls.py only
+        settings,
+        log_level,
         http=server.limited_protocol(limits.max_header_bytes, limits.header_timeout),
-        h11_max_incomplete_event_size=limits.max_header_bytes,
-        timeout_graceful_shutdown=int(settings.shutdown_grace) + 2,
     )
     print(f"a2a-gateway listening on {server.url_of(sockets[0])}", flush=True)
     if len(sockets) > 1:
         print(f"a2a-gateway metrics on {server.url_of(sockets[1])}/metrics", flush=True)
     await server.Server(config, gateway).serve(sockets=sockets)
+
+
+WORKER_ARGV = "A2A_GATEWAY_WORKER_ARGV"
+
+
+def serve_workers(settings: Settings, log_level: str, argv: list[str]) -> None:
+    """`--workers N`: N processes accept on one socket (uvicorn's supervisor restarts a dead
+    one). Each rebuilds the same settings from this command line (`worker_app`), and each is a
+    replica of its own on the shared store: leases, cancels and sweeps work between them as
+    between hosts. (Each worker runs uvicorn's own server: the head-size and head-time limits
+    of the single-process server, and the drain that says goodbye to open streams, are not
+    there; streams end with the worker and clients resume on another one.)"""
+    sock = server.listen(settings.host, settings.port)
+    print(f"a2a-gateway listening on {server.url_of(sock)}", flush=True)
+    os.environ[WORKER_ARGV] = json.dumps(argv)
+    config = uvicorn_config(
+        "gateway.cli:worker_app", settings, log_level, factory=True, workers=settings.workers
+    )
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def worker_app() -> Any:
+    """The app of one worker process (uvicorn calls this factory in each)."""
+    args = build_parser().parse_args(json.loads(os.environ[WORKER_ARGV]))
+    return build_app(load(args.config, overrides=_overrides(args)))
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
@@ -365,17 +425,6 @@ def _refuse(exc: ConfigError, path: str | None) -> int:
     return 2
 
 
-def workers_refusal(workers: int) -> str:
-    if workers < 1:
-        return f"--workers must be at least 1, got {workers}"
-    return (
-        f"--workers {workers} is refused: tasks and their event logs live in the memory of "
-        "one process, so a second worker would not see them (GetTask, SubscribeToTask and "
-        "CancelTask would fail at random). Run one worker per gateway, or use a shared "
-        "store (the Redis backend)."
-    )
-
-
 def run(main: Coroutine[Any, Any, None]) -> None:
     """Run `main` on uvloop when it is installed (the `fast` extra), else on asyncio's loop."""
     try:
@@ -387,12 +436,10 @@ def run(main: Coroutine[Any, Any, None]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     if args.command in client_commands.NAMES:
         return client_commands.run(args)
-    if args.workers != 1:
-        print(f"a2a-gateway: {workers_refusal(args.workers)}", file=sys.stderr)
-        return 2
     try:
         settings = load(args.config, overrides=_overrides(args))
         if settings.auth.enabled:
@@ -405,7 +452,10 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(args.log_level, args.log_format)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        run(serve(settings, args.log_level))
+        if settings.workers > 1:
+            serve_workers(settings, args.log_level, argv)
+        else:
+            run(serve(settings, args.log_level))
     except ConfigError as exc:
         return _refuse(exc, args.config)
     except OSError as exc:

@@ -42,6 +42,8 @@ from gateway import forwarding
 from gateway.card import check_overrides
 from gateway.settings import (
     NAME_PATTERN,
+    STORE_SCHEMES,
+    WORKERS_NEED_A_STORE,
     AgentSpec,
     ApiKey,
     AuthSettings,
@@ -156,6 +158,27 @@ class AgentConfig(Section):
 class ListenConfig(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    workers: PositiveInt = 1
+
+
+class StoreConfig(Section):
+    """`store: memory` (default), `store: redis://HOST:PORT/DB`, or this mapping."""
+
+    url: str = "memory"
+    prefix: Annotated[str, Field(min_length=1)] = "a2a:"
+    lease: PositiveFloat = 10.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_alone(cls, data: Any) -> Any:
+        return {"url": data} if isinstance(data, str) else data
+
+    @field_validator("url")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value != "memory" and not value.startswith(STORE_SCHEMES):
+            raise ValueError(f"{value!r} is not 'memory' or a redis://HOST:PORT/DB URL")
+        return value
 
 
 _DEFAULTS = Settings()
@@ -249,6 +272,7 @@ class GatewayConfig(Section):
     metrics: MetricsConfig = MetricsConfig()
     cors_origins: list[str] = Field(default_factory=list)
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
+    store: StoreConfig = StoreConfig()
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
 
@@ -269,6 +293,8 @@ class GatewayConfig(Section):
             found.append(
                 ("default_agent", f"{self.default_agent!r} is not one of {', '.join(seen)}")
             )
+        if self.listen.workers > 1 and self.store.url == "memory":
+            found.append(("listen.workers", WORKERS_NEED_A_STORE))
         return found
 
     def to_settings(self) -> Settings:
@@ -288,6 +314,10 @@ class GatewayConfig(Section):
             metrics_port=self.metrics.port,
             cors_origins=tuple(self.cors_origins),
             shutdown_grace=self.shutdown_grace,
+            workers=self.listen.workers,
+            store=self.store.url,
+            store_prefix=self.store.prefix,
+            lease=self.store.lease,
             **flat,
         )
 

@@ -14,6 +14,8 @@ The tree::
     │                                        RATE_LIMITED (HTTP 429 + Retry-After, RetryInfo)
     │                                        TOO_MANY_STREAMS / TOO_MANY_TASKS (per principal)
     │                                        resume: EVENTS_EXPIRED
+    │                                        store (Redis) away: STORE_UNAVAILABLE
+    │                                        task failed: REPLICA_LOST (in status metadata)
     ├─ task not found              -32001   TASK_NOT_FOUND
     ├─ task not cancelable         -32002   TASK_NOT_CANCELABLE
     ├─ push not supported          -32003   PUSH_NOTIFICATION_NOT_SUPPORTED
@@ -228,6 +230,15 @@ def nothing_to_replay(task_id: str, state: str, last: int) -> A2AError:
     )
 
 
+def store_unavailable(detail: str) -> A2AError:
+    """The task store (Redis) cannot be reached or did not answer in time."""
+    return A2AError(
+        INTERNAL_ERROR,
+        f"The task store is unavailable ({detail}); retry later",
+        reason="STORE_UNAVAILABLE",
+    )
+
+
 def task_not_found(task_id: str) -> A2AError:
     # Deliberately says nothing more: a task owned by someone else looks the same.
     return A2AError(TASK_NOT_FOUND, f"Task not found: {task_id}", reason="TASK_NOT_FOUND")
@@ -345,6 +356,7 @@ _HTTP_BY_REASON: dict[str, int] = {
     "EVENTS_EXPIRED": 410,  # Gone: this Last-Event-ID will never work again
     "TOO_MANY_SUBSCRIBERS": 503,
     "TOO_MANY_TASKS": 503,
+    "STORE_UNAVAILABLE": 503,
     "NOTHING_TO_REPLAY": 204,  # the SSE way to say "stop reconnecting": not an error
 }
 _HTTP_BY_CODE: dict[int, int] = {

@@ -30,6 +30,10 @@ class Event:
         kind = next(iter(self.body), "?")
         return f"<Event seq={self.seq} {kind}{' final' if self.final else ''}>"
 
+    def preset(self, data: bytes) -> None:
+        """Use `data`, the body already encoded (e.g. read from Redis), as its v1.0 JSON."""
+        self._json = data
+
     def encoded(self, version: str = "1.0", adapt: Encoder | None = None) -> bytes:
         """The JSON bytes of the body in `version`, adapted by `adapt` the first time."""
         if adapt is None and version == "1.0":

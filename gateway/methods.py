@@ -20,7 +20,7 @@ from gateway import card, errors, media, params, resume
 from gateway.bridge import Bridge, Caller
 from gateway.events import Event
 from gateway.jsonrpc import RequestId
-from gateway.store import EventsExpired, MemoryStore, TaskQuery
+from gateway.store import EventsExpired, Store, TaskQuery
 from gateway.subscribers import Subscribers
 from gateway.task import TaskRecord
 from gateway.upstream import Upstream
@@ -59,7 +59,7 @@ Handler = Callable[[Call], Awaitable[Result]]
 class Methods:
     """The v1.0 method table."""
 
-    def __init__(self, store: MemoryStore, bridge: Bridge, subscribers: Subscribers) -> None:
+    def __init__(self, store: Store, bridge: Bridge, subscribers: Subscribers) -> None:
         self.store = store
         self.bridge = bridge
         self.subscribers = subscribers
@@ -145,6 +145,7 @@ class Methods:
         config = request.configuration
         if config is None or not config.return_immediately:
             await self._wait_final(record, started.first_seq)
+            record = await self.store.get(record.id) or record  # as logged (another writer?)
         history_length = config.history_length if config else None
         return {"task": record.to_json(history_length=history_length)}
 
@@ -207,6 +208,7 @@ class Methods:
         if record.terminal:
             raise errors.task_not_cancelable(record.id, record.state)
         await self.bridge.cancel(record)
+        record = await self.load(record.id, call)  # the outcome, wherever it was written
         if record.state != "TASK_STATE_CANCELED":
             raise errors.task_not_cancelable(record.id, record.state)
         return record.to_json()

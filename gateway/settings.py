@@ -23,6 +23,11 @@ HOSTNAME_PATTERN = re.compile(
 MiB = 1024 * 1024
 KiB = 1024
 METRICS_MODES = ("public", "auth", "off")
+STORE_SCHEMES = ("redis://", "rediss://", "unix://")
+WORKERS_NEED_A_STORE = (
+    "more than one worker needs a shared store (store: redis://HOST:PORT/DB): with the memory "
+    "store each worker would see only its own tasks"
+)
 
 
 def split_target(target: str) -> tuple[str, int]:
@@ -157,6 +162,14 @@ class Settings:
     - `max_running_tasks`: task turns running at once (-32603 TOO_MANY_TASKS).
     - `send_timeout`: seconds one SSE send may block before the stream is closed.
     - `AgentSpec.deadline`: the gRPC deadline of one task turn (the task FAILS past it).
+
+    State (see DESIGN.md "State backends"):
+
+    - `store`: "memory" (this process only, the default) or a `redis://` / `rediss://` /
+      `unix://` URL shared by every replica; `store_prefix` starts every key it writes.
+    - `lease`: seconds a replica's turn lease lasts without renewal; a task whose replica died
+      is FAILED (REPLICA_LOST) about this long after, by a surviving replica.
+    - `workers`: server processes on this host (more than one needs a shared store).
     """
 
     agents: tuple[AgentSpec, ...] = field(default_factory=tuple)
@@ -181,6 +194,14 @@ class Settings:
     metrics_port: int | None = None
     cors_origins: tuple[str, ...] = ()
     shutdown_grace: float = 10.0  # seconds running turns get to finish at shutdown
+    store: str = "memory"
+    store_prefix: str = "a2a:"
+    lease: float = 10.0
+    workers: int = 1
+
+    @property
+    def shared_store(self) -> bool:
+        return self.store != "memory"
 
     def __post_init__(self) -> None:
         if self.public_url is not None and not re.match(r"^https?://[^/\s]+", self.public_url):
@@ -193,10 +214,14 @@ class Settings:
             raise ValueError(f"agent names must be unique: {', '.join(duplicates)} repeated")
         if self.default_agent is not None and self.default_agent not in names:
             raise ValueError(f"default_agent {self.default_agent!r} is not a configured agent")
+        if self.store != "memory" and not self.store.startswith(STORE_SCHEMES):
+            raise ValueError(f"store {self.store!r} is not 'memory' or a redis:// URL")
+        if self.workers > 1 and not self.shared_store:
+            raise ValueError(WORKERS_NEED_A_STORE)
         for name in ("max_events_per_task", "max_subscribers_per_task", "max_running_tasks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("keepalive", "finished_task_ttl", "send_timeout"):
+        for name in ("keepalive", "finished_task_ttl", "send_timeout", "lease", "workers"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 

@@ -1,6 +1,8 @@
-"""Task store and per-task event log, in memory (the default backend).
+"""Task store and per-task event log: the contract (`Store`) and the memory backend (default).
 
-Contract (any backend keeps it):
+Backends: `MemoryStore` here (one process, lost on restart) and `RedisStore` (redis_store.py,
+shared by many gateway replicas). Contract (both keep it; tests/test_store_contract.py runs the
+same tests against both):
 
 - `create(record, body)` registers a new task and logs its first event (seq 1).
 - `append(record, body)` logs the next event of a task whose record the caller has already
@@ -10,6 +12,11 @@ Contract (any backend keeps it):
   are appended; a batch holds every event already waiting, so one write sends them all. It
   never blocks the writer: each follower reads from its own cursor in the log.
 - `bounds(task_id)` is (oldest retained seq, last seq): what a resume can start from.
+- `append` raises `StoreConflict` when the log moved past the caller's record (another writer
+  won: a replica that took over a lost turn, a cancel); the caller's record is then stale and
+  it must stop writing. With `unowned=True` it is refused too while any replica holds the
+  task's lease (a turn runs somewhere). The memory backend has one writer and never conflicts.
+- A backend that cannot reach its storage raises `errors.A2AError` STORE_UNAVAILABLE.
 - Events are numbered 1, 2, 3 ... per task; the number is the SSE `id:`.
 - Limits: a log retains the newest `max_events_per_task` events; a follower whose cursor falls
   behind them gets `EventsExpired`. A task that reached a terminal state is deleted
@@ -29,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.events import Event
 from gateway.task import TaskRecord, is_final
@@ -41,6 +48,10 @@ class EventsExpired(Exception):
     def __init__(self, oldest: int) -> None:
         super().__init__(f"events before {oldest} are no longer retained")
         self.oldest = oldest
+
+
+class StoreConflict(Exception):
+    """Another writer appended to the task first: the caller's record is stale."""
 
 
 class TaskLog:
@@ -155,6 +166,37 @@ def decode_cursor(token: str) -> tuple[float, str]:
         raise ValueError("not a page token issued by this gateway") from None
 
 
+class Store(Protocol):
+    """What the methods and the bridge need from a backend (see the module docstring)."""
+
+    max_events_per_task: int
+    finished_ttl: float
+
+    async def create(self, record: TaskRecord, body: dict[str, Any]) -> Event: ...
+
+    async def append(
+        self, record: TaskRecord, body: dict[str, Any], *, unowned: bool = False
+    ) -> Event: ...
+
+    async def get(self, task_id: str) -> TaskRecord | None: ...
+
+    async def delete(self, task_id: str) -> None: ...
+
+    async def query(self, query: TaskQuery) -> TaskPage: ...
+
+    def follow(
+        self, task_id: str, after: int, *, idle: float | None = None, linger: float = 0.0
+    ) -> AsyncIterator[list[Event]]: ...
+
+    async def bounds(self, task_id: str) -> tuple[int, int] | None: ...
+
+    async def health(self) -> dict[str, Any]:
+        """`{"backend": ..., "status": "ok" | "unavailable", ...}` for /readyz."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class MemoryStore:
     """Tasks and their event logs in this process. Lost on restart."""
 
@@ -197,7 +239,9 @@ class MemoryStore:
         self._logs[record.id] = TaskLog(self.max_events_per_task)
         return await self.append(record, body)
 
-    async def append(self, record: TaskRecord, body: dict[str, Any]) -> Event:
+    async def append(
+        self, record: TaskRecord, body: dict[str, Any], *, unowned: bool = False
+    ) -> Event:
         log = self._logs[record.id]
         record.last_seq += 1
         event = Event(record.last_seq, body, is_final(body))
@@ -278,3 +322,9 @@ class MemoryStore:
         self._sweep()
         log = self._logs.get(task_id)
         return None if log is None else (log.first_seq, log.last_seq)
+
+    async def health(self) -> dict[str, Any]:
+        return {"backend": "memory", "status": "ok"}
+
+    async def close(self) -> None:
+        return None

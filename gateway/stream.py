@@ -7,7 +7,8 @@ fallen out of the retained window, it sends a final error event (-32603 EVENTS_E
 `id:`) telling the client to resubscribe, and ends. Other subscribers never notice.
 
 The stream ends after the first final event (terminal or interrupted status) it sends, or
-when the task is deleted.
+when the task is deleted. A store that becomes unreachable ends it with a final error event
+(-32603 STORE_UNAVAILABLE, no `id:`): the client resumes by id once the store is back.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from gateway import errors, jsonrpc, sse
 from gateway.events import Encoder
 from gateway.methods import EventStream
 from gateway.metrics import Metrics
-from gateway.store import EventsExpired, MemoryStore
+from gateway.store import EventsExpired, Store
 
 CHUNK_BYTES = 64 * 1024
 LINGER = 0.001
@@ -56,7 +57,7 @@ class Observer:
 
 
 async def body(
-    store: MemoryStore,
+    store: Store,
     stream: EventStream,
     request_id: jsonrpc.RequestId,
     wire: str = "1.0",
@@ -107,3 +108,6 @@ async def body(
             observer.evicted()
         error = errors.events_expired(task_id, exc.oldest)
         yield sse.data_frame(jsonrpc.error(request_id, error))
+    except errors.A2AError as exc:
+        log.warning("a subscriber of task %s ended: %s", task_id, exc.message)
+        yield sse.data_frame(jsonrpc.error(request_id, exc))

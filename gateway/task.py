@@ -6,6 +6,10 @@ describes the change, so the task store and the event log can never disagree. Ea
 O(1) in the length of the task (no copying of the growing task), except `begin_turn`, which
 takes one snapshot per turn.
 
+`apply_body` replays a logged body onto a record: folding the bodies of a task's log (after a
+checkpoint from `dump`/`restore`) rebuilds the record the mutators built, field for field.
+That is how a shared backend (redis_store.py) keeps an O(1) write per event.
+
 History follows the official SDK: the message of the current status is not in `history`; it
 moves there when the next status (or the next user message) replaces it.
 """
@@ -147,8 +151,10 @@ def set_status(
     }
     event_metadata = dict(metadata) if metadata else {}
     if progress is not None:
-        record.metadata["progress"] = progress
         event_metadata["progress"] = progress
+    if "progress" in event_metadata:
+        # The task's progress is the last one an event reported (kept replayable: see apply_body).
+        record.metadata["progress"] = event_metadata["progress"]
     if event_metadata:
         event["metadata"] = event_metadata
     return {"statusUpdate": event}
@@ -184,6 +190,80 @@ def add_artifact(
     if metadata:
         event["metadata"] = metadata
     return {"artifactUpdate": event}
+
+
+def apply_body(record: TaskRecord, body: dict[str, Any], now: float) -> None:
+    """Replay one logged event body (made by the functions above at `now`) onto `record`.
+
+    The result equals what the original function did to the record; the body is not shared
+    with the record afterwards (a log's bodies are immutable).
+    """
+    snapshot = body.get("task")
+    if snapshot is not None:
+        copy: dict[str, Any] = orjson.loads(orjson.dumps(snapshot))
+        status = copy["status"]
+        record.state = status["state"]
+        record.status_message = status.get("message")
+        record.history = copy.get("history", [])
+        record.artifacts = {a["artifactId"]: a for a in copy.get("artifacts", [])}
+        record.metadata = copy.get("metadata", {})
+        record.updated = now
+        return
+    update = body.get("statusUpdate")
+    if update is not None:
+        update = orjson.loads(orjson.dumps(update))
+        _move_status_message(record)
+        record.state = update["status"]["state"]
+        record.status_message = update["status"].get("message")
+        record.updated = now
+        metadata = update.get("metadata") or {}
+        if "progress" in metadata:
+            record.metadata["progress"] = metadata["progress"]
+        return
+    change = body.get("artifactUpdate")
+    if change is not None:
+        artifact = orjson.loads(orjson.dumps(change["artifact"]))
+        add_artifact(record, artifact, now, append=change["append"], last_chunk=change["lastChunk"])
+        return
+    raise ValueError(f"not an event body of a task: {sorted(body)}")
+
+
+def dump(record: TaskRecord) -> bytes:
+    """The whole record as JSON (a checkpoint); `restore` reads it back."""
+    return orjson.dumps(
+        {
+            "id": record.id,
+            "contextId": record.context_id,
+            "agent": record.agent,
+            "owner": record.owner,
+            "state": record.state,
+            "statusMessage": record.status_message,
+            "updated": record.updated,
+            "created": record.created,
+            "history": record.history,
+            "artifacts": list(record.artifacts.values()),
+            "metadata": record.metadata,
+            "lastSeq": record.last_seq,
+        }
+    )
+
+
+def restore(data: bytes | str) -> TaskRecord:
+    fields = orjson.loads(data)
+    return TaskRecord(
+        id=fields["id"],
+        context_id=fields["contextId"],
+        agent=fields["agent"],
+        owner=fields["owner"],
+        state=fields["state"],
+        status_message=fields["statusMessage"],
+        updated=fields["updated"],
+        created=fields["created"],
+        history=fields["history"],
+        artifacts={a["artifactId"]: a for a in fields["artifacts"]},
+        metadata=fields["metadata"],
+        last_seq=fields["lastSeq"],
+    )
 
 
 def is_final(body: dict[str, Any]) -> bool:

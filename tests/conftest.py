@@ -1,15 +1,17 @@
-"""Shared fixtures: real agent processes and a real gateway on 127.0.0.1."""
+"""Shared fixtures: real agent processes, a real gateway, a private redis-server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import jwt
 import pytest
 
+from tests.redis_server import RedisServer, start_redis
 from tests.servers import Process, start_agent, start_gateway
 
 SECRET = b"test-secret-0123456789abcdef-0123456789"
@@ -71,3 +73,59 @@ def auth_gateway(
     process = start_gateway({"scripted": scripted_agent.address}, *args)
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server for the whole session (tests isolate by key prefix)."""
+    try:
+        server = start_redis()
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.close()
+
+
+class Backend:
+    """A store backend for gateway processes: `memory`, or `redis` on the private server with
+    a key prefix of its own per gateway group (so groups of replicas never see each other)."""
+
+    def __init__(self, name: str, redis: RedisServer | None) -> None:
+        self.name = name
+        self.redis = redis
+        self.started: list[Process] = []
+
+    def __repr__(self) -> str:
+        return f"<Backend {self.name}>"
+
+    def args(self, prefix: str | None = None) -> list[str]:
+        if self.redis is None:
+            return []
+        prefix = prefix or f"test-{uuid.uuid4().hex[:8]}:"
+        return ["--store", self.redis.url, "--store-prefix", prefix]
+
+    def gateway(self, agent: Process, *extra: str, prefix: str | None = None) -> Process:
+        process = start_gateway(
+            {"scripted": agent.address}, "--keepalive", "1", *self.args(prefix), *extra
+        )
+        self.started.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            process.stop()
+        self.started.clear()
+
+
+@pytest.fixture(scope="session", params=["memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    redis = request.getfixturevalue("redis_server") if request.param == "redis" else None
+    chosen = Backend(request.param, redis)
+    yield chosen
+    chosen.stop_all()
+
+
+@pytest.fixture(scope="session")
+def backend_gateway(backend: Backend, scripted_agent: Process) -> Process:
+    """One gateway per backend, shared by the behavioural suite (tests/test_backends.py)."""
+    return backend.gateway(scripted_agent)

@@ -237,3 +237,63 @@ def test_auth_flags_map_onto_the_auth_section(tmp_path: Path) -> None:
     assert settings.auth.api_keys[0].principal == "bob"
     assert settings.per_principal.streams == 4
     assert settings.metrics == "off"
+
+
+AGENT = {"agents": [{"name": "one", "target": "127.0.0.1:50051"}]}
+
+
+def test_the_store_is_memory_unless_a_redis_url_is_given(tmp_path: Path) -> None:
+    default = load(write_config(tmp_path / "a.yaml", AGENT), environ={})
+    assert (default.store, default.store_prefix, default.lease, default.workers) == (
+        "memory",
+        "a2a:",
+        10.0,
+        1,
+    )
+    short = load(
+        write_config(tmp_path / "b.yaml", {**AGENT, "store": "redis://r:6379/2"}), environ={}
+    )
+    assert short.store == "redis://r:6379/2"
+    full = {
+        **AGENT,
+        "store": {"url": "redis://r/0", "prefix": "x:", "lease": 2},
+        "listen": {"workers": 4},
+    }
+    settings = load(write_config(tmp_path / "c.yaml", full), environ={})
+    assert (settings.store, settings.store_prefix, settings.lease, settings.workers) == (
+        "redis://r/0",
+        "x:",
+        2.0,
+        4,
+    )
+
+
+def test_store_flags_and_environment_override_the_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "a.yaml", {**AGENT, "store": "redis://file/0"})
+    from_env = load(path, environ={"A2A_GATEWAY__STORE": "redis://env/0"})
+    assert from_env.store == "redis://env/0"
+    args = build_parser().parse_args(
+        ["serve", "--store", "redis://flag/0", "--store-prefix", "p:", "--lease", "3",
+         "--workers", "2"]
+    )  # fmt: skip
+    settings = load(path, environ={}, overrides=_overrides(args))
+    assert (settings.store, settings.store_prefix, settings.lease, settings.workers) == (
+        "redis://flag/0",
+        "p:",
+        3.0,
+        2,
+    )
+
+
+def test_bad_store_settings_are_refused_by_key(tmp_path: Path) -> None:
+    bad = {**AGENT, "store": {"url": "mysql://x", "lease": 0}}
+    with pytest.raises(ConfigError) as info:
+        load(write_config(tmp_path / "a.yaml", bad), environ={})
+    paths = [path for path, _ in info.value.problems]
+    assert paths == ["store.url", "store.lease"]
+    workers = {**AGENT, "listen": {"workers": 2}}
+    with pytest.raises(ConfigError) as info:
+        load(write_config(tmp_path / "b.yaml", workers), environ={})
+    ((path, text),) = info.value.problems
+    assert path == "listen.workers"
+    assert "shared store" in text

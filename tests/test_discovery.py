@@ -59,6 +59,7 @@ def test_healthz_and_readyz_report_ok_when_the_agent_serves(
     assert ready.json() == {
         "status": "ready",
         "agents": {"scripted": {"status": "SERVING", "targets": {target: "SERVING"}}},
+        "store": {"backend": "memory", "status": "ok"},
     }
 
 

@@ -109,9 +109,15 @@ async def flood(
 async def hang(
     request: pb.RunRequest, args: list[str], context: object
 ) -> AsyncIterator[pb.AgentEvent]:
-    """hang: WORKING, then nothing until cancelled."""
+    """hang [FILE]: WORKING, then nothing until cancelled; writes "cancelled" to FILE then."""
     yield status(WORKING, "working forever")
-    await asyncio.sleep(3600)
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        if args:
+            with open(args[0], "w") as marker:  # noqa: ASYNC230 (a test's marker, once)
+                marker.write("cancelled")
+        raise
 
 
 async def ask(

@@ -1,0 +1,411 @@
+"""Task store and per-task event log in Redis, shared by every gateway replica.
+
+Keys (`P` is the configured prefix, default `a2a:`):
+
+    P task:{id}              hash  rec (a checkpoint: task.dump), cseq (its seq), seq (last seq),
+                                   state, ctx, updated, w (token of the last write)
+    P events:{id}            stream, one entry per event, id `<seq>-0`, fields b (the v1.0
+                                   body, JSON) and u (the event's time); trimmed to the
+                                   retained count with MAXLEN ~
+    P index:{agent}:{owner}  sorted set of task ids by `updated` (ListTasks)
+    P lease:{id}, P running  the turn leases of replicas.py
+
+Writes are one Lua script per event (`_APPEND`), so the stream entry, the hash and the index
+change together or not at all, in O(1): the record is not rewritten per event. A checkpoint
+(the whole record) is stored at every turn start, every final status and every K-th event
+(K < retained events), and `get` rebuilds a record as the checkpoint plus a fold of the fewer
+than K entries after it (`task.apply_body`).
+
+Fencing: an append names the seq it writes and is refused (StoreConflict) unless the log's last
+seq is the one before it, so two writers can never both log seq N: the loser learns its record
+is stale and stops. Because the SSE id of an event is its seq, which is also its stream id, an
+id works on every replica. A write whose answer was lost is retried with the same token and
+recognised as already done, never logged twice. Writes retry for `retry_for` seconds while
+Redis is away (the pump waits: nothing is buffered), then raise STORE_UNAVAILABLE; reads fail
+at once with it. Socket timeouts are short; the client reconnects by itself when Redis returns.
+
+Retention: a terminal event sets a TTL (`finished_ttl`) on the task's hash and stream; index
+entries whose task expired are removed lazily by the next ListTasks of that owner.
+
+Costs and limits: an append is one round trip; `get` one round trip plus a fold of fewer than
+K events; ListTasks reads the state and context of every task of that owner and agent (one
+pipelined round trip) and loads only the page. One Redis (standalone, or a primary with
+replicas and Sentinel), not Redis Cluster: a script touches a task's keys and the shared
+`running` and index keys, which Cluster would put in different slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from gateway import errors
+from gateway.events import Event, compact
+from gateway.redis_tail import Tail
+from gateway.store import (
+    EventsExpired,
+    StoreConflict,
+    TaskPage,
+    TaskQuery,
+    decode_cursor,
+    encode_cursor,
+)
+from gateway.task import TaskRecord, apply_body, dump, is_final, restore
+
+# KEYS: task, events, index, lease, running
+# ARGV: id, seq, body, updated, state, ctx, token, final, terminal, checkpoint, maxlen, ttl_ms,
+#       unowned, replica
+_APPEND = """
+local cur = redis.call('HGET', KEYS[1], 'seq')
+local seq = tonumber(ARGV[2])
+if seq == 1 then
+  if cur then
+    if redis.call('HGET', KEYS[1], 'w') == ARGV[7] then return 0 end
+    return redis.error_reply('EXISTS')
+  end
+else
+  if not cur then return redis.error_reply('GONE') end
+  cur = tonumber(cur)
+  if cur ~= seq - 1 then
+    if cur == seq and redis.call('HGET', KEYS[1], 'w') == ARGV[7] then return 0 end
+    return redis.error_reply('CONFLICT ' .. cur)
+  end
+end
+if ARGV[13] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
+  return redis.error_reply('LEASED')
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], seq .. '-0', 'b', ARGV[3], 'u', ARGV[4])
+redis.call('HSET', KEYS[1], 'seq', seq, 'state', ARGV[5], 'ctx', ARGV[6], 'updated', ARGV[4],
+           'w', ARGV[7])
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'rec', ARGV[10], 'cseq', seq) end
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+if ARGV[8] == '1' then
+  if redis.call('GET', KEYS[4]) == ARGV[14] then redis.call('DEL', KEYS[4]) end
+  redis.call('ZREM', KEYS[5], ARGV[1])
+end
+if ARGV[9] == '1' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[12])
+  redis.call('PEXPIRE', KEYS[2], ARGV[12])
+end
+return 1
+"""
+
+# KEYS: task, events -> {checkpoint, entries after it} or nil
+_LOAD = """
+local h = redis.call('HMGET', KEYS[1], 'rec', 'cseq')
+if not h[1] then return nil end
+return {h[1], redis.call('XRANGE', KEYS[2], (tonumber(h[2]) + 1) .. '-0', '+')}
+"""
+
+_REFUSALS = ("EXISTS", "GONE", "CONFLICT", "LEASED")
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+class Keys:
+    """Key names under one prefix (replicas.py uses them too)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.running = f"{prefix}running"
+        self.cancel = f"{prefix}cancel"
+
+    def task(self, task_id: str) -> str:
+        return f"{self.prefix}task:{task_id}"
+
+    def events(self, task_id: str) -> str:
+        return f"{self.prefix}events:{task_id}"
+
+    def lease(self, task_id: str) -> str:
+        return f"{self.prefix}lease:{task_id}"
+
+    def index(self, agent: str, owner: str) -> str:
+        return f"{self.prefix}index:{agent}:{owner}"
+
+
+def decode(entries: list[Entry]) -> list[Event]:
+    """Stream entries -> events (the v1.0 encoding is the stored JSON itself)."""
+    events = []
+    for entry_id, fields in entries:
+        raw = fields[b"b"]
+        body = orjson.loads(raw)
+        event = Event(_seq(entry_id), body, is_final(body))
+        event.preset(raw)
+        events.append(event)
+    return events
+
+
+def _seq(entry_id: bytes | str) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.partition("-")[0])
+
+
+@contextmanager
+def unavailable(doing: str) -> Iterator[None]:
+    """The one translation point of Redis errors into STORE_UNAVAILABLE: no connection, a
+    timeout, or an error reply (out of memory, read-only replica, ...). Our scripts' own
+    refusals (EXISTS, GONE, CONFLICT, LEASED) pass through for the caller to judge."""
+    try:
+        yield
+    except ResponseError as exc:
+        if str(exc).startswith(_REFUSALS):
+            raise
+        raise errors.store_unavailable(f"{doing}: {exc}") from None
+    except (RedisError, OSError) as exc:
+        raise errors.store_unavailable(f"{doing}: {exc or type(exc).__name__}") from None
+
+
+class RedisStore:
+    """The `Store` contract over Redis; see the module docstring for keys and guarantees."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "a2a:",
+        max_events_per_task: int = 10_000,
+        finished_ttl: float = 3600.0,
+        replica: str | None = None,
+        socket_timeout: float = 1.0,
+        retry_for: float = 3.0,
+        max_connections: int = 64,
+        checkpoint_every: int = 200,
+    ) -> None:
+        self.url = url
+        self.keys = Keys(prefix)
+        self.max_events_per_task = max_events_per_task
+        self.finished_ttl = finished_ttl
+        self.replica = replica or uuid.uuid4().hex
+        self.retry_for = retry_for
+        self.checkpoint_every = max(1, min(checkpoint_every, max_events_per_task // 2))
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=socket_timeout,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+        )
+        self.redis: aioredis.Redis = aioredis.Redis.from_pool(pool)  # owns (closes) the pool
+        self._append = self.redis.register_script(_APPEND)
+        self._load = self.redis.register_script(_LOAD)
+        self._tokens = itertools.count(1)
+        self.tail = Tail(url, decode, pool=self.redis, socket_timeout=socket_timeout)
+
+    def __repr__(self) -> str:
+        return f"<RedisStore {self.keys.prefix!r} replica={self.replica[:8]} {self.tail!r}>"
+
+    # --- writes -------------------------------------------------------------------------
+
+    async def create(self, record: TaskRecord, body: dict[str, Any]) -> Event:
+        if record.last_seq != 0:
+            raise ValueError("a new task's record has no events yet")
+        try:
+            return await self.append(record, body)
+        except StoreConflict:
+            raise KeyError(f"task {record.id} exists") from None
+
+    async def append(
+        self, record: TaskRecord, body: dict[str, Any], *, unowned: bool = False
+    ) -> Event:
+        """Log the next event; StoreConflict when another writer got there first (or, with
+        `unowned`, while a replica holds the task's lease)."""
+        seq = record.last_seq + 1
+        final = is_final(body)
+        raw = orjson.dumps(body)
+        record.last_seq = seq
+        checkpoint = (
+            dump(record) if "task" in body or final or seq % self.checkpoint_every == 0 else b""
+        )
+        keys = self.keys
+        args: list[Any] = [
+            record.id,
+            seq,
+            raw,
+            repr(record.updated),
+            record.state,
+            record.context_id,
+            f"{self.replica}:{next(self._tokens)}",
+            int(final),
+            int(record.terminal),
+            checkpoint,
+            self.max_events_per_task,
+            max(1, int(self.finished_ttl * 1000)),
+            int(unowned),
+            self.replica,
+        ]
+        task_keys = [
+            keys.task(record.id),
+            keys.events(record.id),
+            keys.index(record.agent, record.owner),
+            keys.lease(record.id),
+            keys.running,
+        ]
+        try:
+            await self._retrying(lambda: self._append(keys=task_keys, args=args))
+        except ResponseError as exc:  # one of our script's refusals
+            record.last_seq = seq - 1
+            raise StoreConflict(f"task {record.id}: {exc}") from None
+        except BaseException:
+            record.last_seq = seq - 1
+            raise
+        event = Event(seq, body, final)
+        event.preset(compact(raw))
+        self.tail.push(record.id, event)
+        return event
+
+    async def _retrying(self, write: Any) -> Any:
+        """Run an idempotent write, retrying connection trouble for `retry_for` seconds."""
+        deadline = time.monotonic() + self.retry_for
+        backoff = 0.05
+        while True:
+            try:
+                with unavailable("writing an event"):
+                    return await write()
+            except errors.A2AError:
+                if time.monotonic() + backoff > deadline:
+                    raise
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 0.5)
+
+    async def delete(self, task_id: str) -> None:
+        with unavailable("deleting a task"):
+            await self.redis.delete(self.keys.task(task_id), self.keys.events(task_id))
+        self.tail.invalidate(task_id)
+
+    # --- reads --------------------------------------------------------------------------
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        with unavailable("reading a task"):
+            found = await self._load(keys=[self.keys.task(task_id), self.keys.events(task_id)])
+        if found is None:
+            return None
+        checkpoint, entries = found
+        record = restore(checkpoint)
+        for entry_id, flat in entries:  # raw from Lua: [id, [field, value, ...]]
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            apply_body(record, orjson.loads(fields[b"b"]), float(fields[b"u"]))
+            record.last_seq = _seq(entry_id)
+        return record
+
+    async def bounds(self, task_id: str) -> tuple[int, int] | None:
+        with unavailable("reading a task's events"):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hget(self.keys.task(task_id), "seq")
+                pipe.xrange(self.keys.events(task_id), count=1)
+                last, first = await pipe.execute()
+        if last is None or not first:
+            return None
+        return self._oldest(_seq(first[0][0]), int(last)), int(last)
+
+    def _oldest(self, first: int, last: int) -> int:
+        """The oldest seq a reader may use: the memory backend's window exactly (MAXLEN ~
+        may keep a few older entries; they are not offered)."""
+        return max(first, last - self.max_events_per_task + 1)
+
+    async def _range(self, task_id: str, after: int) -> list[Event] | None:
+        """Events after `after` from Redis (at most 1000); None when the task is gone."""
+        with unavailable("reading a task's events"):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hget(self.keys.task(task_id), "seq")
+                pipe.xrange(self.keys.events(task_id), min=f"{after + 1}-0", count=1000)
+                pipe.xrange(self.keys.events(task_id), count=1)
+                last, entries, first = await pipe.execute()
+        if last is None or not first:
+            return None
+        oldest = self._oldest(_seq(first[0][0]), int(last))
+        if after < oldest - 1:
+            raise EventsExpired(oldest)
+        return decode(entries)
+
+    async def follow(
+        self, task_id: str, after: int, *, idle: float | None = None, linger: float = 0.0
+    ) -> AsyncIterator[list[Event]]:
+        """Batches after `after`: from Redis until caught up, then from this process's shared
+        window of the stream (redis_tail.py). Ends when the task is deleted or expires.
+
+        With `idle`, an empty batch after every `idle` seconds without events (keep-alives).
+        `linger` is accepted for the Store contract; the shared tail batches by itself."""
+        window = self.tail.join(task_id, self.keys.events(task_id), after)
+        quiet = 10.0 if idle is None else idle
+        try:
+            direct = True
+            while True:
+                batch = None if direct else window.since(after)
+                if batch is None:
+                    batch = await self._range(task_id, after)
+                    if batch is None:
+                        return
+                direct = False
+                if batch:
+                    yield batch
+                    after = batch[-1].seq
+                    continue
+                if not await window.wait(timeout=quiet):
+                    if idle is not None:
+                        yield []
+                    direct = True  # quiet for a while: check that the task still exists
+        finally:
+            self.tail.leave(window)
+
+    async def query(self, query: TaskQuery) -> TaskPage:
+        index = self.keys.index(query.agent, query.owner)
+        with unavailable("listing tasks"):
+            members = cast(
+                list[tuple[bytes, float]], await self.redis.zrevrange(index, 0, -1, withscores=True)
+            )
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for member, _ in members:
+                    pipe.hmget(self.keys.task(member.decode()), "state", "ctx")
+                fields: list[list[bytes | None]] = await pipe.execute()
+        matches: list[tuple[float, str]] = []
+        gone: list[bytes] = []
+        for (member, score), (state, ctx) in zip(members, fields, strict=True):
+            if state is None or ctx is None:
+                gone.append(member)
+                continue
+            if query.context_id is not None and ctx.decode() != query.context_id:
+                continue
+            if query.state is not None and state.decode() != query.state:
+                continue
+            if query.updated_after is not None and score <= query.updated_after:
+                continue
+            matches.append((score, member.decode()))
+        if gone:
+            with unavailable("listing tasks"):
+                await self.redis.zrem(index, *gone)
+        matches.sort(reverse=True)
+        start = 0
+        if query.page_token:
+            key = decode_cursor(query.page_token)
+            start = next((i for i, m in enumerate(matches) if m < key), len(matches))
+        chosen = matches[start : start + query.page_size]
+        loaded = await asyncio.gather(*(self.get(task_id) for _, task_id in chosen))
+        page = [r for r in loaded if r is not None]
+        more = start + query.page_size < len(matches)
+        token = encode_cursor(page[-1]) if more and page else ""
+        return TaskPage(tasks=page, next_page_token=token, total_size=len(matches))
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            with unavailable("ping"):
+                await self.redis.ping()
+        except errors.A2AError as exc:
+            return {"backend": "redis", "status": "unavailable", "error": exc.message}
+        except RedisError as exc:
+            return {"backend": "redis", "status": "unavailable", "error": str(exc)}
+        return {"backend": "redis", "status": "ok", "replica": self.replica}
+
+    async def close(self) -> None:
+        await self.tail.close()
+        await self.redis.aclose()

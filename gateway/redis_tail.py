@@ -1,0 +1,232 @@
+"""Live tails of Redis event streams: ONE blocking reader per replica, fanned out locally.
+
+Every task followed in this process has a `Window`: the newest events of its stream that this
+process has seen, decoded once and shared by all of its local followers (so an event's wire
+encodings are computed once per replica, as with the memory store). One reader task runs
+`XREAD BLOCK` over the streams of every window and feeds them; events appended by this process
+are pushed into their window directly (no round trip), the reader brings the ones appended by
+other replicas. A new window interrupts a blocked reader with `CLIENT UNBLOCK` so its stream is
+read at once.
+
+A window is a cache, never the truth: a follower whose cursor is older than a window reads the
+stream itself (`XRANGE`), so a window may forget old events (it keeps `capacity`) or lose
+contiguity (it then restarts), and nothing is lost. Connections: the reader's own one, plus the
+shared pool for CLIENT UNBLOCK. When Redis fails the reader retries with backoff; after `grace`
+seconds of failure every follower is ended with STORE_UNAVAILABLE (they resume by id later),
+so nothing waits or queues without bound while Redis is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from gateway import errors
+from gateway.events import Event
+
+log = logging.getLogger("a2a_gateway")
+
+Decode = Callable[[list[tuple[bytes, dict[bytes, bytes]]]], list[Event]]
+
+
+class Window:
+    """The newest events of one task seen by this process: seqs `start + 1 ... last`."""
+
+    __slots__ = (
+        "_changed",
+        "capacity",
+        "entries",
+        "error",
+        "followers",
+        "key",
+        "stale",
+        "start",
+        "task_id",
+    )
+
+    def __init__(self, task_id: str, key: str, start: int, capacity: int) -> None:
+        self.task_id = task_id
+        self.key = key
+        self.start = start
+        self.capacity = capacity
+        self.entries: list[Event] = []
+        self.followers = 0
+        self.error: Exception | None = None
+        self.stale = False  # followers must look at Redis itself (e.g. the task was deleted)
+        self._changed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<Window {self.task_id} start={self.start} last={self.last} n={self.followers}>"
+
+    @property
+    def last(self) -> int:
+        return self.start + len(self.entries)
+
+    def add(self, events: list[Event]) -> None:
+        """Take the events that extend the window; a gap restarts it after the gap."""
+        added = False
+        for event in events:
+            if event.seq <= self.last:
+                continue
+            if event.seq > self.last + 1:
+                self.entries.clear()
+                self.start = event.seq - 1
+            self.entries.append(event)
+            added = True
+        if len(self.entries) >= 2 * self.capacity:
+            drop = len(self.entries) - self.capacity
+            del self.entries[:drop]
+            self.start += drop
+        if added:
+            self._wake()
+
+    def fail(self, error: Exception) -> None:
+        self.error = error
+        self._wake()
+
+    def invalidate(self) -> None:
+        self.stale = True
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def since(self, after: int) -> list[Event] | None:
+        """Events after `after`; None when the window does not reach back that far."""
+        if self.error is not None:
+            raise self.error
+        if after < self.start or self.stale:
+            return None
+        return self.entries[after - self.start :]
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for new events (True) or `timeout` (False)."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class Tail:
+    """The windows of this process and the reader that feeds them."""
+
+    def __init__(
+        self,
+        url: str,
+        decode: Decode,
+        *,
+        pool: aioredis.Redis,
+        capacity: int = 256,
+        block_ms: int = 2000,
+        grace: float = 3.0,
+        socket_timeout: float = 2.0,
+    ) -> None:
+        self._decode = decode
+        self._pool = pool
+        self._reader = aioredis.Redis.from_url(
+            url,
+            single_connection_client=True,
+            socket_timeout=block_ms / 1000 + socket_timeout,
+            socket_connect_timeout=socket_timeout,
+        )
+        self.capacity = capacity
+        self.block_ms = block_ms
+        self.grace = grace
+        self._windows: dict[str, Window] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._reader_id: int | None = None
+        self._blocked = False
+        self._unblocking: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Tail windows={len(self._windows)} reading={self._task is not None}>"
+
+    def join(self, task_id: str, key: str, after: int) -> Window:
+        window = self._windows.get(task_id)
+        if window is None:
+            window = self._windows[task_id] = Window(task_id, key, after, self.capacity)
+            self._poke()
+        window.followers += 1
+        return window
+
+    def leave(self, window: Window) -> None:
+        window.followers -= 1
+        if window.followers <= 0 and self._windows.get(window.task_id) is window:
+            del self._windows[window.task_id]
+
+    def push(self, task_id: str, event: Event) -> None:
+        """An event this process appended: straight into its window, if followed here."""
+        window = self._windows.get(task_id)
+        if window is not None:
+            window.add([event])
+
+    def invalidate(self, task_id: str) -> None:
+        window = self._windows.pop(task_id, None)
+        if window is not None:
+            window.invalidate()
+
+    def _poke(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._read())
+        elif self._blocked and self._reader_id is not None and self._unblocking is None:
+            self._unblocking = asyncio.create_task(self._unblock(self._reader_id))
+
+    async def _unblock(self, reader_id: int) -> None:
+        try:
+            with contextlib.suppress(RedisError):  # the reader's block times out anyway
+                await self._pool.client_unblock(reader_id)
+        finally:
+            self._unblocking = None
+
+    async def _read(self) -> None:
+        failing_since: float | None = None
+        backoff = 0.05
+        while self._windows:
+            streams: dict[Any, Any] = {w.key: f"{w.last}-0" for w in self._windows.values()}
+            try:
+                if self._reader_id is None:
+                    self._reader_id = int(await self._reader.client_id())
+                self._blocked = True
+                try:
+                    found: Any = await self._reader.xread(streams, count=1000, block=self.block_ms)
+                finally:
+                    self._blocked = False
+            except RedisError as exc:
+                self._reader_id = None
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since >= self.grace:
+                    self._fail_all(exc)
+                    failing_since = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            failing_since, backoff = None, 0.05
+            by_key = {w.key: w for w in self._windows.values()}
+            for key, entries in found or []:
+                window = by_key.get(key.decode() if isinstance(key, bytes) else key)
+                if window is not None:
+                    window.add(self._decode(entries))
+        self._task = None
+
+    def _fail_all(self, exc: Exception) -> None:
+        error = errors.store_unavailable(f"reading events: {exc}")
+        log.warning("ending %d followed streams: %s", len(self._windows), error.message)
+        for window in self._windows.values():
+            window.fail(error)
+        self._windows.clear()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._reader.aclose()

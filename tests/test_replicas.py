@@ -1,0 +1,424 @@
+"""Several gateway processes on one Redis: any replica serves any call, a dead replica's turns
+are failed by the others, and nothing is lost or repeated when a replica or Redis goes away.
+
+Every group of replicas has a key prefix of its own on a private redis-server; leases are 1 s
+so a lost replica is detected within a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import connect_sse
+
+from tests import a2a
+from tests.conftest import Backend
+from tests.redis_server import RedisServer, start_redis
+from tests.servers import ROOT, Process, start_gateway
+
+LEASE = ["--lease", "1"]
+
+
+class Cluster:
+    """Gateway replicas on the private Redis; `start` returns their agent URLs."""
+
+    def __init__(self, redis: RedisServer, agent: Process) -> None:
+        self.redis = redis
+        self.agent = agent
+        self.processes: list[Process] = []
+
+    def start(
+        self,
+        count: int,
+        *flags: str,
+        redis: RedisServer | None = None,
+        prefix: str = "",
+        env: dict[str, str] | None = None,
+    ) -> list[str]:
+        """`count` replicas sharing one key prefix (a fresh one unless given)."""
+        backend = Backend("redis", redis or self.redis)
+        prefix = prefix or f"test-{time.monotonic_ns()}:"
+        urls = []
+        for _ in range(count):
+            process = start_gateway(
+                {"scripted": self.agent.address},
+                "--keepalive", "1", *LEASE, *flags, *backend.args(prefix),
+                env=env,
+            )  # fmt: skip
+            self.processes.append(process)
+            urls.append(process.address + "/agents/scripted/")
+        return urls
+
+    def process(self, url: str) -> Process:
+        return next(p for p in self.processes if url.startswith(p.address + "/"))
+
+    def kill(self, url: str) -> None:
+        process = self.process(url)
+        process.popen.send_signal(signal.SIGKILL)
+        process.popen.wait(5)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+
+@pytest.fixture
+def cluster(redis_server: RedisServer, scripted_agent: Process) -> Iterator[Cluster]:
+    replicas = Cluster(redis_server, scripted_agent)
+    yield replicas
+    replicas.stop_all()
+
+
+def get(url: str, task_id: str) -> dict[str, Any]:
+    return a2a.rpc(url, "GetTask", {"id": task_id})
+
+
+def wait_state(url: str, task_id: str, states: set[str], timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        last = get(url, task_id)
+        if "result" in last and last["result"]["status"]["state"] in states:
+            result: dict[str, Any] = last["result"]
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} never reached {states}: {last}")
+
+
+def resume(url: str, task_id: str, last: int, **kwargs: Any) -> list[a2a.SseEvent]:
+    headers = {"Last-Event-ID": str(last)}
+    return a2a.stream(url, "SubscribeToTask", {"id": task_id}, headers=headers, **kwargs)
+
+
+def assert_one_clean_log(url: str, task_id: str) -> list[a2a.SseEvent]:
+    """The whole retained log: ids 1..N without gap or repeat, one final event, the last."""
+    log = resume(url, task_id, 0)
+    assert a2a.ids(log) == list(range(1, len(log) + 1))
+    finals = [e for e in log if e.state and e.state not in ("TASK_STATE_WORKING",)]
+    assert finals[0].kind == "task"
+    assert finals[-1] is log[-1]
+    assert len(finals) == 2, [e.state for e in finals]
+    return log
+
+
+class Reader(threading.Thread):
+    """An SSE client in the background, keeping every event it gets until its stream ends."""
+
+    def __init__(self, url: str, method: str, params: dict[str, Any], last: int | None = None):
+        super().__init__(daemon=True)
+        self.url, self.method, self.params = url, method, params
+        self.headers = {} if last is None else {"Last-Event-ID": str(last)}
+        self.events: list[a2a.SseEvent] = []
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            with (
+                httpx.Client(timeout=30) as client,
+                connect_sse(
+                    client,
+                    "POST",
+                    self.url,
+                    json=a2a.request(self.method, self.params),
+                    headers={**a2a.V1, **self.headers},
+                ) as source,
+            ):
+                for sse in source.iter_sse():
+                    self.events.append(a2a.SseEvent(sse.id or None, json.loads(sse.data)))
+        except Exception as exc:
+            self.error = exc
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count:
+            assert time.monotonic() < deadline, f"only {len(self.events)} events: {self.error}"
+            assert self.is_alive() or len(self.events) >= count, self.error
+            time.sleep(0.02)
+
+    def finish(self, timeout: float = 20.0) -> list[a2a.SseEvent]:
+        self.join(timeout)
+        assert not self.is_alive(), "the stream did not end"
+        return self.events
+
+
+def test_stream_on_one_replica_resume_on_another_with_exact_ids(cluster: Cluster) -> None:
+    a, b, c = cluster.start(3)
+    first = a2a.stream(
+        a, "SendStreamingMessage", {"message": a2a.user_message("steps 20 30")}, limit=5
+    )
+    task_id = first[0].result["task"]["id"]
+    rest = resume(b, task_id, 5)
+    assert a2a.ids(rest) == list(range(6, 26))
+    assert rest[-1].state == "TASK_STATE_COMPLETED"
+    assert [e.result for e in resume(c, task_id, 0)] == [e.result for e in first + rest]
+    task = get(c, task_id)["result"]
+    assert task["status"]["state"] == "TASK_STATE_COMPLETED"
+    listed = a2a.rpc(b, "ListTasks", {"contextId": task["contextId"]})["result"]["tasks"]
+    assert [t["id"] for t in listed] == [task_id]
+
+
+def test_live_subscribers_on_every_replica_get_the_same_events(cluster: Cluster) -> None:
+    a, b, c = cluster.start(3)
+    task = a2a.start_task(a, "steps 30 30")
+    readers = [Reader(url, "SubscribeToTask", {"id": task["id"]}, last=0) for url in (a, b, c)]
+    for reader in readers:
+        reader.start()
+    logs = [reader.finish() for reader in readers]
+    assert a2a.ids(logs[0]) == list(range(1, 36))
+    assert [e.result for e in logs[1]] == [e.result for e in logs[0]]
+    assert [e.result for e in logs[2]] == [e.result for e in logs[0]]
+
+
+def test_cancel_on_another_replica_stops_the_agent_call_promptly(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    a, b = cluster.start(2)
+    marker = tmp_path / "cancelled"
+    task = a2a.start_task(a, f"hang {marker}")
+    wait_state(b, task["id"], {"TASK_STATE_WORKING"})
+    watcher = Reader(a, "SubscribeToTask", {"id": task["id"]})
+    watcher.start()
+    watcher.wait_for(1)
+    started = time.monotonic()
+    result = a2a.rpc(b, "CancelTask", {"id": task["id"]})["result"]
+    assert result["status"]["state"] == "TASK_STATE_CANCELED"
+    assert time.monotonic() - started < 3.0
+    deadline = time.monotonic() + 3
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the agent's call on replica A was not cancelled"
+        time.sleep(0.02)
+    assert watcher.finish()[-1].state == "TASK_STATE_CANCELED"
+    assert_one_clean_log(b, task["id"])
+
+
+def test_a_second_turn_may_run_on_another_replica(cluster: Cluster) -> None:
+    a, b = cluster.start(2)
+    first = a2a.send_stream(a, "ask")
+    task_id = first[0].result["task"]["id"]
+    second = a2a.send_stream(b, "yes", taskId=task_id)
+    assert second[-1].state == "TASK_STATE_COMPLETED"
+    assert a2a.ids(second)[0] == a2a.ids(first)[-1] + 1
+    assert len(get(a, task_id)["result"]["history"]) == 4
+
+
+def test_a_killed_replica_s_tasks_fail_and_clients_resume_elsewhere(cluster: Cluster) -> None:
+    """The issue's "done when": a client streams from A, A is killed (-9), the client resumes
+    on B with Last-Event-ID and gets every remaining event exactly once, ending in FAILED."""
+    a, b = cluster.start(2)
+    client = Reader(a, "SendStreamingMessage", {"message": a2a.user_message("steps 400 50")})
+    client.start()
+    client.wait_for(5)
+    task_id = client.events[0].result["task"]["id"]
+    live_on_b = Reader(b, "SubscribeToTask", {"id": task_id})
+    live_on_b.start()
+    live_on_b.wait_for(1)
+    cluster.kill(a)
+    killed = time.monotonic()
+    seen = client.finish()
+    last = int(seen[-1].id or 0)
+    rest = resume(b, task_id, last)
+    assert time.monotonic() - killed < 8.0, "the lost turn was not failed within the bound"
+    assert a2a.ids(rest) == list(range(last + 1, last + 1 + len(rest)))
+    final = rest[-1]
+    assert final.state == "TASK_STATE_FAILED"
+    error = final.result["statusUpdate"]["metadata"]["error"]
+    assert error["reason"] == "REPLICA_LOST"
+    assert live_on_b.finish()[-1].result == final.result
+    assert get(b, task_id)["result"]["status"]["state"] == "TASK_STATE_FAILED"
+    log = assert_one_clean_log(b, task_id)
+    assert [e.result for e in log] == [e.result for e in seen + rest]
+
+
+def test_a_restarted_gateway_still_has_its_tasks(cluster: Cluster) -> None:
+    prefix = f"test-{time.monotonic_ns()}:"
+    (a,) = cluster.start(1, prefix=prefix)
+    done = a2a.send_stream(a, "steps 3")
+    done_id = done[0].result["task"]["id"]
+    asking_id = a2a.send_stream(a, "ask")[0].result["task"]["id"]
+    cluster.process(a).stop()
+    (again,) = cluster.start(1, prefix=prefix)
+    assert get(again, done_id)["result"]["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert [e.result for e in resume(again, done_id, 0)] == [e.result for e in done]
+    listed = a2a.rpc(again, "ListTasks", {})["result"]["tasks"]
+    assert {t["id"] for t in listed} == {done_id, asking_id}
+    assert a2a.send_stream(again, "yes", taskId=asking_id)[-1].state == "TASK_STATE_COMPLETED"
+
+
+def test_a_graceful_shutdown_loses_nothing(cluster: Cluster) -> None:
+    """A replica stopping (SIGTERM) ends its streams; their clients resume on another replica
+    (the stream began with a `retry:` hint) and get the rest, exactly once."""
+    a, b = cluster.start(2)
+    task = a2a.start_task(b, "steps 150 40")
+    client = Reader(a, "SubscribeToTask", {"id": task["id"]}, last=0)
+    client.start()
+    client.wait_for(5)
+    cluster.process(a).stop()
+    seen = client.finish()
+    assert seen[-1].state != "TASK_STATE_COMPLETED", "the stream outlived its replica"
+    rest = resume(b, task["id"], int(seen[-1].id or 0))
+    assert a2a.ids(seen + rest) == list(range(1, 156))
+    assert rest[-1].state == "TASK_STATE_COMPLETED"
+
+
+def test_a_replica_clock_skewed_by_an_hour_neither_fails_live_turns_nor_misses_dead_ones(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Lease expiry is decided by Redis alone, so skewed replicas agree with the others."""
+    skew = tmp_path / "skew"
+    skew.mkdir()
+    (skew / "sitecustomize.py").write_text(
+        "import time\n_real = time.time\ntime.time = lambda: _real() + 3600\n"
+    )
+    prefix = f"test-{time.monotonic_ns()}:"
+    (a,) = cluster.start(1, prefix=prefix)
+    env = {"PYTHONPATH": f"{skew}{os.pathsep}{ROOT}"}
+    (ahead,) = cluster.start(1, prefix=prefix, env=env)
+    assert a2a.rpc(ahead, "GetTask", {"id": "x"})["error"]["code"] == -32001
+    events = a2a.send_stream(a, "steps 40 100")  # 4 s: several leases long
+    assert events[-1].state == "TASK_STATE_COMPLETED"
+    hung = a2a.start_task(a, "hang")
+    cluster.kill(a)
+    failed = wait_state(ahead, hung["id"], {"TASK_STATE_FAILED"}, timeout=8)
+    assert "stopped" in failed["status"]["message"]["parts"][0]["text"]
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A private, persistent redis-server this test may stop, pause and restart."""
+    try:
+        server = start_redis(persistent=True)
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.close()
+
+
+def test_redis_restarted_mid_stream_loses_and_repeats_nothing(
+    cluster: Cluster, own_redis: RedisServer
+) -> None:
+    a, b = cluster.start(2, redis=own_redis)
+    client = Reader(a, "SendStreamingMessage", {"message": a2a.user_message("steps 60 40")})
+    client.start()
+    client.wait_for(10)
+    own_redis.stop()
+    own_redis.start()
+    task_id = client.events[0].result["task"]["id"]
+    seen = client.finish()
+    wait_state(b, task_id, {"TASK_STATE_COMPLETED", "TASK_STATE_FAILED"})
+    log = assert_one_clean_log(b, task_id)
+    ids = [int(e.id) for e in seen if e.id]
+    assert ids == list(range(1, len(ids) + 1))
+    assert [e.result for e in log[: len(ids)]] == [e.result for e in seen if e.id]
+    assert log[-1].state == "TASK_STATE_COMPLETED"  # a short outage is ridden out
+
+
+def test_redis_away_fails_fast_with_a_clear_error_and_recovers(
+    cluster: Cluster, own_redis: RedisServer
+) -> None:
+    (a,) = cluster.start(1, redis=own_redis)
+    base = a.split("/agents/")[0]
+    task_id = a2a.send_stream(a, "steps 1")[0].result["task"]["id"]
+    own_redis.pause()
+    try:
+        started = time.monotonic()
+        error = get(a, task_id)["error"]
+        assert time.monotonic() - started < 3.0
+        assert error["code"] == -32603
+        assert error["data"][0]["reason"] == "STORE_UNAVAILABLE"
+        ready = httpx.get(base + "/readyz", timeout=10)
+        assert ready.status_code == 503
+        assert ready.json()["store"]["status"] == "unavailable"
+        refused = a2a.rpc(a, "SendMessage", {"message": a2a.user_message("steps 1")})["error"]
+        assert refused["data"][0]["reason"] == "STORE_UNAVAILABLE"
+    finally:
+        own_redis.resume()
+    deadline = time.monotonic() + 10
+    while httpx.get(base + "/readyz", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "the gateway did not recover"
+        time.sleep(0.05)
+    assert get(a, task_id)["result"]["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert a2a.send_stream(a, "steps 2")[-1].state == "TASK_STATE_COMPLETED"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_workers_share_one_port_as_replicas(cluster: Cluster, tmp_path: Path) -> None:
+    (url,) = cluster.start(1, "--workers", "2")
+    owner = cluster.process(url)
+    deadline = time.monotonic() + 20
+    while len(_children(owner.popen.pid)) < 2:
+        assert time.monotonic() < deadline, "two workers did not start"
+        time.sleep(0.05)
+    for _ in range(3):
+        first = a2a.stream(
+            url, "SendStreamingMessage", {"message": a2a.user_message("steps 8 20")}, limit=3
+        )
+        rest = resume(url, first[0].result["task"]["id"], 3)
+        assert a2a.ids(first + rest) == list(range(1, 14))
+        hung = a2a.start_task(url, "hang")
+        cancel = a2a.rpc(url, "CancelTask", {"id": hung["id"]})["result"]
+        assert cancel["status"]["state"] == "TASK_STATE_CANCELED"
+
+
+def test_workers_are_refused_without_a_shared_store() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--agent", "a=127.0.0.1:1", "--workers", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "listen.workers" in done.stderr
+    assert "shared store" in done.stderr
+
+
+def test_redis_timing_out_mid_stream_fails_the_task_and_leaves_a_clean_log(
+    cluster: Cluster, own_redis: RedisServer
+) -> None:
+    """Redis stops answering (SIGSTOP) for longer than a turn can wait: the open stream ends
+    with STORE_UNAVAILABLE, the turn fails once Redis answers again, nothing stays WORKING."""
+    a, b = cluster.start(2, redis=own_redis)
+    client = Reader(a, "SendStreamingMessage", {"message": a2a.user_message("steps 400 20")})
+    client.start()
+    client.wait_for(5)
+    own_redis.pause()
+    paused = time.monotonic()
+    try:
+        seen = client.finish(timeout=30)
+        # The fault lasts longer than a write retries (RedisStore.retry_for, 3 s): a reader
+        # may give up sooner, and resuming then would let the turn go on and complete.
+        time.sleep(max(0.0, paused + 4.5 - time.monotonic()))
+    finally:
+        own_redis.resume()
+    error = seen[-1].data["error"]  # an event without an id: httpx-sse repeats the last id
+    assert error["data"][0]["reason"] == "STORE_UNAVAILABLE"
+    task_id = seen[0].result["task"]["id"]
+    failed = wait_state(b, task_id, {"TASK_STATE_FAILED"}, timeout=15)
+    reason = failed["status"]["message"]["parts"][0]["text"]
+    assert "stopped" in reason or "unavailable" in reason
+    log = assert_one_clean_log(b, task_id)
+    logged = [e for e in seen if "result" in e.data]
+    assert [e.result for e in log[: len(logged)]] == [e.result for e in logged]
