@@ -187,6 +187,13 @@ def _is_final(event: pb.AgentEvent) -> bool:
     return event.HasField("status") and event.status.state in FINAL_CODES
 
 
+async def _read_within(call: Any, seconds: float) -> Any:
+    """The call's next message, or TimeoutError after `seconds` (asyncio.timeout rather than
+    wait_for, which on Python 3.11 can swallow a cancellation arriving at the same time)."""
+    async with asyncio.timeout(seconds):
+        return await call.read()
+
+
 class Bridge:
     """Starts, pumps and cancels task turns. One pump per running turn."""
 
@@ -355,7 +362,7 @@ class Bridge:
             raise stop.error from None
         del reply["taskId"]
         try:
-            following = await asyncio.wait_for(call.read(), self.final_grace)
+            following = await _read_within(call, self.final_grace)
         except TimeoutError:
             following = grpc.aio.EOF
         call.cancel()
@@ -465,7 +472,7 @@ class Bridge:
     async def _finish(self, record: TaskRecord, call: Any, final: pb.AgentEvent) -> None:
         """Log a final status once the call has ended; an event after it is a broken rule."""
         try:
-            following = await asyncio.wait_for(call.read(), self.final_grace)
+            following = await _read_within(call, self.final_grace)
         except TimeoutError:
             following = grpc.aio.EOF  # the agent lingers; we stop listening
         except grpc.aio.AioRpcError:

@@ -110,7 +110,10 @@ class Window:
     async def wait(self, timeout: float) -> bool:
         """Wait for new events (True) or `timeout` (False)."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the event is set, and a drained stream went on.
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
         except TimeoutError:
             return False
         return True

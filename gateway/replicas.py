@@ -256,7 +256,8 @@ class Replicas:
             while time.monotonic() < deadline:
                 await self._publish(record.id, "cancel")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(reached.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await reached.wait()
                 if reached.is_set():
                     return True
                 if watcher.done():

@@ -149,6 +149,8 @@ class EventStream(Response):
         self._writer = asyncio.current_task()
         try:
             async for chunk in self.content:
+                if self.why is not None:
+                    return  # ended from outside, even if the cancellation went astray
                 message = {"type": "http.response.body", "body": chunk, "more_body": True}
                 if self.send_timeout is None:
                     await send(message)
