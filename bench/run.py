@@ -94,9 +94,12 @@ def start_gateway(
     name: str = "gateway",
     store: Server | None = None,
     prefix: str = "",
+    running: int = 1000,
 ) -> Server:
+    """`running`: task turns at once (the default limit, 1000, unless idle needs more)."""
     args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
     args += ["--agent", f"load={agent.address}", "--max-events-per-task", str(max_events)]
+    args += ["--max-running-tasks", str(running)]
     if store is not None:
         args += ["--store", store.address, "--store-prefix", prefix]
     server = start(name, args, GATEWAY_LINE)
@@ -374,7 +377,9 @@ def idle(sizes: Sizes, redis: str | None = None) -> dict[str, dict[str, float]]:
                     assert redis is not None
                     store = start_redis(redis)
                     servers.append(store)
-                server = start_gateway(agent, 10_000, store=store, prefix="idle:")
+                server = start_gateway(
+                    agent, 10_000, store=store, prefix="idle:", running=count + 100
+                )
                 servers.append(server)
             run_clients("sse", "stream", server.address, 2, Spec(events=20, size=sizes.size))
             time.sleep(0.5)
