@@ -153,8 +153,12 @@ def start_redis(binary: str, *, timeout: float = 10.0) -> Server:
             "--appendonly", "no",
             "--protected-mode", "no",
         ]  # fmt: skip
-        with log.open("wb") as out:
-            popen = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            with log.open("wb") as out:
+                popen = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        except OSError:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
         server = Server("redis", popen, log, f"redis://127.0.0.1:{port}/0", workdir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and popen.poll() is None:

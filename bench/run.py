@@ -5,20 +5,21 @@ a2a-sdk server, and client processes), runs every workload `BENCH_RUNS` times (d
 the three systems side by side within each run, and writes the medians to
 bench/results/latest.json and latest.md (printed too).
 
-When redis-server is installed (or `BENCH_REDIS_SERVER` names one; `--no-redis` turns this
-off) two more systems run beside them, on a private redis-server of the bench (free port,
-no persistence) and the same agent: `gateway_redis`, one gateway replica with `--store` on
-it, and `gateway_redis_x2`, two replicas on one key prefix with the streams of a workload
-spread over both (stream k to replica k mod 2; a fan-out's sender on the first replica and
-its subscribers on both, so half of them read the task through Redis from the other one).
-Their CPU is the gateway processes' and, separately, redis-server's.
+When redis-server is installed (or `BENCH_REDIS_SERVER` names one; `--no-redis` or
+`BENCH_NO_REDIS=1` leaves them out) two more systems run in every workload but `short`, on a
+private redis-server of the bench (free port, no persistence) and the same agent:
+`gateway_redis`, one gateway replica with `--store` on it, and `gateway_redis_x2`, two
+replicas on one key prefix with the streams of a workload spread over both (stream k to
+replica k mod 2; a fan-out's sender on the first replica and its subscribers on both, so half
+of them read the task through Redis from the other one). Their CPU is the gateway processes'
+and, separately, redis-server's.
 
 Sizes scale with `BENCH_SCALE` (default 1; e.g. 0.01 for a smoke run of seconds).
 The a2a-sdk server is bounded: its cost per event grows with stream length, so it
 streams `SDK_LONG` events on the long stream and `SDK_PER_STREAM` per stream under
 concurrency; its rates are events/s on exactly that (see the table's notes).
 
-    python -m bench.run [--runs N] [--scale X] [--out DIR] [--only long,many,...]
+    python -m bench.run [--runs N] [--scale X] [--out DIR] [--only long,many,...] [--no-redis]
 """
 
 from __future__ import annotations
@@ -265,10 +266,18 @@ class Bench:
         return out
 
     def throughput(
-        self, mode: str, streams: int, events: dict[str, int], procs: int = 1
+        self,
+        mode: str,
+        streams: int,
+        events: dict[str, int],
+        procs: int = 1,
+        systems: tuple[str, ...] | None = None,
     ) -> dict[str, dict[str, float]]:
+        """`systems` (default: all), the Redis ones with the gateway's count of events."""
         out: dict[str, dict[str, float]] = {}
         for system, target in self.targets.items():
+            if systems is not None and system not in systems:
+                continue
             spec = Spec(events=events.get(system, events["gateway"]), size=self.sizes.size)
             result, cpu = measured(
                 self.servers,
@@ -293,7 +302,7 @@ class Bench:
     def short(self) -> dict[str, dict[str, float]]:
         s = self.sizes
         events = {"direct": s.short, "gateway": s.short, "sdk": s.short}
-        return self.throughput("serial", s.short_repeat, events)
+        return self.throughput("serial", s.short_repeat, events, systems=report.SYSTEMS)
 
     def many(self) -> dict[str, dict[str, float]]:
         s = self.sizes
@@ -487,7 +496,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--only", default=",".join(WORKLOADS), help="workloads to run")
     parser.add_argument(
-        "--no-redis", action="store_true", help="without the gateway-over-Redis systems"
+        "--no-redis",
+        action="store_true",
+        default=os.environ.get("BENCH_NO_REDIS", "") not in ("", "0"),
+        help="without the gateway-over-Redis systems (also BENCH_NO_REDIS=1)",
     )
     args = parser.parse_args(argv)
     raise_nofile()
