@@ -62,7 +62,8 @@ $(A2A03_STAMP):
 	@if $(PYTHON) -m venv $(A2A03) && $(A2A03)/bin/python -m pip install --quiet 'a2a-sdk<0.4'; \
 	then touch $@; \
 	else rm -rf $(A2A03); echo "WARNING: could not create $(A2A03); v0.3 interop tests will skip" >&2; fi
-# The side-by-side benchmark (about 10 minutes; BENCH_SCALE=0.01 for a smoke run).
+# The side-by-side benchmark (about 10 minutes, 20 with the Redis systems, which
+# BENCH_NO_REDIS=1 leaves out; BENCH_SCALE=0.01 for a smoke run).
 bench: setup
 	$(PY) -m bench.run
 

@@ -10,6 +10,9 @@ grpc.aio client calling the agent's Run directly: the ceiling). Modes:
 - fanout:  (sse) one SendStreamingMessage plus `--streams - 1` SubscribeToTask on it;
 - idle:    open `--streams` idle streams, print {"open": n}, close on a line on stdin.
 
+For `sse`, `--url` may list several replicas of one gateway, comma-separated: stream k goes
+to replica k mod n (the fan-out's sender, stream 0, to the first; its subscribers round robin).
+
     python -m bench.client sse stream --url http://127.0.0.1:8000/ --streams 10 \
         --spec "events=1000;size=200"
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 import time
 import uuid
@@ -309,7 +313,8 @@ def stream_runner(args: argparse.Namespace) -> Any:
     if args.kind == "grpc":
         client = GrpcClient(args.url)
         return lambda spec: client.stream(spec, latency=args.latency)
-    return lambda spec: sse_stream(args.url, spec, latency=args.latency)
+    urls = itertools.cycle(args.url.split(","))
+    return lambda spec: sse_stream(next(urls), spec, latency=args.latency)
 
 
 async def gather_bounded(coros: list[Awaitable[Result]], timeout: float) -> list[Result]:
@@ -318,10 +323,11 @@ async def gather_bounded(coros: list[Awaitable[Result]], timeout: float) -> list
 
 async def mode_fanout(args: argparse.Namespace) -> dict[str, Any]:
     """One task, `streams` subscribers: the sender and `streams - 1` SubscribeToTask."""
+    urls = args.url.split(",")
     first = Result()
     opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     sender = await sse_open(
-        args.url,
+        urls[0],
         request_body("SendStreamingMessage", send_params(args.spec)),
         first,
         on_open=lambda _: opened.done() or opened.set_result(None),  # type: ignore[func-returns-value]
@@ -329,7 +335,9 @@ async def mode_fanout(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.wait_for(opened, args.timeout)
     body = request_body("SubscribeToTask", {"id": first.task_id})
     others = [Result() for _ in range(args.streams - 1)]
-    subscribers = await asyncio.gather(*(sse_open(args.url, body, r) for r in others))
+    subscribers = await asyncio.gather(
+        *(sse_open(urls[(i + 1) % len(urls)], body, r) for i, r in enumerate(others))
+    )
     await asyncio.wait_for(
         asyncio.gather(sender.done, *(s.done for s in subscribers)), args.timeout
     )

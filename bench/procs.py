@@ -1,12 +1,15 @@
 """Processes of the bench: start one, wait for the line that says where it listens, read
-its CPU time and memory from /proc, stop it."""
+its CPU time and memory from /proc, stop it. `start_redis` starts a private redis-server
+(never the machine's shared one) on a free port, in a temp dir, without persistence."""
 
 from __future__ import annotations
 
 import os
 import re
 import resource
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +60,7 @@ class Server:
     popen: subprocess.Popen[bytes]
     log: Path
     address: str = ""
+    workdir: Path | None = None  # removed by stop()
 
     @property
     def pid(self) -> int:
@@ -80,6 +84,8 @@ class Server:
                 self.popen.kill()
                 self.popen.wait(5)
         self.log.unlink(missing_ok=True)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def start(name: str, args: list[str], pattern: str, *, timeout: float = 30.0) -> Server:
@@ -104,3 +110,61 @@ def start(name: str, args: list[str], pattern: str, *, timeout: float = 30.0) ->
     output = server.output()
     server.stop()
     raise TimeoutError(f"{name} did not start within {timeout}s:\n{output}")
+
+
+def redis_binary() -> tuple[str | None, str]:
+    """(path of redis-server, "") or (None, why the Redis columns are skipped)."""
+    binary = os.environ.get("BENCH_REDIS_SERVER") or shutil.which("redis-server")
+    if binary is None:
+        return None, "redis-server is not installed"
+    return binary, ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def redis_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def start_redis(binary: str, *, timeout: float = 10.0) -> Server:
+    """A private redis-server on a free port of 127.0.0.1 (no RDB, no AOF, its own temp dir);
+    its address is its redis:// URL. Tries three ports (one can be taken before it binds)."""
+    last = ""
+    for _ in range(3):
+        workdir = Path(tempfile.mkdtemp(prefix="a2a-bench-redis-"))
+        port = free_port()
+        log = workdir / "redis.log"
+        args = [
+            binary,
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--dir", str(workdir),
+            "--save", "",
+            "--appendonly", "no",
+            "--protected-mode", "no",
+        ]  # fmt: skip
+        try:
+            with log.open("wb") as out:
+                popen = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        except OSError:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        server = Server("redis", popen, log, f"redis://127.0.0.1:{port}/0", workdir)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and popen.poll() is None:
+            if redis_ping(port):
+                return server
+            time.sleep(0.02)
+        last = server.output()[-2000:]
+        server.stop()
+    raise RuntimeError(f"redis-server would not start:\n{last}")

@@ -1,4 +1,5 @@
-"""The Markdown table of a bench run: absolute numbers, ratios, targets."""
+"""The Markdown tables of a bench run: absolute numbers, ratios, targets; then the cost of
+sharing (the gateway on a Redis store, one replica and two, against its memory store)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import math
 from typing import Any
 
 SYSTEMS = ("direct", "gateway", "sdk")
+REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2")
+SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -31,6 +34,121 @@ def _get(median: dict[str, Any], workload: str, system: str, metric: str) -> flo
 
 def _div(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _cpu(m: dict[str, Any], workload: str, system: str, key: str) -> str:
+    """Gateway CPU, plus redis-server's when the system has one: "12 + 7"."""
+    gateway = _num(_get(m, workload, system, key), 1)
+    redis = _get(m, workload, system, f"redis_{key}")
+    return gateway if redis is None else f"{gateway} + {_num(redis, 1)}"
+
+
+def sharing(results: dict[str, Any]) -> list[str]:
+    """The cost-of-sharing table (or why it is missing)."""
+    m = results["median"]
+    s = results["sizes"]
+    redis = results.get("redis", {})
+    lines = ["", "### Cost of sharing: the gateway on Redis", ""]
+    if not redis.get("systems"):
+        return [*lines, f"Redis systems skipped: {redis.get('skipped') or 'not run'}."]
+    rows: list[tuple[str, ...]] = []
+
+    def ratios(workload: str, metric: str) -> str:
+        base = _get(m, workload, "gateway", metric)
+        return " / ".join(_ratio(_div(_get(m, workload, x, metric), base)) for x in REDIS_SYSTEMS)
+
+    def added(workload: str, metric: str) -> str:
+        base = _get(m, workload, "gateway", metric)
+        out = []
+        for system in REDIS_SYSTEMS:
+            value = _get(m, workload, system, metric)
+            out.append("n/a" if value is None or base is None else f"{value - base:+.2f}")
+        return " / ".join(out) + " ms"
+
+    for workload, label in (
+        ("long", f"1 stream x {s['long']:,}"),
+        ("many", f"{s['streams']} streams x {s['per_stream']:,}"),
+    ):
+        if workload not in m:
+            continue
+        rows.append(
+            (
+                f"{label}: events/s",
+                *(_num(_get(m, workload, x, "events_per_s")) for x in SHARING),
+                ratios(workload, "events_per_s"),
+            )
+        )
+        rows.append(
+            (
+                f"{label}: CPU us/event, gateway + redis-server",
+                *(_cpu(m, workload, x, "cpu_us_per_event") for x in SHARING),
+                "",
+            )
+        )
+    if "fanout" in m:
+        rows.append(
+            (
+                f"fan-out: 1 task x {s['fanout_events']:,} events to {s['subscribers']} "
+                "subscribers, deliveries/s",
+                *(_num(_get(m, "fanout", x, "deliveries_per_s")) for x in SHARING),
+                ratios("fanout", "deliveries_per_s"),
+            )
+        )
+        rows.append(
+            (
+                "fan-out: CPU us per delivered event, gateway + redis-server",
+                *(_cpu(m, "fanout", x, "cpu_us_per_delivery") for x in SHARING),
+                "",
+            )
+        )
+    if "latency" in m:
+        for q in ("p50", "p99"):
+            rows.append(
+                (
+                    f"latency {q}, ms ({s['paced_streams']} streams x {s['paced_rate']:g} ev/s)",
+                    *(_num(_get(m, "latency", x, f"{q}_ms"), 2) for x in SHARING),
+                    added("latency", f"{q}_ms") + " added",
+                )
+            )
+    if "ttfe" in m:
+        rows.append(
+            (
+                "time to first event, ms (p50)",
+                *(_num(_get(m, "ttfe", x, "ttfe_ms_p50"), 2) for x in SHARING),
+                added("ttfe", "ttfe_ms_p50") + " added",
+            )
+        )
+    if "idle" in m:
+        rows.append(
+            (
+                f"idle open streams ({s['idle']:,}): KB each, gateway + redis-server",
+                _num(_get(m, "idle", "gateway", "kb_per_stream"), 1),
+                _cpu(m, "idle", "gateway_redis", "kb_per_stream"),
+                "n/a",
+                "",
+            )
+        )
+    header = ("", "gateway (memory)", "gateway+redis", "gateway+redis x2", "redis / x2 vs memory")
+    return [
+        *lines,
+        *_table(header, rows),
+        "",
+        "gateway+redis: one replica with `--store redis://` on a private redis-server "
+        "(no persistence) on this machine. gateway+redis x2: two replicas on that Redis with "
+        "one key prefix; concurrent streams alternate between them, the single stream runs on "
+        "the first, and a fan-out's task runs on the first while its subscribers alternate "
+        "(half read it from the other replica, through Redis). CPU is the gateway processes' "
+        "(both replicas summed) + redis-server's. Idle streams are measured for one replica "
+        "only (x2 n/a: each replica holds its own streams alike).",
+    ]
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -161,11 +279,8 @@ def markdown(results: dict[str, Any]) -> str:
             )
         )
     header = ("", "direct gRPC", "gateway", "a2a-sdk 1.3", "ratio", "target", "status")
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
+    lines = _table(header, rows)
+    lines += sharing(results)
     lines += [
         "",
         f"Machine: {machine['nproc']} cores ({machine['cpu']}), Python {machine['python']}, "

@@ -5,12 +5,21 @@ a2a-sdk server, and client processes), runs every workload `BENCH_RUNS` times (d
 the three systems side by side within each run, and writes the medians to
 bench/results/latest.json and latest.md (printed too).
 
+When redis-server is installed (or `BENCH_REDIS_SERVER` names one; `--no-redis` or
+`BENCH_NO_REDIS=1` leaves them out) two more systems run in every workload but `short`, on a
+private redis-server of the bench (free port, no persistence) and the same agent:
+`gateway_redis`, one gateway replica with `--store` on it, and `gateway_redis_x2`, two
+replicas on one key prefix with the streams of a workload spread over both (stream k to
+replica k mod 2; a fan-out's sender on the first replica and its subscribers on both, so half
+of them read the task through Redis from the other one). Their CPU is the gateway processes'
+and, separately, redis-server's.
+
 Sizes scale with `BENCH_SCALE` (default 1; e.g. 0.01 for a smoke run of seconds).
 The a2a-sdk server is bounded: its cost per event grows with stream length, so it
 streams `SDK_LONG` events on the long stream and `SDK_PER_STREAM` per stream under
 concurrency; its rates are events/s on exactly that (see the table's notes).
 
-    python -m bench.run [--runs N] [--scale X] [--out DIR] [--only long,many,...]
+    python -m bench.run [--runs N] [--scale X] [--out DIR] [--only long,many,...] [--no-redis]
 """
 
 from __future__ import annotations
@@ -25,13 +34,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bench import report
-from bench.procs import ROOT, Server, raise_nofile, start
+from bench.procs import ROOT, Server, raise_nofile, redis_binary, start, start_redis
 from bench.workload import Spec
 
 AGENT_LINE = r"AGENT \S+ LISTENING (\S+)"
@@ -78,10 +88,22 @@ def start_agent() -> Server:
     return start("agent", ["-m", "bench.agent"], AGENT_LINE)
 
 
-def start_gateway(agent: Server, max_events: int) -> Server:
+def start_gateway(
+    agent: Server,
+    max_events: int,
+    *,
+    name: str = "gateway",
+    store: Server | None = None,
+    prefix: str = "",
+    running: int = 1000,
+) -> Server:
+    """`running`: task turns at once (the default limit, 1000, unless idle needs more)."""
     args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
     args += ["--agent", f"load={agent.address}", "--max-events-per-task", str(max_events)]
-    server = start("gateway", args, GATEWAY_LINE)
+    args += ["--max-running-tasks", str(running)]
+    if store is not None:
+        args += ["--store", store.address, "--store-prefix", prefix]
+    server = start(name, args, GATEWAY_LINE)
     server.address += "/"
     return server
 
@@ -152,6 +174,16 @@ def run_clients(
     return merged
 
 
+@dataclass(frozen=True)
+class Target:
+    """One system under test: how clients reach it, and whose CPU is its CPU."""
+
+    kind: str  # client kind: grpc or sse
+    url: str  # sse: the replicas' URLs, comma-separated (the client spreads streams)
+    servers: tuple[str, ...]  # its server processes (not the agent, not redis-server)
+    redis: bool = False  # it uses the bench's redis-server
+
+
 def cpu_of(servers: list[Server]) -> dict[str, float]:
     return {s.name: s.cpu() for s in servers}
 
@@ -173,55 +205,90 @@ def rate(result: dict[str, Any]) -> float:
 
 
 class Bench:
-    def __init__(self, sizes: Sizes) -> None:
+    def __init__(self, sizes: Sizes, redis: str | None = None) -> None:
+        """`redis`: the redis-server binary for the Redis systems (None: without them)."""
         self.sizes = sizes
-        self.agent = start_agent()
+        self.servers: list[Server] = []
+        self.targets: dict[str, Target] = {}
+        max_events = max(sizes.long, 10_000) + 10
         try:
-            self.gateway = start_gateway(self.agent, max(sizes.long, 10_000) + 10)
-        except BaseException:
-            self.agent.stop()
-            raise
-        try:
-            self.sdk = start_sdk()
-        except BaseException:
-            self.agent.stop()
-            self.gateway.stop()
-            raise
-        self.servers = [self.agent, self.gateway, self.sdk]
-        warm = Spec(events=20, size=sizes.size)
-        try:
-            for kind, url in self.targets():
-                run_clients(kind, "stream", url, 2, warm)
+            self.agent = self.started(start_agent())
+            gateway = self.started(start_gateway(self.agent, max_events))
+            sdk = self.started(start_sdk())
+            self.targets = {
+                "direct": Target("grpc", self.agent.address, ("agent",)),
+                "gateway": Target("sse", gateway.address, ("gateway",)),
+                "sdk": Target("sse", sdk.address, ("sdk",)),
+            }
+            if redis is not None:
+                store = self.started(start_redis(redis))
+                replicas = [
+                    self.started(
+                        start_gateway(self.agent, max_events, name=name, store=store, prefix=prefix)
+                    )
+                    for name, prefix in (
+                        ("gateway_redis", "bench1:"),
+                        ("gateway_redis_a", "bench2:"),
+                        ("gateway_redis_b", "bench2:"),
+                    )
+                ]
+                self.targets["gateway_redis"] = Target(
+                    "sse", replicas[0].address, (replicas[0].name,), redis=True
+                )
+                self.targets["gateway_redis_x2"] = Target(
+                    "sse",
+                    ",".join(r.address for r in replicas[1:]),
+                    tuple(r.name for r in replicas[1:]),
+                    redis=True,
+                )
+            warm = Spec(events=20, size=sizes.size)
+            for target in self.targets.values():
+                run_clients(target.kind, "stream", target.url, 2, warm)
         except BaseException:
             self.close()
             raise
 
-    def targets(self) -> list[tuple[str, str]]:
-        return [
-            ("grpc", self.agent.address),
-            ("sse", self.gateway.address),
-            ("sse", self.sdk.address),
-        ]
+    def started(self, server: Server) -> Server:
+        self.servers.append(server)
+        return server
 
     def close(self) -> None:
-        for server in self.servers:
+        for server in reversed(self.servers):
             server.stop()
 
+    def cpu_us(
+        self, target: Target, cpu: dict[str, float], count: float, key: str
+    ) -> dict[str, float]:
+        """`key`: the system's server CPU per unit of `count`, in us, and redis-server's."""
+        out = {key: sum(cpu[name] for name in target.servers) * 1e6 / count}
+        if target.redis:
+            out[f"redis_{key}"] = cpu["redis"] * 1e6 / count
+        return out
+
     def throughput(
-        self, mode: str, streams: int, events: dict[str, int], procs: int = 1
+        self,
+        mode: str,
+        streams: int,
+        events: dict[str, int],
+        procs: int = 1,
+        systems: tuple[str, ...] | None = None,
     ) -> dict[str, dict[str, float]]:
+        """`systems` (default: all), the Redis ones with the gateway's count of events."""
         out: dict[str, dict[str, float]] = {}
-        for system, (kind, url) in zip(report.SYSTEMS, self.targets(), strict=True):
-            spec = Spec(events=events[system], size=self.sizes.size)
+        for system, target in self.targets.items():
+            if systems is not None and system not in systems:
+                continue
+            spec = Spec(events=events.get(system, events["gateway"]), size=self.sizes.size)
             result, cpu = measured(
                 self.servers,
-                functools.partial(run_clients, kind, mode, url, streams, spec, procs=procs),
+                functools.partial(
+                    run_clients, target.kind, mode, target.url, streams, spec, procs=procs
+                ),
             )
-            server = {"direct": "agent", "gateway": "gateway", "sdk": "sdk"}[system]
             out[system] = {
                 "events_per_s": rate(result),
                 "events": result["events"],
-                "cpu_us_per_event": cpu[server] * 1e6 / result["events"],
+                **self.cpu_us(target, cpu, result["events"], "cpu_us_per_event"),
                 "agent_cpu_us_per_event": cpu["agent"] * 1e6 / result["events"],
             }
         return out
@@ -235,7 +302,7 @@ class Bench:
     def short(self) -> dict[str, dict[str, float]]:
         s = self.sizes
         events = {"direct": s.short, "gateway": s.short, "sdk": s.short}
-        return self.throughput("serial", s.short_repeat, events)
+        return self.throughput("serial", s.short_repeat, events, systems=report.SYSTEMS)
 
     def many(self) -> dict[str, dict[str, float]]:
         s = self.sizes
@@ -245,31 +312,29 @@ class Bench:
     def fanout(self) -> dict[str, dict[str, float]]:
         s = self.sizes
         out: dict[str, dict[str, float]] = {}
-        for system, server, events in (
-            ("gateway", self.gateway, s.fanout_events),
-            ("sdk", self.sdk, s.sdk_fanout_events),
-        ):
+        for system, target in self.targets.items():
+            if system == "direct":
+                continue
+            events = s.sdk_fanout_events if system == "sdk" else s.fanout_events
             spec = Spec(events=events, size=s.size, delay=s.fanout_delay)
             result, cpu = measured(
                 self.servers,
-                functools.partial(
-                    run_clients, "sse", "fanout", server.address, s.subscribers, spec
-                ),
+                functools.partial(run_clients, "sse", "fanout", target.url, s.subscribers, spec),
             )
             window = result["end"] - result["first_chunk"]
             out[system] = {
                 "deliveries_per_s": events * s.subscribers / window,
                 "events": result["events"],
                 "late_subscribers": result["late"],
-                "cpu_us_per_delivery": cpu[server.name] * 1e6 / result["events"],
+                **self.cpu_us(target, cpu, result["events"], "cpu_us_per_delivery"),
             }
         return out
 
     def ttfe(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
         spec = Spec(events=1, size=self.sizes.size)
-        for system, (kind, url) in zip(report.SYSTEMS, self.targets(), strict=True):
-            result = run_clients(kind, "serial", url, self.sizes.ttfe, spec)
+        for system, target in self.targets.items():
+            result = run_clients(target.kind, "serial", target.url, self.sizes.ttfe, spec)
             times = sorted(result["ttfe"])
             out[system] = {"ttfe_ms_p50": statistics.median(times) * 1e3}
         return out
@@ -278,8 +343,10 @@ class Bench:
         s = self.sizes
         spec = Spec(events=s.paced_events, size=s.size, rate=s.paced_rate)
         out: dict[str, dict[str, float]] = {}
-        for system, (kind, url) in zip(report.SYSTEMS, self.targets(), strict=True):
-            result = run_clients(kind, "stream", url, s.paced_streams, spec, latency=True)
+        for system, target in self.targets.items():
+            result = run_clients(
+                target.kind, "stream", target.url, s.paced_streams, spec, latency=True
+            )
             values = sorted(result["latencies_ns"])
             out[system] = {
                 "p50_ms": percentile(values, 50) / 1e6,
@@ -296,34 +363,62 @@ def percentile(values: list[int], p: float) -> float:
     return float(values[index])
 
 
-def idle(sizes: Sizes) -> dict[str, dict[str, float]]:
-    """Memory per idle open stream (each its own running task), in fresh server processes."""
+def idle(sizes: Sizes, redis: str | None = None) -> dict[str, dict[str, float]]:
+    """Memory per idle open stream (each its own running task), in fresh server processes;
+    with `redis` (the binary) also one gateway replica on a fresh redis-server, whose memory
+    is reported apart. Two replicas are not measured: each holds its own streams alike."""
     out: dict[str, dict[str, float]] = {}
     hold = Spec(hold=600, size=sizes.size)
-    for system, count in (("gateway", sizes.idle), ("sdk", sizes.sdk_idle)):
-        agent = start_agent() if system == "gateway" else None
-        server = start_gateway(agent, 10_000) if agent else start_sdk()
+    systems = [("gateway", sizes.idle), ("sdk", sizes.sdk_idle)]
+    if redis is not None:
+        systems.append(("gateway_redis", sizes.idle))
+    for system, count in systems:
+        servers: list[Server] = []
         try:
+            store: Server | None = None
+            if system == "sdk":
+                server = start_sdk()
+                servers.append(server)
+            else:
+                agent = start_agent()
+                servers.append(agent)
+                if system == "gateway_redis":
+                    assert redis is not None
+                    store = start_redis(redis)
+                    servers.append(store)
+                server = start_gateway(
+                    agent, 10_000, store=store, prefix="idle:", running=count + 100
+                )
+                servers.append(server)
             run_clients("sse", "stream", server.address, 2, Spec(events=20, size=sizes.size))
             time.sleep(0.5)
-            before = server.rss()
-            opened, seconds, after = hold_open(server.address, count, hold, server.rss)
+
+            def rss(server: Server = server, store: Server | None = store) -> tuple[int, int]:
+                return server.rss(), store.rss() if store is not None else 0
+
+            before = rss()
+            opened, seconds, after = hold_open(server.address, count, hold, rss)
             out[system] = {
                 "streams": opened,
-                "kb_per_stream": (after - before) / max(1, opened) / 1024,
+                "kb_per_stream": (after[0] - before[0]) / max(1, opened) / 1024,
                 "open_seconds": seconds,
             }
+            if store is not None:
+                out[system]["redis_kb_per_stream"] = (after[1] - before[1]) / max(1, opened) / 1024
         finally:
-            server.stop(timeout=5)
-            if agent:
-                agent.stop(timeout=5)
+            for started in reversed(servers):
+                started.stop(timeout=5)
     return out
 
 
 def hold_open(
-    url: str, count: int, spec: Spec, rss: Callable[[], int], timeout: float = 180
-) -> tuple[int, float, int]:
-    """Open `count` idle streams in a client process; (opened, seconds, RSS while open)."""
+    url: str,
+    count: int,
+    spec: Spec,
+    rss: Callable[[], tuple[int, int]],
+    timeout: float = 180,
+) -> tuple[int, float, tuple[int, int]]:
+    """Open `count` idle streams in a client process; (opened, seconds, `rss()` while open)."""
     popen = subprocess.Popen(
         client_command("sse", "idle", url, count, spec, timeout=timeout),
         cwd=ROOT,
@@ -382,12 +477,30 @@ def medians(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, floa
     return out
 
 
+def usable_redis() -> tuple[str | None, str]:
+    """(redis-server binary, "") when a private one starts here, else (None, why not)."""
+    binary, why = redis_binary()
+    if binary is None:
+        return None, why
+    try:
+        start_redis(binary).stop()
+    except (OSError, RuntimeError) as exc:
+        return None, f"redis-server would not start ({str(exc).strip()[:200]})"
+    return binary, ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the bench.")
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "3")))
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--only", default=",".join(WORKLOADS), help="workloads to run")
+    parser.add_argument(
+        "--no-redis",
+        action="store_true",
+        default=os.environ.get("BENCH_NO_REDIS", "") not in ("", "0"),
+        help="without the gateway-over-Redis systems (also BENCH_NO_REDIS=1)",
+    )
     args = parser.parse_args(argv)
     raise_nofile()
     only = [w for w in args.only.split(",") if w]
@@ -395,11 +508,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown workloads: {sorted(unknown)}")
     sizes = Sizes(args.scale)
+    redis, skipped = (None, "--no-redis") if args.no_redis else usable_redis()
+    if skipped:
+        print(f"Redis systems skipped: {skipped}", file=sys.stderr, flush=True)
     started = time.monotonic()
     runs: dict[str, list[dict[str, dict[str, float]]]] = {w: [] for w in only}
     for index in range(args.runs):
         print(f"run {index + 1}/{args.runs}", file=sys.stderr, flush=True)
-        bench = Bench(sizes)
+        bench = Bench(sizes, redis)
         try:
             for workload in only:
                 if workload == "idle":
@@ -411,12 +527,13 @@ def main(argv: list[str] | None = None) -> int:
             bench.close()
         if "idle" in only:
             began = time.monotonic()
-            runs["idle"].append(idle(sizes))
+            runs["idle"].append(idle(sizes, redis))
             print(f"  idle: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
     results = {
         "machine": machine(),
         "sizes": sizes.as_dict(),
         "runs": args.runs,
+        "redis": {"systems": list(report.REDIS_SYSTEMS) if redis else [], "skipped": skipped},
         "seconds": time.monotonic() - started,
         "median": {w: medians(r) for w, r in runs.items()},
         "all_runs": runs,

@@ -1,4 +1,9 @@
-"""The bench runs end to end at a tiny scale, so it cannot rot. No timing is asserted."""
+"""The bench runs end to end at a tiny scale, so it cannot rot. No timing is asserted.
+
+With redis-server installed the run includes the gateway-over-Redis systems (one replica and
+two) and their cost-of-sharing table; without it they are skipped with a note, which the
+second test checks on every machine (from the report alone).
+"""
 
 from __future__ import annotations
 
@@ -6,38 +11,85 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from bench.report import SYSTEMS
+import pytest
+
+from bench.procs import redis_binary
+from bench.report import REDIS_SYSTEMS, SYSTEMS, markdown
 from bench.run import WORKLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
+def run_bench(out: Path) -> tuple[dict[str, Any], str, str]:
+    """(latest.json, latest.md, stdout) of a run at scale 0.01."""
+    command = [sys.executable, "-m", "bench.run", "--scale", "0.01", "--runs", "1"]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--scale",
-            "0.01",
-            "--runs",
-            "1",
-            "--out",
-            str(tmp_path),
-        ],
+        [*command, "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads((tmp_path / "latest.json").read_text())
+    return (
+        json.loads((out / "latest.json").read_text()),
+        (out / "latest.md").read_text(),
+        done.stdout,
+    )
+
+
+def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
+    binary, why = redis_binary()
+    results, table, stdout = run_bench(tmp_path)
     assert set(results["median"]) == set(WORKLOADS)
-    for workload in ("long", "many", "short", "ttfe", "latency"):
-        assert set(results["median"][workload]) == set(SYSTEMS)
+    redis = set(REDIS_SYSTEMS) if binary else set()
+    for workload in ("long", "many", "ttfe", "latency"):
+        assert set(results["median"][workload]) == set(SYSTEMS) | redis
+    assert set(results["median"]["fanout"]) == {"gateway", "sdk"} | redis
+    assert set(results["median"]["short"]) == set(SYSTEMS)
     assert results["median"]["long"]["gateway"]["events"] >= results["sizes"]["long"]
     assert results["median"]["idle"]["gateway"]["streams"] == results["sizes"]["idle"]
-    table = (tmp_path / "latest.md").read_text()
     assert "| direct gRPC | gateway | a2a-sdk 1.3 |" in table
-    assert table in done.stdout
+    assert table in stdout
+    if not binary:
+        assert results["redis"] == {"systems": [], "skipped": why}
+        assert f"Redis systems skipped: {why}." in table
+        pytest.skip(f"the Redis systems were not run: {why}")
+    assert results["redis"] == {"systems": list(REDIS_SYSTEMS), "skipped": ""}
+    median = results["median"]
+    for system in REDIS_SYSTEMS:
+        for workload in ("long", "many"):
+            assert median[workload][system]["events"] >= median[workload]["gateway"]["events"]
+            assert median[workload][system]["redis_cpu_us_per_event"] >= 0
+        fanout = median["fanout"][system]
+        assert fanout["events"] == median["fanout"]["gateway"]["events"]
+        assert fanout["redis_cpu_us_per_delivery"] >= 0
+        assert median["latency"][system]["samples"] == median["latency"]["gateway"]["samples"]
+    assert median["idle"]["gateway_redis"]["streams"] == results["sizes"]["idle"]
+    assert "redis_kb_per_stream" in median["idle"]["gateway_redis"]
+    assert "| gateway (memory) | gateway+redis | gateway+redis x2 |" in table
+
+
+def test_table_without_redis() -> None:
+    """The report of a run without redis-server: the first table only, and why."""
+    sizes = {"scale": 0.01, "long": 200, "sdk_long": 100}
+    stats = {"events_per_s": 1.0, "cpu_us_per_event": 1.0, "agent_cpu_us_per_event": 1.0}
+    results = {
+        "median": {"long": {system: stats for system in SYSTEMS}},
+        "sizes": sizes,
+        "machine": {
+            "nproc": 2,
+            "cpu": "x",
+            "python": "3",
+            "platform": "p",
+            "loadavg_at_start": [0],
+        },
+        "runs": 1,
+        "seconds": 1.0,
+        "redis": {"systems": [], "skipped": "redis-server is not installed"},
+    }
+    table = markdown(results)
+    assert "Redis systems skipped: redis-server is not installed." in table
+    assert "gateway+redis" not in table
