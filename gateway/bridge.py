@@ -217,6 +217,7 @@ class Bridge:
         self._starting: set[str] = set()
         self._canceling: set[str] = set()
         self._lost: set[str] = set()
+        self._unended: set[str] = set()  # turns whose end could not be written
 
     def start_replicas(self) -> None:
         """Start the lease heartbeat, sweeper and cancel listener (needs the running loop)."""
@@ -394,7 +395,10 @@ class Bridge:
             if not call.done():
                 call.cancel()  # a call that ended is left alone: no stray RST_STREAM
             self._lost.discard(record.id)
-            await self._release(record.id)
+            if record.id in self._unended:
+                self._unended.discard(record.id)  # keep the lease: it lapses (see _record_end)
+            else:
+                await self._release(record.id)
             self.metrics.upstream_call(upstream.name, "Run", code)
             seconds = time.monotonic() - began
             self.metrics.turn_ended(record.state, seconds)
@@ -417,7 +421,12 @@ class Bridge:
     ) -> None:
         """Log the end of a turn that stopped mid-way, on the STORED record: an append that
         was cancelled or timed out may or may not have landed, and the local record may hold
-        a change that was never logged. Nothing is written if the task already ended."""
+        a change that was never logged. Nothing is written if the task already ended.
+
+        When the end cannot be written (the store is away), the task keeps its lease: the
+        pump does not release it, so it lapses and a surviving replica's sweeper fails the
+        task (REPLICA_LOST) once the store is back. Releasing it would leave the task
+        WORKING with nobody to end it."""
         for _ in range(3):
             try:
                 stored = await self.store.get(record.id)
@@ -432,7 +441,8 @@ class Bridge:
                 continue
             except errors.A2AError as exc:
                 log.warning("task %s: could not record its end (%s)", record.id, exc.message)
-                return
+                break
+        self._unended.add(record.id)
 
     async def _run(self, upstream: Upstream, record: TaskRecord, call: Any, event: Any) -> str:
         """Pump the call to its end; the gRPC status name it ended with."""
