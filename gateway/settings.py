@@ -226,14 +226,6 @@ class Settings:
                 raise ValueError(f"{name} must be positive")
 
 
-def parse_agent(value: str) -> AgentSpec:
-    """Parse NAME=HOST:PORT[,HOST:PORT...]."""
-    name, sep, targets = value.partition("=")
-    if not sep:
-        raise ValueError(f"{value!r} is not NAME=HOST:PORT")
-    return AgentSpec(name=name.strip(), targets=tuple(t.strip() for t in targets.split(",")))
-
-
 def parse_api_key(value: str) -> ApiKey:
     """Parse PRINCIPAL=SHA256HEX."""
     name, sep, digest = value.partition("=")

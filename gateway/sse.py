@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from starlette.responses import Response
@@ -37,12 +37,6 @@ def request_prefix(request_id: RequestId) -> bytes:
 
 def frame(event: Event, prefix: bytes, version: str = "1.0", adapt: Encoder | None = None) -> bytes:
     return b"id: %d\ndata: %b%b}\n\n" % (event.seq, prefix, event.encoded(version, adapt))
-
-
-def frames(
-    batch: Iterable[Event], prefix: bytes, version: str = "1.0", adapt: Encoder | None = None
-) -> bytes:
-    return b"".join([frame(e, prefix, version, adapt) for e in batch])
 
 
 def data_frame(body: bytes) -> bytes:
