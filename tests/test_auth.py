@@ -18,8 +18,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gateway.auth import Authenticator, Unauthorized
-from gateway.settings import ApiKey, AuthSettings
+from gateway.http.auth import Authenticator, Unauthorized
+from gateway.ops.settings import ApiKey, AuthSettings
 from tests import a2a
 from tests.conftest import API_KEYS, AUDIENCE, ISSUER, SECRET, api_key, bearer, make_token
 from tests.servers import Process

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.cli import main
+from gateway.ops.cli import main
 
 
 @pytest.mark.parametrize("workers", ["2", "8"])

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from gateway.cli import _overrides, build_parser
-from gateway.config import ConfigError, load
-from gateway.settings import TlsSpec
+from gateway.ops.cli import _overrides, build_parser
+from gateway.ops.config import ConfigError, load
+from gateway.ops.settings import TlsSpec
 from tests.servers import ROOT, write_config
 
 GOOD: dict[str, Any] = {

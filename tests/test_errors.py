@@ -3,7 +3,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from gateway import errors
+from gateway.core import errors
 
 
 class FakeRpcError(grpc.aio.AioRpcError):

@@ -3,7 +3,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway import errors, jsonrpc
+from gateway.bindings.jsonrpc import envelope as jsonrpc
+from gateway.core import errors
 
 
 def test_parse_accepts_a_request_and_defaults_params() -> None:

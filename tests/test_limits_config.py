@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import errors, resume
-from gateway.cli import _overrides, build_parser
-from gateway.config import load
-from gateway.settings import Settings
-from gateway.subscribers import Subscribers
+from gateway.core import errors, resume
+from gateway.core.subscribers import Subscribers
+from gateway.ops.cli import _overrides, build_parser
+from gateway.ops.config import load
+from gateway.ops.settings import Settings
 
 
 def test_defaults() -> None:

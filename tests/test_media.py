@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import media
-from gateway.params import PartIn
+from gateway.core import media
+from gateway.core.params import PartIn
 
 
 @pytest.mark.parametrize(

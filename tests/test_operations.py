@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.metrics import Metrics
+from gateway.ops.metrics import Metrics
 from tests import a2a
 from tests.conftest import bearer, make_token
 from tests.servers import Process, start_gateway

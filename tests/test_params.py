@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import errors, params
+from gateway.core import errors, params
 
 
 def test_valid_message_round_trips_to_canonical_json() -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from gateway.limits import RateLimiter, Slots
+from gateway.http.limits import RateLimiter, Slots
 from tests import a2a
 from tests.servers import Process, start_gateway
 

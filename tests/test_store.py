@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import task
-from gateway.store import MemoryStore, TaskQuery, decode_cursor
-from gateway.task import TaskRecord
+from gateway.core import task
+from gateway.core.task import TaskRecord
+from gateway.stores.contract import TaskQuery, decode_cursor
+from gateway.stores.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from gateway import task
-from gateway.events import Event
-from gateway.redis_store import RedisStore
-from gateway.store import EventsExpired, MemoryStore, Store, StoreConflict, TaskQuery
-from gateway.task import TaskRecord
+from gateway.core import task
+from gateway.core.events import Event
+from gateway.core.task import TaskRecord
+from gateway.stores.contract import EventsExpired, Store, StoreConflict, TaskQuery
+from gateway.stores.memory import MemoryStore
+from gateway.stores.redis import RedisStore
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from gateway import task
-from gateway.task import TaskRecord
+from gateway.core import task
+from gateway.core.task import TaskRecord
 
 
 def record() -> TaskRecord:

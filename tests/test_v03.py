@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from gateway import early, errors, v03
-from gateway.events import Event
+from gateway.bindings.jsonrpc import early, v03
+from gateway.core import errors
+from gateway.core.events import Event
 
 
 def test_send_params_in() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import errors, versions
+from gateway.bindings.jsonrpc import versions
+from gateway.core import errors
 
 
 @pytest.mark.parametrize(

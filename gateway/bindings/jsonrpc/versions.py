@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import errors
-from gateway.events import Encoder
+from gateway.core import errors
+from gateway.core.events import Encoder
 
 V1_0 = "1.0"
 V0_3 = "0.3"
@@ -93,7 +93,7 @@ V1_ROUTES: dict[str, Route] = {name: Route(name) for name in V1_METHODS}
 
 def tables() -> dict[str, dict[str, Route]]:
     """The method table of every version (imported late: v03 and early build on this module)."""
-    from gateway import early, v03
+    from gateway.bindings.jsonrpc import early, v03
 
     return {V1_0: V1_ROUTES, V0_3: {**v03.ROUTES, **early.ROUTES}}
 

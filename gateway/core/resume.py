@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway import errors
+from gateway.core import errors
 
 URI = "https://github.com/a2a-grpc-gateway/extensions/resume/v1"
 HEADER = "Last-Event-ID"

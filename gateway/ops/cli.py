@@ -18,11 +18,12 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from a2a_client import commands as client_commands
-from gateway import logs, server
-from gateway.app import Gateway, create_app
-from gateway.auth import load_keys
-from gateway.config import ConfigError, load
-from gateway.settings import Settings, parse_api_key
+from gateway.http import server
+from gateway.http.app import Gateway, create_app
+from gateway.http.auth import load_keys
+from gateway.ops import logs
+from gateway.ops.config import ConfigError, load
+from gateway.ops.settings import Settings, parse_api_key
 
 
 def _agent(value: str) -> tuple[str, list[str]]:
@@ -402,7 +403,7 @@ def serve_workers(settings: Settings, log_level: str, argv: list[str]) -> None:
     print(f"a2a-gateway listening on {server.url_of(sock)}", flush=True)
     os.environ[WORKER_ARGV] = json.dumps(argv)
     config = uvicorn_config(
-        "gateway.cli:worker_app", settings, log_level, factory=True, workers=settings.workers
+        "gateway.ops.cli:worker_app", settings, log_level, factory=True, workers=settings.workers
     )
     Multiprocess(config, sockets=[sock]).run()
 

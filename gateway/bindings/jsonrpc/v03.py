@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway import errors
-from gateway.task import FINAL
-from gateway.versions import V0_3, Route
+from gateway.bindings.jsonrpc.versions import V0_3, Route
+from gateway.core import errors
+from gateway.core.task import FINAL
 
 Json = dict[str, Any]
 

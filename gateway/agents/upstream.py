@@ -25,9 +25,9 @@ from pathlib import Path
 
 import grpc
 
-from gateway import errors
-from gateway.health import SERVING, Probe
-from gateway.settings import AgentSpec, TlsSpec, split_target
+from gateway.agents.health import SERVING, Probe
+from gateway.core import errors
+from gateway.ops.settings import AgentSpec, TlsSpec, split_target
 from generated import task_service_pb2 as pb
 from generated import task_service_pb2_grpc as pb_grpc
 

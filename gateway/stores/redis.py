@@ -48,10 +48,10 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from gateway import errors
-from gateway.events import Event, compact
-from gateway.redis_tail import Tail
-from gateway.store import (
+from gateway.core import errors
+from gateway.core.events import Event, compact
+from gateway.core.task import TaskRecord, apply_body, dump, is_final, restore
+from gateway.stores.contract import (
     EventsExpired,
     StoreConflict,
     TaskPage,
@@ -59,7 +59,7 @@ from gateway.store import (
     decode_cursor,
     encode_cursor,
 )
-from gateway.task import TaskRecord, apply_body, dump, is_final, restore
+from gateway.stores.redis_tail import Tail
 
 # KEYS: task, events, index, lease, running
 # ARGV: id, seq, body, updated, state, ctx, token, final, terminal, checkpoint, maxlen, ttl_ms,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gateway.params import PartIn
+from gateway.core.params import PartIn
 
 _BARE = {"data": "application/json"}
 

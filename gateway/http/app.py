@@ -45,30 +45,24 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway import (
-    card,
-    conditional,
-    errors,
-    forwarding,
-    jsonrpc,
-    logs,
-    resume,
-    sse,
-    stream,
-    urls,
-    versions,
-)
-from gateway.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
-from gateway.bridge import Bridge, Caller
-from gateway.limits import RateLimit, RateLimiter, Slots
-from gateway.methods import Call, EventStream, Methods
-from gateway.metrics import Metrics
-from gateway.redis_store import RedisStore
-from gateway.replicas import Replicas
-from gateway.settings import Settings
-from gateway.store import MemoryStore, Store
-from gateway.subscribers import Subscribers
-from gateway.upstream import Upstream
+from gateway.agents import forwarding
+from gateway.agents.upstream import Upstream
+from gateway.bindings.jsonrpc import envelope as jsonrpc
+from gateway.bindings.jsonrpc import versions
+from gateway.core import errors, resume, stream
+from gateway.core.bridge import Bridge, Caller
+from gateway.core.methods import Call, EventStream, Methods
+from gateway.core.subscribers import Subscribers
+from gateway.http import card, conditional, sse, urls
+from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
+from gateway.http.limits import RateLimit, RateLimiter, Slots
+from gateway.ops import logs
+from gateway.ops.metrics import Metrics
+from gateway.ops.settings import Settings
+from gateway.stores.contract import Store
+from gateway.stores.memory import MemoryStore
+from gateway.stores.redis import RedisStore
+from gateway.stores.replicas import Replicas
 
 log = logging.getLogger("a2a_gateway")
 

@@ -14,8 +14,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from gateway import errors
-from gateway.task import STATES
+from gateway.core import errors
+from gateway.core.task import STATES
 
 
 class _Params(BaseModel):

@@ -38,9 +38,9 @@ from pydantic import (
     model_validator,
 )
 
-from gateway import forwarding
-from gateway.card import check_overrides
-from gateway.settings import (
+from gateway.agents import forwarding
+from gateway.http.card import check_overrides
+from gateway.ops.settings import (
     NAME_PATTERN,
     STORE_SCHEMES,
     WORKERS_NEED_A_STORE,

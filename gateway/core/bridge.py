@@ -42,12 +42,9 @@ from typing import Any
 
 import grpc
 
-from gateway import convert, errors, logs
-from gateway.limits import Slots
-from gateway.metrics import Metrics
-from gateway.replicas import Replicas
-from gateway.store import Store, StoreConflict
-from gateway.task import (
+from gateway.agents.upstream import Upstream
+from gateway.core import convert, errors
+from gateway.core.task import (
     CANCELED,
     FAILED,
     FINAL,
@@ -58,7 +55,11 @@ from gateway.task import (
     begin_turn,
     set_status,
 )
-from gateway.upstream import Upstream
+from gateway.http.limits import Slots
+from gateway.ops import logs
+from gateway.ops.metrics import Metrics
+from gateway.stores.contract import Store, StoreConflict
+from gateway.stores.replicas import Replicas
 from generated import task_service_pb2 as pb
 
 AGENT_ROLE = "ROLE_AGENT"

@@ -26,8 +26,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from gateway import v03
-from gateway.versions import Route
+from gateway.bindings.jsonrpc import v03
+from gateway.bindings.jsonrpc.versions import Route
 
 Json = dict[str, Any]
 WIRE = "early"

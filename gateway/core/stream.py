@@ -17,11 +17,13 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from gateway import errors, jsonrpc, sse
-from gateway.events import Encoder
-from gateway.methods import EventStream
-from gateway.metrics import Metrics
-from gateway.store import EventsExpired, Store
+from gateway.bindings.jsonrpc import envelope as jsonrpc
+from gateway.core import errors
+from gateway.core.events import Encoder
+from gateway.core.methods import EventStream
+from gateway.http import sse
+from gateway.ops.metrics import Metrics
+from gateway.stores.contract import EventsExpired, Store
 
 CHUNK_BYTES = 64 * 1024
 LINGER = 0.001

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway import errors
+from gateway.core import errors
 
 
 class Subscribers:

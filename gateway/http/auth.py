@@ -35,8 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway import errors, jsonrpc
-from gateway.settings import AuthSettings
+from gateway.bindings.jsonrpc import envelope as jsonrpc
+from gateway.core import errors
+from gateway.ops.settings import AuthSettings
 
 log = logging.getLogger("a2a_gateway.auth")
 

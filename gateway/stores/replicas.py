@@ -37,10 +37,10 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
-from gateway import errors
-from gateway.redis_store import RedisStore, unavailable
-from gateway.store import StoreConflict
-from gateway.task import FAILED, FINAL, TaskRecord, set_status
+from gateway.core import errors
+from gateway.core.task import FAILED, FINAL, TaskRecord, set_status
+from gateway.stores.contract import StoreConflict
+from gateway.stores.redis import RedisStore, unavailable
 
 log = logging.getLogger("a2a_gateway")
 

@@ -28,8 +28,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway import errors
-from gateway.events import Event
+from gateway.core import errors
+from gateway.core.events import Event
 
 log = logging.getLogger("a2a_gateway")
 

@@ -16,14 +16,15 @@ from typing import Any
 
 import orjson
 
-from gateway import card, errors, media, params, resume
-from gateway.bridge import Bridge, Caller
-from gateway.events import Event
-from gateway.jsonrpc import RequestId
-from gateway.store import EventsExpired, Store, TaskQuery
-from gateway.subscribers import Subscribers
-from gateway.task import TaskRecord
-from gateway.upstream import Upstream
+from gateway.agents.upstream import Upstream
+from gateway.bindings.jsonrpc.envelope import RequestId
+from gateway.core import errors, media, params, resume
+from gateway.core.bridge import Bridge, Caller
+from gateway.core.events import Event
+from gateway.core.subscribers import Subscribers
+from gateway.core.task import TaskRecord
+from gateway.http import card
+from gateway.stores.contract import EventsExpired, Store, TaskQuery
 
 
 @dataclass(frozen=True, slots=True)

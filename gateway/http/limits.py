@@ -22,8 +22,9 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway import errors, jsonrpc
-from gateway.auth import PRINCIPAL
+from gateway.bindings.jsonrpc import envelope as jsonrpc
+from gateway.core import errors
+from gateway.http.auth import PRINCIPAL
 
 
 class TokenBucket:

@@ -24,7 +24,7 @@ from typing import Any
 
 import uvicorn
 
-from gateway.app import Gateway
+from gateway.http.app import Gateway
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol

@@ -22,8 +22,8 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway.events import Encoder, Event
-from gateway.jsonrpc import RequestId
+from gateway.bindings.jsonrpc.envelope import RequestId
+from gateway.core.events import Encoder, Event
 
 log = logging.getLogger("a2a_gateway")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from gateway import errors
+from gateway.core import errors
 
 RequestId = str | int | float | None
 

@@ -1,0 +1,1 @@
+"""The agents behind the gateway: gRPC channels to their targets, health, forwarded headers."""

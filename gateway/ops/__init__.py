@@ -1,0 +1,1 @@
+"""Running the gateway: configuration, settings, the command line, metrics and logs."""
