@@ -4,9 +4,10 @@ The tree::
 
     A2AError                       code     reason (google.rpc.ErrorInfo)
     ├─ parse error                 -32700   PARSE_ERROR
-    ├─ invalid request             -32600   INVALID_REQUEST      (HTTP 413 body too large,
-    │                                        REQUEST_TIMEOUT        HTTP 408 body too slow,
-    │                                        UNAUTHENTICATED        HTTP 401 + WWW-Authenticate)
+    ├─ invalid request             -32600   INVALID_REQUEST
+    │                                        BODY_TOO_LARGE       (HTTP 413)
+    │                                        REQUEST_TIMEOUT      (HTTP 408 body too slow)
+    │                                        UNAUTHENTICATED      (HTTP 401 + WWW-Authenticate)
     ├─ method not found            -32601   METHOD_NOT_FOUND
     ├─ invalid params              -32602   INVALID_PARAMS       (+ google.rpc.BadRequest)
     ├─ internal error              -32603   INTERNAL / AGENT_UNAVAILABLE / AGENT_TIMEOUT ...
@@ -23,15 +24,16 @@ The tree::
     ├─ content type not supported  -32005   CONTENT_TYPE_NOT_SUPPORTED
     ├─ invalid agent response      -32006   INVALID_AGENT_RESPONSE
     ├─ extended card not configured -32007  EXTENDED_AGENT_CARD_NOT_CONFIGURED
+    ├─ extension support required  -32008   EXTENSION_SUPPORT_REQUIRED
     └─ version not supported       -32009   VERSION_NOT_SUPPORTED
 
 `error.data` follows A2A v1.0 (section 9.5): a list of `@type`-tagged objects, first a
 `google.rpc.ErrorInfo` with the reason, then (for invalid params) a `google.rpc.BadRequest`
 naming each offending field.
 
-`from_grpc` is the single translation point for gRPC status codes returned by agents;
-`http_status` the one for the browser events endpoint, which answers errors with an HTTP
-status (an `EventSource` cannot read a JSON-RPC error, but it stops reconnecting on one).
+`from_grpc` is the single translation point for gRPC status codes returned by agents; the
+way out, an error's HTTP status (REST, the browser events endpoint) and gRPC status (the gRPC
+binding), is the one table in error_table.py.
 
 Limits hit and expired events are -32603 with a reason rather than a code of our own: A2A
 reserves -32001..-32099 for its own errors, so a private code there could collide with a
@@ -65,6 +67,7 @@ UNSUPPORTED_OPERATION = -32004
 CONTENT_TYPE_NOT_SUPPORTED = -32005
 INVALID_AGENT_RESPONSE = -32006
 EXTENDED_CARD_NOT_CONFIGURED = -32007
+EXTENSION_SUPPORT_REQUIRED = -32008
 VERSION_NOT_SUPPORTED = -32009
 
 
@@ -154,6 +157,15 @@ def unauthenticated(detail: str) -> A2AError:
     return A2AError(INVALID_REQUEST, f"Unauthenticated: {detail}", reason="UNAUTHENTICATED")
 
 
+def body_too_large(limit: int) -> A2AError:
+    return A2AError(
+        INVALID_REQUEST,
+        f"Invalid request: the body exceeds {limit} bytes",
+        reason="BODY_TOO_LARGE",
+        metadata={"limit": str(limit)},
+    )
+
+
 def request_timeout(seconds: float) -> A2AError:
     return A2AError(
         INVALID_REQUEST,
@@ -182,6 +194,10 @@ def too_many(what: str, limit: int) -> A2AError:
         reason=f"TOO_MANY_{what.upper()}",
         metadata={"limit": str(limit)},
     )
+
+
+def shutting_down() -> A2AError:
+    return A2AError(INTERNAL_ERROR, "The gateway is shutting down", reason="SHUTTING_DOWN")
 
 
 def internal_error(detail: str, *, reason: str = "INTERNAL") -> A2AError:
@@ -349,22 +365,3 @@ def agent_unavailable(agent: str, detail: str) -> A2AError:
         reason="AGENT_UNAVAILABLE",
         metadata={"agent": agent, "grpcStatus": "UNAVAILABLE"},
     )
-
-
-# A2A error -> HTTP status, for the browser events endpoint only (JSON-RPC is always 200).
-_HTTP_BY_REASON: dict[str, int] = {
-    "EVENTS_EXPIRED": 410,  # Gone: this Last-Event-ID will never work again
-    "TOO_MANY_SUBSCRIBERS": 503,
-    "TOO_MANY_TASKS": 503,
-    "STORE_UNAVAILABLE": 503,
-    "NOTHING_TO_REPLAY": 204,  # the SSE way to say "stop reconnecting": not an error
-}
-_HTTP_BY_CODE: dict[int, int] = {
-    INVALID_PARAMS: 400,
-    TASK_NOT_FOUND: 404,
-    UNSUPPORTED_OPERATION: 409,
-}
-
-
-def http_status(error: A2AError) -> int:
-    return _HTTP_BY_REASON.get(error.reason) or _HTTP_BY_CODE.get(error.code, 500)

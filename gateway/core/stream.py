@@ -1,14 +1,20 @@
-"""The SSE body of one subscriber: its head events, then the task's log from its cursor.
+"""The stream model every binding sends: a subscriber's head events, then the task's log from
+its cursor, as batches of `Event`s. Bindings only frame it (SSE for JSON-RPC and REST in
+http/sse.py, messages for gRPC in bindings/grpc/).
 
-The body never buffers ahead of the client: it reads a batch from its own cursor in the log
-and yields it in chunks of about `CHUNK_BYTES`; while a send is blocked (a slow client) the
-body is suspended and the pump goes on appending. When the body resumes and its cursor has
-fallen out of the retained window, it sends a final error event (-32603 EVENTS_EXPIRED, no
-`id:`) telling the client to resubscribe, and ends. Other subscribers never notice.
+`batches()` never buffers ahead of the client: it reads a batch from its own cursor in the log
+only when the binding asks for the next one; while a send is blocked (a slow client) it is
+suspended and the pump goes on appending. The first batch is the head (maybe empty); a
+later empty batch is a keep-alive tick (`keepalive`
+seconds without events). The model ends after the first final event (terminal or interrupted
+status) it yields, or when the task is deleted. It ends by raising `errors.A2AError`:
 
-The stream ends after the first final event (terminal or interrupted status) it sends, or
-when the task is deleted. A store that becomes unreachable ends it with a final error event
-(-32603 STORE_UNAVAILABLE, no `id:`): the client resumes by id once the store is back.
+- -32603 EVENTS_EXPIRED when its cursor has fallen out of the retained window (the client
+  resubscribes; other subscribers never notice);
+- -32603 STORE_UNAVAILABLE when the store becomes unreachable (the client resumes by id once
+  the store is back).
+
+The binding sends that error in its own shape, after the events already sent.
 """
 
 from __future__ import annotations
@@ -17,15 +23,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from gateway.bindings.jsonrpc import envelope as jsonrpc
 from gateway.core import errors
-from gateway.core.events import Encoder
+from gateway.core.events import Event
 from gateway.core.methods import EventStream
-from gateway.http import sse
 from gateway.ops.metrics import Metrics
 from gateway.stores.contract import EventsExpired, Store
 
-CHUNK_BYTES = 64 * 1024
 LINGER = 0.001
 """Seconds a batch waits when it would follow the previous one sooner: a fast stream goes
 out in fewer, larger writes; an event after a quiet spell, or a final one, goes out at once
@@ -58,58 +61,30 @@ class Observer:
         self.metrics.subscriber_evicted()
 
 
-async def body(
+async def batches(
     store: Store,
     stream: EventStream,
-    request_id: jsonrpc.RequestId,
-    wire: str = "1.0",
-    adapt: Encoder | None = None,
-    observer: Observer | None = None,
+    *,
     keepalive: float | None = None,
-) -> AsyncIterator[bytes]:
-    """Frames in the `wire` format; `adapt` turns a v1.0 body into it, once per event.
-
-    A keep-alive comment goes out after every `keepalive` seconds without events."""
-    prefix = sse.request_prefix(request_id)
-    chunks = [sse.retry_hint()]
-    for event in stream.head:
-        if event.seq == 0:
-            chunks.append(sse.data_frame(prefix + event.encoded(wire, adapt) + b"}"))
-        else:
-            chunks.append(sse.frame(event, prefix, wire, adapt))
-    yield b"".join(chunks)
-    if observer is not None:
-        observer.sent(len(stream.head))
+    observer: Observer | None = None,
+) -> AsyncIterator[list[Event]]:
+    """The head, then the log after `stream.after` in batches; see the module docstring."""
+    yield list(stream.head)  # first, even when empty: the binding starts its stream on it
     task_id = stream.task_id
     if task_id is None or any(e.final for e in stream.head):
         return
     try:
         async for batch in store.follow(task_id, stream.after, idle=keepalive, linger=LINGER):
-            if not batch:
-                yield sse.KEEPALIVE
-                continue
-            chunks, size = [], 0
-            for event in batch:
-                frame = sse.frame(event, prefix, wire, adapt)
-                chunks.append(frame)
-                size += len(frame)
-                if event.final or size >= CHUNK_BYTES:
-                    yield b"".join(chunks)
-                    if observer is not None:
-                        observer.sent(len(chunks))
-                    if event.final:
-                        return
-                    chunks, size = [], 0
-            if chunks:
-                yield b"".join(chunks)
-                if observer is not None:
-                    observer.sent(len(chunks))
+            for index, event in enumerate(batch):
+                if event.final:
+                    yield batch[: index + 1]
+                    return
+            yield batch
     except EventsExpired as exc:
         log.warning("a subscriber of task %s fell behind the retained events; ending it", task_id)
         if observer is not None:
             observer.evicted()
-        error = errors.events_expired(task_id, exc.oldest)
-        yield sse.data_frame(jsonrpc.error(request_id, error))
+        raise errors.events_expired(task_id, exc.oldest) from None
     except errors.A2AError as exc:
         log.warning("a subscriber of task %s ended: %s", task_id, exc.message)
-        yield sse.data_frame(jsonrpc.error(request_id, exc))
+        raise

@@ -1,9 +1,10 @@
-"""The HTTP application: routes, request handling, SSE streams.
+"""The HTTP application: the gateway's state for one process, and its routes.
 
 Routes (every agent-scoped route lives under its prefix `/agents/{name}`; the default agent,
 else the first, is also served at the root):
 
-    POST {prefix}/                             A2A JSON-RPC 2.0 (with or without the slash),
+    POST {prefix}/                             A2A JSON-RPC 2.0 (bindings/jsonrpc/; with or
+                                               without the slash),
                                                v1.0 or v0.3 by `A2A-Version` (versions.py)
     GET  {prefix}/.well-known/agent-card.json  the Agent Card (cached: conditional.py)
     GET  {prefix}/.well-known/agent.json       the same card at its legacy (v0.2) path
@@ -16,7 +17,7 @@ else the first, is also served at the root):
                                                and per target, and the store
     GET  /metrics                              Prometheus (public, behind auth, off, or
                                                alone on its own port: `Settings.metrics*`)
-    GET  /ui/                                  the browser page (static files in gateway/ui/)
+    GET  /ui/                                  the browser page (static files in http/ui/)
 
 The ASGI stack, outermost first: CORS (when origins are configured), the metrics port
 (when set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
@@ -30,9 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -47,13 +47,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.agents import forwarding
 from gateway.agents.upstream import Upstream
-from gateway.bindings.jsonrpc import envelope as jsonrpc
+from gateway.bindings.jsonrpc import handler as jsonrpc
 from gateway.bindings.jsonrpc import versions
-from gateway.core import errors, resume, stream
+from gateway.core import errors, stream
 from gateway.core.bridge import Bridge, Caller
-from gateway.core.methods import Call, EventStream, Methods
+from gateway.core.dispatch import Dispatcher
+from gateway.core.methods import EventStream, Methods
+from gateway.core.stream import Observer
 from gateway.core.subscribers import Subscribers
-from gateway.http import card, conditional, sse, urls
+from gateway.http import card, conditional, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
 from gateway.http.limits import RateLimit, RateLimiter, Slots
 from gateway.ops import logs
@@ -67,15 +69,10 @@ from gateway.stores.replicas import Replicas
 log = logging.getLogger("a2a_gateway")
 
 JSON = "application/json"
-STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
 PUBLIC_PATHS = re.compile(
     r"^(/agents/[^/]+)?/\.well-known/agent(-card)?\.json$|^/(healthz|readyz|agents)$|^/ui(/.*)?$"
 )
 UI_DIR = Path(__file__).resolve().parent / "ui"
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def json_response(
@@ -110,6 +107,7 @@ class Gateway:
         )
         self.streams = Slots(settings.per_principal.streams)
         self.draining = asyncio.Event()
+        self.dispatcher = Dispatcher(self.methods, self.metrics, self.streams, self.draining)
         self.open_streams = sse.Streams()
         self.cards = conditional.Documents(max_age=settings.card_max_age)
         self.upstreams = {spec.name: Upstream(spec) for spec in settings.agents}
@@ -173,123 +171,6 @@ class Gateway:
         base = self.base_url(request)
         return base if at_root else f"{base}/agents/{upstream.name}"
 
-    async def rpc(self, request: Request) -> Response:
-        received = time.monotonic()
-        upstream = self.upstream_for(request)
-        if upstream is None:
-            return unknown_agent(request)
-        principal, request_id = self.identify(request, upstream)
-        if self.draining.is_set():
-            error = errors.internal_error("The gateway is shutting down", reason="SHUTTING_DOWN")
-            headers = {"Retry-After": "1", "Connection": "close"}
-            return Response(jsonrpc.error(None, error), 503, headers, media_type=JSON)
-        try:
-            body = await self.read_body(request)
-        except BodyTooLarge:
-            error = errors.invalid_request(f"the body exceeds {self.settings.max_body_bytes} bytes")
-            return Response(jsonrpc.error(None, error), status_code=413, media_type=JSON)
-        except TimeoutError:
-            error = errors.request_timeout(self.settings.per_principal.body_timeout)
-            body_bytes = jsonrpc.error(None, error)
-            return Response(body_bytes, 408, {"Connection": "close"}, media_type=JSON)
-        try:
-            rpc_request = jsonrpc.parse(body)
-        except errors.A2AError as exc:
-            self.metrics.request("invalid", exc.code)
-            return Response(jsonrpc.error(jsonrpc.request_id_of(body), exc), media_type=JSON)
-        method = rpc_request.method
-        logs.bind(task_id=task_id_of(rpc_request.params))
-        try:
-            version = versions.negotiate(request.headers, request.query_params)
-            route = versions.route(version, method)
-        except errors.A2AError as exc:
-            self.finished(method, exc.code, received)
-            return Response(jsonrpc.error(rpc_request.id, exc), media_type=JSON)
-        caller = self.caller(request, principal, request_id)
-        streaming = route.target in STREAMING
-        slot = False
-        try:
-            if route.error is not None:
-                raise route.error()
-            params = route.params(rpc_request.params)
-            call = Call(
-                id=rpc_request.id,
-                params=params,
-                upstream=upstream,
-                caller=caller,
-                last_event_id=request.headers.get("last-event-id"),
-                task_hint=route.task_hint(rpc_request.params),
-            )
-            assert route.target is not None
-            if streaming:
-                if not self.streams.acquire(principal):
-                    self.metrics.limited.labels("streams").inc()
-                    raise errors.too_many("streams", self.streams.limit)
-                slot = True
-            result = await self.methods.table[route.target](call)
-        except errors.A2AError as exc:
-            if slot:
-                self.streams.release(principal)
-            self.finished(method, exc.code, received)
-            return Response(jsonrpc.error(rpc_request.id, exc), media_type=JSON)
-        except Exception:
-            if slot:
-                self.streams.release(principal)
-            log.exception("internal error in %s", method)
-            self.finished(method, errors.INTERNAL_ERROR, received)
-            error = errors.internal_error("Internal error")
-            return Response(jsonrpc.error(rpc_request.id, error), media_type=JSON)
-        if isinstance(result, dict) and isinstance(result.get("task"), dict):
-            logs.bind(task_id=result["task"].get("id"))
-        self.finished(method, 0, received)
-        if isinstance(result, EventStream):
-            if not slot:
-                self.streams.acquire(principal)  # counted, though it started unchecked
-            return self.sse(result, rpc_request.id, principal, route, method, received)
-        if slot:
-            self.streams.release(principal)
-        return Response(jsonrpc.result(rpc_request.id, route.result(result)), media_type=JSON)
-
-    async def task_events(self, request: Request) -> Response:
-        """`GET {prefix}/tasks/{id}/events`: a subscription for browsers' EventSource.
-
-        Same events, ids and `data:` as SubscribeToTask (v1.0 shapes), with a JSON-RPC `id`
-        of null. The resume position is the `Last-Event-ID` header, else the `lastEventId`
-        query param (EventSource cannot set headers on its first connection). Without one:
-        the current Task, then live events; for a finished task the Task alone. Errors are an
-        HTTP status with the JSON-RPC error as body (EventSource stops reconnecting on them);
-        204 when a finished task has nothing after the given id, which tells EventSource to
-        stop.
-        """
-        received = time.monotonic()
-        upstream = self.upstream_for(request)
-        if upstream is None:
-            return unknown_agent(request)
-        principal, request_id = self.identify(request, upstream)
-        last_event_id = request.headers.get("last-event-id")
-        if last_event_id is None:
-            last_event_id = request.query_params.get(resume.QUERY)
-        call = Call(
-            id=None,
-            params={},
-            upstream=upstream,
-            caller=self.caller(request, principal, request_id),
-            last_event_id=last_event_id,
-        )
-        if not self.streams.acquire(principal):
-            self.metrics.limited.labels("streams").inc()
-            error = errors.too_many("streams", self.streams.limit)
-            return Response(jsonrpc.error(None, error), status_code=429, media_type=JSON)
-        try:
-            result = await self.methods.task_events(call, str(request.path_params["task_id"]))
-        except errors.A2AError as exc:
-            self.streams.release(principal)
-            status = errors.http_status(exc)
-            if status == 204:
-                return Response(status_code=204)
-            return Response(jsonrpc.error(None, exc), status_code=status, media_type=JSON)
-        return self.sse(result, None, principal, None, "GET events", received)
-
     @staticmethod
     def identify(request: Request, upstream: Upstream) -> tuple[str, str]:
         """The request's principal (set by auth) and id, bound to its log context."""
@@ -305,19 +186,11 @@ class Gateway:
             headers=forwarding.forwarded(request.headers, self.settings.forward_headers),
         )
 
-    def sse(
-        self,
-        result: EventStream,
-        request_id: jsonrpc.RequestId,
-        principal: str,
-        route: versions.Route | None,
-        method: str,
-        received: float,
+    def stream_response(
+        self, result: EventStream, framing: sse.Framing, method: str, received: float
     ) -> Response:
-        """The SSE response of a stream, in the route's wire format (v1.0 without a route).
-
-        The caller holds one of the principal's stream slots; it is released on close."""
-        wire, adapt = (route.wire, route.adapt) if route is not None else ("1.0", None)
+        """The SSE response of a stream in a binding's framing. The dispatcher made
+        `result.release` give back the stream's slots; it runs once when the stream closes."""
         if result.task_id is not None:
             logs.bind(task_id=result.task_id)
         self.metrics.stream_opened()
@@ -325,129 +198,40 @@ class Gateway:
         def closed(seconds: float) -> None:
             if result.release is not None:
                 result.release()
-            self.streams.release(principal)
             self.metrics.stream_closed(seconds)
 
-        observer = stream.Observer(self.metrics, method, received)
+        observer = Observer(self.metrics, method, received)
+        batches = stream.batches(
+            self.store, result, keepalive=self.settings.keepalive, observer=observer
+        )
         return sse.response(
-            stream.body(
-                self.store,
-                result,
-                request_id,
-                wire,
-                adapt,
-                observer,
-                keepalive=self.settings.keepalive,
-            ),
+            sse.body(batches, framing, observer),
             streams=self.open_streams,
             send_timeout=self.settings.send_timeout,
             on_close=closed,
         )
 
-    def finished(self, method: str, code: int, received: float) -> None:
-        """Count and log one JSON-RPC request (ids and codes only, never contents)."""
-        self.metrics.request(method, code)
-        duration_ms = round((time.monotonic() - received) * 1000, 1)
-        extra = {"method": self.metrics.method_label(method), "code": code}
-        log.info(
-            "rpc %s code=%d", extra["method"], code, extra={**extra, "duration_ms": duration_ms}
-        )
-
     async def read_body(self, request: Request) -> bytes:
         """The whole body, within `max_body_bytes` and `limits.body_timeout` seconds.
 
-        Raises BodyTooLarge or TimeoutError (a client sending slowly)."""
+        Raises A2AError BODY_TOO_LARGE, or REQUEST_TIMEOUT for a client sending slowly."""
         limit = self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge
+            raise errors.body_too_large(limit)
         chunks: list[bytes] = []
         size = 0
-        async with asyncio.timeout(self.settings.per_principal.body_timeout):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise BodyTooLarge
-                chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def agent_card(self, request: Request) -> Response:
-        upstream = self.upstream_for(request)
-        if upstream is None:
-            return unknown_agent(request)
+        timeout = self.settings.per_principal.body_timeout
         try:
-            description = await upstream.describe()
-        except errors.A2AError as exc:
-            return json_response({"error": exc.to_json()}, status=503)
-        at_root = "agent" not in request.path_params
-        url = self.prefix(request, upstream, at_root=at_root) + "/"
-        extension = resume.card_entry(
-            retained_events=self.settings.max_events_per_task,
-            finished_ttl=self.settings.finished_task_ttl,
-        )
-        body = card.build(
-            description,
-            url=url,
-            fallback_name=upstream.name,
-            overrides=upstream.spec.card_overrides,
-            extensions=[extension],
-            security=self.security,
-        )
-        return self.cards.respond(request, orjson.dumps(body))
-
-    async def list_agents(self, request: Request) -> Response:
-        """Every agent with its URLs, its health, and its description when it answers
-        Describe within a second (fetched once, then cached)."""
-        base = self.base_url(request)
-        upstreams = list(self.upstreams.values())
-        described = await asyncio.gather(
-            *(asyncio.wait_for(u.describe(timeout=1.0), 1.0) for u in upstreams),
-            return_exceptions=True,
-        )
-        await asyncio.gather(*(u.checked(timeout=1.0) for u in upstreams))
-        agents = []
-        for upstream, description in zip(upstreams, described, strict=True):
-            entry: dict[str, Any] = {
-                "name": upstream.name,
-                "url": f"{base}/agents/{upstream.name}/",
-                "cardUrl": f"{base}/agents/{upstream.name}/.well-known/agent-card.json",
-                "default": upstream is self.default,
-                "health": upstream.health()["status"],
-            }
-            if not isinstance(description, BaseException):
-                entry["description"] = upstream.spec.card_overrides.get(
-                    "description", description.description
-                )
-            agents.append(entry)
-        return json_response({"agents": agents})
-
-    async def healthz(self, request: Request) -> Response:
-        return json_response({"status": "ok"})
-
-    async def readyz(self, request: Request) -> Response:
-        """Ready when every agent has a SERVING target and the store answers. Waits up to
-        2 s for first answers."""
-        upstreams = list(self.upstreams.values())
-        _, store = await asyncio.gather(
-            asyncio.gather(*(u.checked(timeout=2.0) for u in upstreams)), self.store.health()
-        )
-        agents = {u.name: u.health() for u in upstreams}
-        ready = all(a["status"] == "SERVING" for a in agents.values()) and store["status"] == "ok"
-        return json_response(
-            {"status": "ready" if ready else "unavailable", "agents": agents, "store": store},
-            status=200 if ready else 503,
-        )
-
-    async def metrics_page(self, request: Request) -> Response:
-        return Response(self.metrics.exposition(), media_type=self.metrics.content_type)
-
-
-def task_id_of(params: dict[str, Any]) -> str | None:
-    """The task a request is about, for the log context."""
-    value = params.get("id")
-    if value is None and isinstance(params.get("message"), dict):
-        value = params["message"].get("taskId")
-    return value[:64] if isinstance(value, str) else None
+            async with asyncio.timeout(timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise errors.body_too_large(limit)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise errors.request_timeout(timeout) from None
+        return b"".join(chunks)
 
 
 class MetricsPort:
@@ -488,12 +272,7 @@ def make_store(settings: Settings) -> tuple[Store, Replicas | None]:
     return shared, Replicas(shared, lease=settings.lease)
 
 
-def unknown_agent(request: Request) -> Response:
-    name = request.path_params.get("agent", "")
-    return json_response(
-        {"error": {"code": 404, "message": f"No agent named {name!r} here", "agent": name}},
-        status=404,
-    )
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -507,18 +286,27 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="A2A gRPC gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = gateway
+
+    def route(handler: Callable[[Gateway, Request], Awaitable[Response]]) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            return await handler(gateway, request)
+
+        return endpoint
+
+    rpc = route(jsonrpc.rpc)
     for prefix in ("", "/agents/{agent}"):
-        app.add_route(f"{prefix}/", gateway.rpc, methods=["POST"])
+        app.add_route(f"{prefix}/", rpc, methods=["POST"])
         if prefix:
-            app.add_route(prefix, gateway.rpc, methods=["POST"])
+            app.add_route(prefix, rpc, methods=["POST"])
         for name in ("agent-card.json", "agent.json"):
-            app.add_route(f"{prefix}/.well-known/{name}", gateway.agent_card, methods=["GET"])
-        app.add_route(f"{prefix}/tasks/{{task_id}}/events", gateway.task_events, methods=["GET"])
-    app.add_route("/agents", gateway.list_agents, methods=["GET"])
-    app.add_route("/healthz", gateway.healthz, methods=["GET"])
-    app.add_route("/readyz", gateway.readyz, methods=["GET"])
+            app.add_route(f"{prefix}/.well-known/{name}", route(pages.agent_card), methods=["GET"])
+        events = route(jsonrpc.task_events)
+        app.add_route(f"{prefix}/tasks/{{task_id}}/events", events, methods=["GET"])
+    app.add_route("/agents", route(pages.list_agents), methods=["GET"])
+    app.add_route("/healthz", route(pages.healthz), methods=["GET"])
+    app.add_route("/readyz", route(pages.readyz), methods=["GET"])
     if settings.metrics != "off" and settings.metrics_port is None:
-        app.add_route("/metrics", gateway.metrics_page, methods=["GET"])
+        app.add_route("/metrics", route(pages.metrics_page), methods=["GET"])
     # add_middleware wraps: the last added runs first.
     if settings.per_principal.rate > 0:
         limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)

@@ -17,26 +17,64 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
-import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway.bindings.jsonrpc.envelope import RequestId
-from gateway.core.events import Encoder, Event
+from gateway.core import errors
+from gateway.core.events import Event
+from gateway.core.stream import Observer
 
 log = logging.getLogger("a2a_gateway")
 
 RETRY_MS = 3000
 
 
-def request_prefix(request_id: RequestId) -> bytes:
-    """The fixed part of every data line for one request."""
-    return b'{"jsonrpc":"2.0","id":' + orjson.dumps(request_id) + b',"result":'
+CHUNK_BYTES = 64 * 1024
 
 
-def frame(event: Event, prefix: bytes, version: str = "1.0", adapt: Encoder | None = None) -> bytes:
-    return b"id: %d\ndata: %b%b}\n\n" % (event.seq, prefix, event.encoded(version, adapt))
+class Framing(Protocol):
+    """How a binding writes the stream model (core/stream.py) as SSE events."""
+
+    def event(self, event: Event) -> bytes:
+        """One SSE event: `id: <seq>` and its data (seq 0, a direct reply: no id)."""
+        ...
+
+    def error(self, exc: errors.A2AError) -> bytes:
+        """The last SSE event of a stream that ends on an error."""
+        ...
+
+
+async def body(
+    batches: AsyncIterator[list[Event]], framing: Framing, observer: Observer | None = None
+) -> AsyncIterator[bytes]:
+    """The SSE body of one stream: a `retry:` hint joined to the first batch (the head, maybe
+    empty), then each batch in chunks of about CHUNK_BYTES; a later empty batch is a keep-alive
+    comment; an error ends the stream with the framing's error event."""
+    head = True
+    try:
+        async for batch in batches:
+            if not batch and not head:
+                yield KEEPALIVE
+                continue
+            chunks, size, count = [retry_hint()] if head else [], 0, 0
+            head = False
+            for index, event in enumerate(batch):
+                frame = framing.event(event)
+                chunks.append(frame)
+                size += len(frame)
+                count += 1
+                if size >= CHUNK_BYTES and index < len(batch) - 1:
+                    yield b"".join(chunks)
+                    if observer is not None:
+                        observer.sent(count)
+                    chunks, size, count = [], 0, 0
+            yield b"".join(chunks)
+            if observer is not None:
+                observer.sent(count)
+    except errors.A2AError as exc:
+        yield framing.error(exc)
 
 
 def data_frame(body: bytes) -> bytes:

@@ -7,6 +7,7 @@
     a2a_jsonrpc_requests_total{method,code}     JSON-RPC requests by method and outcome
                                                 (code "0" = success, else the JSON-RPC code;
                                                 unknown methods count as method "other")
+    a2a_requests_total{binding,method,code}     the same for every binding (jsonrpc, rest, grpc)
     a2a_upstream_calls_total{agent,method,code} gRPC calls to agents by final gRPC status
     a2a_time_to_first_event_seconds{method}     request received -> first SSE event written
     a2a_task_turn_duration_seconds{state}       a task turn's start -> its final state
@@ -56,6 +57,12 @@ class Metrics:
             ["method", "code"],
             registry=r,
         )
+        self.binding_requests = Counter(
+            "a2a_requests_total",
+            "A2A requests of every binding by method and outcome code (0 = success)",
+            ["binding", "method", "code"],
+            registry=r,
+        )
         self.upstream = Counter(
             "a2a_upstream_calls_total",
             "gRPC calls to agents by final status",
@@ -96,8 +103,11 @@ class Metrics:
     def method_label(self, method: str) -> str:
         return method if method in self.methods else "other"
 
-    def request(self, method: str, code: int) -> None:
-        self.requests.labels(self.method_label(method), str(code)).inc()
+    def request(self, method: str, code: int, *, binding: str = "jsonrpc") -> None:
+        label = self.method_label(method)
+        if binding == "jsonrpc":
+            self.requests.labels(label, str(code)).inc()
+        self.binding_requests.labels(binding, label, str(code)).inc()
 
     def upstream_call(self, agent: str, method: str, code: str) -> None:
         self.upstream.labels(agent, method, code).inc()

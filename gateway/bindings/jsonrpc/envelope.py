@@ -72,3 +72,7 @@ def result(request_id: RequestId, value: Any) -> bytes:
 
 def error(request_id: RequestId, exc: errors.A2AError) -> bytes:
     return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "error": exc.to_json()})
+
+
+def encode_id(request_id: RequestId) -> bytes:
+    return orjson.dumps(request_id)

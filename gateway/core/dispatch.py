@@ -1,0 +1,129 @@
+"""The one entry every binding calls: a v1.0 method name and a `Call` in, a result or an
+`EventStream` out, with the same limits, metrics and logs whatever the binding.
+
+A binding parses its wire shape into a `Call` (v1.0 params, the caller, the agent), calls
+`Dispatcher.call`, and encodes what comes back: a JSON result, an `EventStream` (frame the
+stream model of core/stream.py), or an `errors.A2AError` (map it with its binding's row of
+the error table). Anything else raised below is logged once here and becomes -32603.
+
+Streams: a streaming method holds one of the principal's stream slots (`limits.streams`);
+`Dispatcher.opened` wraps the stream's `release` so whoever sends the stream gives back the
+slot and the task's subscriber slot together, exactly once, when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from gateway.core import errors
+from gateway.core.methods import Call, EventStream, Methods, Result
+from gateway.ops import logs
+from gateway.ops.metrics import Metrics
+
+log = logging.getLogger("a2a_gateway")
+
+STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
+
+
+class Slots(Protocol):
+    limit: int
+
+    def acquire(self, principal: str) -> bool: ...
+
+    def release(self, principal: str) -> None: ...
+
+
+class Dispatcher:
+    """Runs one method call for any binding (see the module docstring)."""
+
+    def __init__(
+        self, methods: Methods, metrics: Metrics, streams: Slots, draining: asyncio.Event
+    ) -> None:
+        self.methods = methods
+        self.metrics = metrics
+        self.streams = streams
+        self.draining = draining
+
+    def __repr__(self) -> str:
+        return f"<Dispatcher methods={len(self.methods.table)} draining={self.draining.is_set()}>"
+
+    async def call(
+        self, method: str, call: Call, *, binding: str, label: str | None = None
+    ) -> Result:
+        """Run v1.0 `method`. `label` is the name the client used (metrics and logs), e.g.
+        `message/send` on v0.3 or `POST message:send` on REST; it defaults to `method`."""
+        received = time.monotonic()
+        label = label or method
+        principal = call.caller.principal
+        if self.draining.is_set():
+            error = errors.shutting_down()
+            self.finished(binding, label, error.code, received)
+            raise error
+        handler = self.methods.table.get(method)
+        slot = False
+        try:
+            if handler is None:
+                raise errors.method_not_found(method)
+            if method in STREAMING:
+                if not self.streams.acquire(principal):
+                    self.metrics.limited.labels("streams").inc()
+                    raise errors.too_many("streams", self.streams.limit)
+                slot = True
+            result = await handler(call)
+        except errors.A2AError as exc:
+            if slot:
+                self.streams.release(principal)
+            self.finished(binding, label, exc.code, received)
+            raise
+        except Exception:
+            if slot:
+                self.streams.release(principal)
+            log.exception("internal error in %s", label)
+            self.finished(binding, label, errors.INTERNAL_ERROR, received)
+            raise errors.internal_error("Internal error") from None
+        if isinstance(result, dict) and isinstance(result.get("task"), dict):
+            logs.bind(task_id=result["task"].get("id"))
+        self.finished(binding, label, 0, received)
+        if isinstance(result, EventStream):
+            if not slot:
+                self.streams.acquire(principal)  # counted, though it started unchecked
+            self.opened(result, principal)
+        elif slot:
+            self.streams.release(principal)
+        return result
+
+    def opened(self, stream: EventStream, principal: str) -> None:
+        """Make `stream.release` give back the principal's stream slot too (once)."""
+        task_release = stream.release
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            if task_release is not None:
+                task_release()
+            self.streams.release(principal)
+
+        stream.release = release
+
+    def finished(self, binding: str, method: str, code: int, received: float) -> None:
+        """Count and log one request (ids and codes only, never contents)."""
+        self.metrics.request(method, code, binding=binding)
+        duration_ms = round((time.monotonic() - received) * 1000, 1)
+        extra = {"method": self.metrics.method_label(method), "code": code, "binding": binding}
+        log.info(
+            "%s %s code=%d",
+            binding,
+            extra["method"],
+            code,
+            extra={**extra, "duration_ms": duration_ms},
+        )
+
+
+Release = Callable[[], None]

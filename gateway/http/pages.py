@@ -1,0 +1,111 @@
+"""The HTTP edge's own pages: Agent Cards, the agent list, health, readiness and metrics.
+
+Public without credentials (see app.py): the cards, /agents, /healthz, /readyz and, by
+configuration, /metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.core import errors, resume
+from gateway.http import card
+
+if TYPE_CHECKING:
+    from gateway.http.app import Gateway
+
+JSON = "application/json"
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type=JSON, headers=headers)
+
+
+async def agent_card(gateway: Gateway, request: Request) -> Response:
+    upstream = gateway.upstream_for(request)
+    if upstream is None:
+        return unknown_agent(request)
+    try:
+        description = await upstream.describe()
+    except errors.A2AError as exc:
+        return json_response({"error": exc.to_json()}, status=503)
+    at_root = "agent" not in request.path_params
+    url = gateway.prefix(request, upstream, at_root=at_root) + "/"
+    extension = resume.card_entry(
+        retained_events=gateway.settings.max_events_per_task,
+        finished_ttl=gateway.settings.finished_task_ttl,
+    )
+    body = card.build(
+        description,
+        url=url,
+        fallback_name=upstream.name,
+        overrides=upstream.spec.card_overrides,
+        extensions=[extension],
+        security=gateway.security,
+    )
+    return gateway.cards.respond(request, orjson.dumps(body))
+
+
+async def list_agents(gateway: Gateway, request: Request) -> Response:
+    """Every agent with its URLs, its health, and its description when it answers
+    Describe within a second (fetched once, then cached)."""
+    base = gateway.base_url(request)
+    upstreams = list(gateway.upstreams.values())
+    described = await asyncio.gather(
+        *(asyncio.wait_for(u.describe(timeout=1.0), 1.0) for u in upstreams),
+        return_exceptions=True,
+    )
+    await asyncio.gather(*(u.checked(timeout=1.0) for u in upstreams))
+    agents = []
+    for upstream, description in zip(upstreams, described, strict=True):
+        entry: dict[str, Any] = {
+            "name": upstream.name,
+            "url": f"{base}/agents/{upstream.name}/",
+            "cardUrl": f"{base}/agents/{upstream.name}/.well-known/agent-card.json",
+            "default": upstream is gateway.default,
+            "health": upstream.health()["status"],
+        }
+        if not isinstance(description, BaseException):
+            entry["description"] = upstream.spec.card_overrides.get(
+                "description", description.description
+            )
+        agents.append(entry)
+    return json_response({"agents": agents})
+
+
+async def healthz(gateway: Gateway, request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(gateway: Gateway, request: Request) -> Response:
+    """Ready when every agent has a SERVING target and the store answers. Waits up to
+    2 s for first answers."""
+    upstreams = list(gateway.upstreams.values())
+    _, store = await asyncio.gather(
+        asyncio.gather(*(u.checked(timeout=2.0) for u in upstreams)), gateway.store.health()
+    )
+    agents = {u.name: u.health() for u in upstreams}
+    ready = all(a["status"] == "SERVING" for a in agents.values()) and store["status"] == "ok"
+    return json_response(
+        {"status": "ready" if ready else "unavailable", "agents": agents, "store": store},
+        status=200 if ready else 503,
+    )
+
+
+async def metrics_page(gateway: Gateway, request: Request) -> Response:
+    return Response(gateway.metrics.exposition(), media_type=gateway.metrics.content_type)
+
+
+def unknown_agent(request: Request) -> Response:
+    name = request.path_params.get("agent", "")
+    return json_response(
+        {"error": {"code": 404, "message": f"No agent named {name!r} here", "agent": name}},
+        status=404,
+    )
