@@ -93,5 +93,6 @@ def test_http_statuses_of_the_events_endpoint() -> None:
     assert error_table.events_http_status(errors.invalid_params([("Last-Event-ID", "no")])) == 400
     assert error_table.events_http_status(errors.events_expired("t", 5, 1)) == 410
     assert error_table.events_http_status(errors.too_many_subscribers("t", 1)) == 503
-    assert error_table.events_http_status(errors.nothing_to_replay("t", "TASK_STATE_COMPLETED", 3)) == 204
+    nothing = errors.nothing_to_replay("t", "TASK_STATE_COMPLETED", 3)
+    assert error_table.events_http_status(nothing) == 204
     assert error_table.events_http_status(errors.internal_error("x")) == 500
