@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from opentelemetry.context import Context
 
 from gateway.agents.upstream import Upstream
 from gateway.bindings.jsonrpc.envelope import RequestId
@@ -45,12 +46,14 @@ class EventStream:
 
     A stream with `task_id` None sends `head` only (a direct message reply). `release` gives
     back the stream's subscriber slot; whoever sends the stream calls it when it ends.
+    `trace`: with tracing on, the context of the request span, the parent of the stream's.
     """
 
     task_id: str | None
     after: int
     head: list[Event] = field(default_factory=list)
     release: Callable[[], None] | None = None
+    trace: Context | None = None
 
 
 Result = dict[str, Any] | EventStream

@@ -193,6 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument(
         "--shutdown-grace", type=float, help="seconds running turns get at SIGTERM (default 10)"
     )
+    traces = serve.add_argument_group(
+        "tracing (OpenTelemetry; off unless set here, in the file or OTEL_*)"
+    )
+    traces.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="turn tracing on: send spans to this OTLP collector, e.g. http://127.0.0.1:4318 "
+        "(see docs/tracing.md)",
+    )
+    traces.add_argument(
+        "--otlp-protocol", choices=["http/protobuf", "grpc"], help="default http/protobuf"
+    )
+    traces.add_argument(
+        "--trace-sampling-ratio", type=float, metavar="RATIO", help="0..1 (default 1, every trace)"
+    )
     client_commands.add_commands(commands)
     return parser
 
@@ -329,6 +344,16 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             data["cors_origins"] = list(args.cors_origins)
         if args.shutdown_grace is not None:
             data["shutdown_grace"] = args.shutdown_grace
+        traces = (
+            ("endpoint", args.otlp_endpoint),
+            ("protocol", args.otlp_protocol),
+            ("sampling_ratio", args.trace_sampling_ratio),
+        )
+        for key, value in traces:
+            if value is not None:
+                _section(data, "tracing")[key] = value
+        if args.otlp_endpoint is not None:
+            _section(data, "tracing")["enabled"] = True
         if args.card_files or args.card_overrides:
             by_name = {a["name"]: a for a in agents if isinstance(a, dict) and "name" in a}
             try:
