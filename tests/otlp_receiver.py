@@ -76,6 +76,8 @@ def decode(request: collector.ExportTraceServiceRequest) -> list[ReceivedSpan]:
 class Spans:
     """What a receiver got, shared with its serving threads."""
 
+    endpoint = ""  # the receiver's base URL
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._spans: list[ReceivedSpan] = []
@@ -112,7 +114,7 @@ class HttpReceiver(Spans):
         spans = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 if self.headers.get("content-encoding") == "gzip":
                     body = gzip.decompress(body)
@@ -153,11 +155,11 @@ class GrpcReceiver(Spans, collector_grpc.TraceServiceServicer):
     def __init__(self) -> None:
         super().__init__()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        collector_grpc.add_TraceServiceServicer_to_server(self, self.server)
+        collector_grpc.add_TraceServiceServicer_to_server(self, self.server)  # type: ignore[no-untyped-call]
         port = self.server.add_insecure_port("127.0.0.1:0")
         self.endpoint = f"http://127.0.0.1:{port}"
 
-    def Export(  # noqa: N802 - the proto's name
+    def Export(
         self, request: collector.ExportTraceServiceRequest, context: Any
     ) -> collector.ExportTraceServiceResponse:
         self.add(decode(request))
