@@ -42,6 +42,7 @@ import orjson
 
 from bench import report
 from bench.procs import ROOT, Server, raise_nofile, redis_binary, start, start_redis
+from bench.tracing import tracing_cost
 from bench.workload import Spec
 
 AGENT_LINE = r"AGENT \S+ LISTENING (\S+)"
@@ -449,7 +450,8 @@ def hold_open(
             popen.wait(5)
 
 
-WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle")
+WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle", "tracing")
+OWN_PROCESSES = frozenset({"idle", "tracing"})  # workloads that start their own processes
 
 
 def machine() -> dict[str, Any]:
@@ -518,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(sizes, redis)
         try:
             for workload in only:
-                if workload == "idle":
+                if workload in OWN_PROCESSES:
                     continue
                 began = time.monotonic()
                 runs[workload].append(getattr(bench, workload)())
@@ -529,6 +531,10 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             runs["idle"].append(idle(sizes, redis))
             print(f"  idle: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
+        if "tracing" in only:
+            began = time.monotonic()
+            runs["tracing"].append(tracing_cost(sizes))
+            print(f"  tracing: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
     results = {
         "machine": machine(),
         "sizes": sizes.as_dict(),
