@@ -75,7 +75,7 @@ class Dispatcher:
     async def _traced(
         self, method: str, call: Call, binding: str, label: str, version: str | None
     ) -> Result:
-        span = tracing.start_request(
+        started = tracing.start_request(
             method,
             label,
             binding=binding,
@@ -84,7 +84,10 @@ class Dispatcher:
             principal=call.caller.principal,
             parent=call.caller.trace,
         )
-        token = tracing.activate(span)
+        if started is None:  # turned off meanwhile
+            return await self._call(method, call, binding, label)
+        span, context = started
+        token = tracing.enter(context)
         try:
             result = await self._call(method, call, binding, label)
             if isinstance(result, EventStream):

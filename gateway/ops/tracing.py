@@ -192,6 +192,11 @@ def activate(span: Span | None) -> object | None:
     return otel_context.attach(trace.set_span_in_context(span))
 
 
+def enter(context: Context) -> object:
+    """Make `context` current in this task's context (a token for `deactivate`)."""
+    return otel_context.attach(context)
+
+
 def deactivate(token: object | None) -> None:
     if token is not None:
         otel_context.detach(token)  # type: ignore[arg-type]
@@ -221,8 +226,9 @@ def start_request(
     agent: str,
     principal: str,
     parent: Mapping[str, str],
-) -> Span | None:
-    """The request span of one method call (see the module docstring)."""
+) -> tuple[Span, Context] | None:
+    """The request span of one method call (see the module docstring), and the context to
+    make current while it runs: the caller's (its baggage too) with the span in it."""
     if not on:
         return None
     attributes: dict[str, Any] = {
@@ -239,11 +245,11 @@ def start_request(
         attributes["a2a.method.wire_name"] = label
     if version is not None:
         attributes["a2a.version"] = version
-    parent_context = propagate.extract(parent) if parent else None
+    parent_context = propagate.extract(parent) if parent else otel_context.Context()
     span: Span = _tracer.start_span(
         f"a2a/{method}", context=parent_context, kind=trace.SpanKind.SERVER, attributes=attributes
     )
-    return span
+    return span, trace.set_span_in_context(span, parent_context)
 
 
 def end_request(
