@@ -538,3 +538,51 @@ def test_a_stream_open_at_shutdown_ends_as_drain_and_is_still_exported(
         s for s in receiver.all() if s.name == RUN and s.attributes.get("a2a.task.id") == task_id
     ]
     assert [t.attributes["a2a.task.state"] for t in turns] == ["TASK_STATE_FAILED"]
+
+
+def test_the_trace_printer_prints_a_trace_as_a_tree_of_its_spans() -> None:
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as collector
+    from opentelemetry.proto.common.v1 import common_pb2
+    from opentelemetry.proto.trace.v1 import trace_pb2
+
+    from examples import trace_printer
+
+    def span(span_id: str, parent: str, name: str, start: int, **attributes: str) -> Any:
+        return trace_pb2.Span(
+            trace_id=bytes.fromhex(TRACE_ID),
+            span_id=bytes.fromhex(span_id),
+            parent_span_id=bytes.fromhex(parent),
+            name=name,
+            start_time_unix_nano=start,
+            end_time_unix_nano=start + 2_500_000,
+            attributes=[
+                common_pb2.KeyValue(key=k, value=common_pb2.AnyValue(string_value=v))
+                for k, v in attributes.items()
+            ],
+        )
+
+    def service(name: str, *spans: Any) -> Any:
+        resource = {"attributes": [{"key": "service.name", "value": {"string_value": name}}]}
+        return {"resource": resource, "scope_spans": [{"spans": list(spans)}]}
+
+    request = collector.ExportTraceServiceRequest(
+        resource_spans=[
+            service(
+                "a2a-gateway",
+                span("0000000000000002", "", REQUEST, 1, **{"a2a.agent": "doc"}),
+                span("0000000000000003", "0000000000000002", RUN, 2),
+            ),
+            service(
+                "doc",
+                span("0000000000000004", "0000000000000003", RUN, 3, **{"a2a.task.state": "done"}),
+            ),
+        ]
+    )
+    traces = trace_printer.Traces(quiet=0)
+    traces.add(request)
+    assert trace_printer.render(TRACE_ID, traces.spans[TRACE_ID]).splitlines() == [
+        f"trace {TRACE_ID} (3 spans)",
+        f"  a2a-gateway: {REQUEST} 2.5 ms agent=doc",
+        f"    a2a-gateway: {RUN} 2.5 ms",
+        f"      doc: {RUN} 2.5 ms task.state=done",
+    ]
