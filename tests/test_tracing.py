@@ -586,3 +586,15 @@ def test_the_trace_printer_prints_a_trace_as_a_tree_of_its_spans() -> None:
         f"    a2a-gateway: {RUN} 2.5 ms",
         f"      doc: {RUN} 2.5 ms task.state=done",
     ]
+
+
+def test_the_gateway_refuses_to_start_with_an_unknown_otlp_protocol() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+    }
+    command = [sys.executable, "-m", "gateway", "serve", "--agent", "a=127.0.0.1:5", "--port", "0"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "OTLP protocol 'http/json' is not one of http/protobuf, grpc" in done.stderr

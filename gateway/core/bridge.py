@@ -27,11 +27,11 @@ this replica lost its lease) stops its call and writes nothing more. A pump that
 the store (STORE_UNAVAILABLE, after the store's own retries) stops its call and fails the task
 from the stored record, so the task's log and record stay a consistent prefix; if even that
 cannot be written, the lease lapses and a surviving replica fails the task (REPLICA_LOST).
-Tracing (ops/tracing.py): each Run call is a `turn` span, a child of the request that
-started it and current in its pump; its context goes to the agent in the call's metadata.
-
 Nothing is buffered: the pump does not read the agent's next event before the last one is
 logged, so gRPC flow control holds the agent back.
+
+Tracing (ops/tracing.py): each Run call is a `turn` span, a child of the request that
+started it and current in its pump; its context goes to the agent in the call's metadata.
 """
 
 from __future__ import annotations

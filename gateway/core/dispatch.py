@@ -97,6 +97,11 @@ class Dispatcher:
                 span, binding=binding, code=exc.code, reason=exc.reason, **outcome(binding, exc)
             )
             raise
+        except BaseException:  # cancelled: the client or the server went away
+            tracing.end_request(
+                span, binding=binding, code=errors.INTERNAL_ERROR, reason="CANCELLED"
+            )
+            raise
         finally:
             tracing.deactivate(token)
         task_id = result.task_id if isinstance(result, EventStream) else task_of(result)

@@ -21,7 +21,7 @@ from a2a_client import commands as client_commands
 from gateway.http import server
 from gateway.http.app import Gateway, create_app
 from gateway.http.auth import load_keys
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 from gateway.ops.config import ConfigError, load
 from gateway.ops.settings import Settings, parse_api_key
 
@@ -470,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load(args.config, overrides=_overrides(args))
         if settings.auth.enabled:
             load_keys(settings.auth)  # fail now, with a message, on a bad key file
+        tracing.resolve(settings.tracing, os.environ)  # likewise on a bad OTEL_* protocol
     except ConfigError as exc:
         return _refuse(exc, args.config)
     except (ValueError, OSError) as exc:
