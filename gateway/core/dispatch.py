@@ -8,8 +8,9 @@ the error table). Anything else raised below is logged once here and becomes -32
 
 Tracing (ops/tracing.py): with it on, each call is a `request` span, a child of the trace
 context the binding put on `Caller.trace`, current while the method runs (so a turn it starts
-is its child, and its log lines carry its ids); a stream it returns carries the span's
-context (`EventStream.trace`) for the stream's own span. Off, the cost is one bool.
+is its child, and its log lines carry its ids); a stream it returns carries a span of its
+own span (`EventStream.span`, a child of the request's; the binding ends it). Off, the cost
+is one bool.
 
 Streams: a streaming method holds one of the principal's stream slots (`limits.streams`);
 `Dispatcher.opened` wraps the stream's `release` so whoever sends the stream gives back the
@@ -91,7 +92,9 @@ class Dispatcher:
         try:
             result = await self._call(method, call, binding, label)
             if isinstance(result, EventStream):
-                result.trace = tracing.current_context()
+                result.span = tracing.start_stream(
+                    context, method=label, binding=binding, task_id=result.task_id
+                )
         except errors.A2AError as exc:
             tracing.end_request(
                 span, binding=binding, code=exc.code, reason=exc.reason, **outcome(binding, exc)
@@ -161,6 +164,7 @@ class Dispatcher:
             if task_release is not None:
                 task_release()
             self.streams.release(principal)
+            tracing.end_stream_unsaid(stream.span)
 
         stream.release = release
 

@@ -195,26 +195,24 @@ class Gateway:
         framing: sse.Framing,
         method: str,
         received: float,
-        binding: str = "jsonrpc",
     ) -> Response:
         """The SSE response of a stream in a binding's framing. The dispatcher made
         `result.release` give back the stream's slots; it runs once when the stream closes.
-        With tracing on, the stream is a span (a child of `result.trace`) ending with it."""
+        With tracing on, the stream's span (`result.span`) ends with it: events sent, and why."""
         if result.task_id is not None:
             logs.bind(task_id=result.task_id)
         self.metrics.stream_opened()
         observer = Observer(self.metrics, method, received)
-        span = tracing.start_stream(
-            result.trace, method=method, binding=binding, task_id=result.task_id
-        )
 
         def closed(seconds: float) -> None:
+            if result.span is not None:
+                why = observer.ended or tracing.STREAM_ENDS.get(response.why, str(response.why))
+                tracing.end_stream(
+                    result.span, events=observer.events, why=why, error=observer.error
+                )
             if result.release is not None:
                 result.release()
             self.metrics.stream_closed(seconds)
-            if span is not None:
-                why = observer.ended or tracing.STREAM_ENDS.get(response.why, str(response.why))
-                tracing.end_stream(span, events=observer.events, why=why, error=observer.error)
 
         batches = stream.batches(
             self.store, result, keepalive=self.settings.keepalive, observer=observer

@@ -16,8 +16,9 @@ The spans of one request, each one of `SPANS` (attribute names in docs/tracing.m
 - `turn` (CLIENT), one per task turn (one gRPC `Run` call), a child of the request that
   started it; the bridge injects its context (traceparent, tracestate, baggage) into the
   call's metadata, so the agent's spans are its children. It ends with the turn.
-- `stream` (INTERNAL), one per SSE stream, a child of the request (`EventStream.trace`): it
-  ends when the stream ends, with the count of events sent and why it ended.
+- `stream` (INTERNAL), one per stream, a child of the request, started by the dispatcher
+  (`EventStream.span`): the binding ends it when the stream ends (`end_stream`: the events
+  sent and why it ended; http/app.py for SSE), else the stream's release does.
 
 No span per event. Attributes hold names, ids, counts and codes: never message contents,
 header values, tokens or keys (the principal itself is not recorded, only its kind).
@@ -207,11 +208,6 @@ def parent_of(trace_carrier: Mapping[str, str]) -> Context | None:
     return propagate.extract(trace_carrier) if on and trace_carrier else None
 
 
-def current_context() -> Context | None:
-    """The current context (a stream's parent), None when tracing is off."""
-    return otel_context.get_current() if on else None
-
-
 # --- spans ---------------------------------------------------------------------------------
 
 RPC_SYSTEMS = {"jsonrpc": "jsonrpc", "grpc": "grpc"}
@@ -364,3 +360,9 @@ def end_stream(span: Span | None, *, events: int, why: str, error: str | None = 
     if error:
         span.set_attribute("a2a.error.reason", error)
     span.end()
+
+
+def end_stream_unsaid(span: Span | None) -> None:
+    """End a stream span its binding did not end (a no-op on one it did)."""
+    if span is not None and span.is_recording():
+        span.end()

@@ -152,7 +152,10 @@ async def task_events(gateway: Gateway, request: Request) -> Response:
             return Response(status_code=204)
         return answer(None, exc, status)
     gateway.dispatcher.opened(result, principal)
-    result.trace = tracing.parent_of(call.caller.trace)
+    parent = tracing.parent_of(call.caller.trace)
+    result.span = tracing.start_stream(
+        parent, method="GET events", binding=BINDING, task_id=result.task_id
+    )
     return gateway.stream_response(result, Framing(None), "GET events", received)
 
 
