@@ -71,26 +71,32 @@ class TaskService(pb_grpc.TaskServiceServicer):
         token = tracing.enter(parent, span)
         status = "OK"
         try:
-            try:
-                await self._handler(ctx)
-            except asyncio.CancelledError:
-                status = "CANCELLED"
-                ctx.cancelled.set()
-                raise
-            except Exception as exc:
-                status = "INTERNAL"
-                logger.exception("handler failed on task %s", request.task_id)
-                await context.abort(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
-            if ctx.final_state is None and not ctx.replied_directly:
-                await ctx.complete()
-        except asyncio.CancelledError:
-            status = "CANCELLED"
+            await self._turn(ctx, request, context)
+        except BaseException as exc:  # the abort of a failed handler, or a cancellation
+            status = "CANCELLED" if isinstance(exc, asyncio.CancelledError) else "INTERNAL"
             raise
         finally:
             final = ctx.final_state
             state = None if final is None else pb.TaskState.Name(final)
             tracing.end_run(span, state=state, events=ctx.events, grpc_status=status)
             tracing.leave(token)
+
+    async def _turn(
+        self,
+        ctx: TaskContext,
+        request: pb.RunRequest,
+        context: aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
+    ) -> None:
+        try:
+            await self._handler(ctx)
+        except asyncio.CancelledError:
+            ctx.cancelled.set()
+            raise
+        except Exception as exc:
+            logger.exception("handler failed on task %s", request.task_id)
+            await context.abort(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+        if ctx.final_state is None and not ctx.replied_directly:
+            await ctx.complete()
 
     async def Describe(
         self,
