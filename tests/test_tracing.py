@@ -224,28 +224,38 @@ def test_an_error_is_recorded_on_the_request_span(
     assert request.attributes["http.response.status_code"] == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def start_workflow_stack(env: dict[str, str]) -> tuple[str, list[Process]]:
+    """The three example agents and a gateway, all traced; the gateway's port is chosen first
+    (the workflow agent is told its URL), and everything starts again should another process
+    take it before the gateway binds it."""
+    for _ in range(3):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        started: list[Process] = []
+        try:
+            for module, extra in (
+                ("examples.agents.document_analysis", ()),
+                ("examples.agents.echo", ()),
+                ("examples.agents.workflow", ("--gateway", url)),
+            ):
+                started.append(start_agent(module, *extra, env=env))
+            names = ["document-analysis", "echo", "workflow"]
+            agents = {n: a.address for n, a in zip(names, started, strict=True)}
+            started.append(start_gateway(agents, "--port", str(port), env=env))
+            return url, started
+        except BaseException as exc:
+            for process in started:
+                process.stop()
+            if "address already in use" not in str(exc).lower():
+                raise
+    raise RuntimeError("no free port for the gateway in three tries")
 
 
 def test_the_workflow_agent_yields_one_trace_over_three_agents(receiver: HttpReceiver) -> None:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**otel_env(receiver), "DOC_ANALYSIS_DELAY": "0"}
-    started: list[Process] = []
+    url, started = start_workflow_stack({**otel_env(receiver), "DOC_ANALYSIS_DELAY": "0"})
     try:
-        for module, extra in (
-            ("examples.agents.document_analysis", ()),
-            ("examples.agents.echo", ()),
-            ("examples.agents.workflow", ("--gateway", url)),
-        ):
-            started.append(start_agent(module, *extra, env=env))
-        names = ["document-analysis", "echo", "workflow"]
-        agents = {n: a.address for n, a in zip(names, started, strict=True)}
-        started.append(start_gateway(agents, "--port", str(port), env=env))
         trace_id = "7bf92f3577b34da6a3ce929d0e0e4739"
         headers = {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01"}
         events = stream(url + "/agents/workflow/", "Agents call agents.", headers)
