@@ -608,3 +608,51 @@ def test_the_gateway_refuses_to_start_with_an_unknown_otlp_protocol() -> None:
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "OTLP protocol 'http/json' is not one of http/protobuf, grpc" in done.stderr
+
+
+def test_a_v03_call_records_its_wire_version_and_method_name(
+    receiver: HttpReceiver, traced: tuple[Process, Process]
+) -> None:
+    gateway, _ = traced
+    trace_id = "9bf92f3577b34da6a3ce929d0e0e4741"
+    body = {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "message/send",
+        "params": {
+            "message": {
+                "messageId": "m3",
+                "role": "user",
+                "kind": "message",
+                "parts": [{"kind": "text", "text": "Old wire."}],
+            }
+        },
+    }
+    headers = {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01", "X-API-Key": API_KEY}
+    reply = httpx.post(gateway.address + "/agents/doc/", json=body, headers=headers, timeout=60)
+    assert reply.json()["result"]["status"]["state"] == "completed"
+    spans = receiver.wait_for(lambda got: any(s.trace_id == trace_id for s in got))
+    request = one([s for s in spans if s.trace_id == trace_id], "a2a/SendMessage")
+    assert request.attributes["a2a.version"] == "0.3"
+    assert request.attributes["a2a.method.wire_name"] == "message/send"
+
+
+def test_with_sampling_zero_only_traces_a_sampled_caller_started_are_recorded(
+    receiver: HttpReceiver, scripted_agent: Process
+) -> None:
+    flags = ["--otlp-endpoint", receiver.endpoint, "--trace-sampling-ratio", "0"]
+    gateway = start_gateway(
+        {"scripted": scripted_agent.address}, *flags, env={"OTEL_BSP_SCHEDULE_DELAY": "50"}
+    )
+    followed, unsampled = "abf92f3577b34da6a3ce929d0e0e4742", "bbf92f3577b34da6a3ce929d0e0e4743"
+    try:
+        url = gateway.address + "/agents/scripted/"
+        alone = stream(url, "steps 1", {})
+        stream(url, "steps 1", {"traceparent": f"00-{unsampled}-{CLIENT_SPAN}-00"})
+        stream(url, "steps 1", {"traceparent": f"00-{followed}-{CLIENT_SPAN}-01"})
+        receiver.wait_for(lambda got: sum(s.trace_id == followed for s in got) >= 3)
+    finally:
+        gateway.stop()  # flushes whatever it had
+    alone_id = alone[0]["result"]["task"]["id"]
+    assert not [s for s in receiver.all() if s.attributes.get("a2a.task.id") == alone_id]
+    assert not [s for s in receiver.all() if s.trace_id == unsampled]
