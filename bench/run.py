@@ -517,16 +517,16 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict[str, dict[str, float]]]] = {w: [] for w in only}
     for index in range(args.runs):
         print(f"run {index + 1}/{args.runs}", file=sys.stderr, flush=True)
-        bench = Bench(sizes, redis)
+        shared = [w for w in only if w not in OWN_PROCESSES]
+        bench = Bench(sizes, redis) if shared else None
         try:
-            for workload in only:
-                if workload in OWN_PROCESSES:
-                    continue
+            for workload in shared:
                 began = time.monotonic()
                 runs[workload].append(getattr(bench, workload)())
                 print(f"  {workload}: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
         finally:
-            bench.close()
+            if bench is not None:
+                bench.close()
         if "idle" in only:
             began = time.monotonic()
             runs["idle"].append(idle(sizes, redis))

@@ -656,3 +656,10 @@ def test_with_sampling_zero_only_traces_a_sampled_caller_started_are_recorded(
     alone_id = alone[0]["result"]["task"]["id"]
     assert not [s for s in receiver.all() if s.attributes.get("a2a.task.id") == alone_id]
     assert not [s for s in receiver.all() if s.trace_id == unsampled]
+
+
+def test_the_collector_url_is_logged_without_credentials() -> None:
+    assert tracing.shown("https://user:pw@collector:4318/v1/traces?key=k") == (
+        "https://collector:4318/v1/traces"
+    )
+    assert tracing.shown("http://[::1]:4318/v1/traces") == "http://[::1]:4318/v1/traces"

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -118,9 +119,19 @@ def setup(settings: TracingSettings, environ: Mapping[str, str] | None = None) -
     _tracer = _provider.get_tracer("a2a_gateway")
     on = True
     logs.traced(True)
-    where = export.endpoint or "the OTEL_EXPORTER_OTLP_* endpoint"
+    where = shown(export.endpoint) if export.endpoint else "the OTEL_EXPORTER_OTLP_* endpoint"
     log.info("tracing on: OTLP %s to %s as %s", export.protocol, where, export.service_name)
     return True
+
+
+def shown(url: str) -> str:
+    """`url` fit for a log line: scheme, host, port and path (no user info, no query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def provider(export: Export) -> Any:
