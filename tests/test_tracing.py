@@ -663,3 +663,19 @@ def test_the_collector_url_is_logged_without_credentials() -> None:
         "https://collector:4318/v1/traces"
     )
     assert tracing.shown("http://[::1]:4318/v1/traces") == "http://[::1]:4318/v1/traces"
+
+
+def test_the_carrier_takes_the_w3c_fields_from_http_headers_or_grpc_metadata(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from starlette.datastructures import Headers
+
+    assert tracing.carrier(Headers({"traceparent": TRACEPARENT})) == {}  # off: nothing
+    monkeypatch.setattr(tracing, "on", True)
+    headers = Headers({"Traceparent": TRACEPARENT, "Baggage": "a=1", "Authorization": "x"})
+    assert tracing.carrier(headers) == {"traceparent": TRACEPARENT, "baggage": "a=1"}
+    metadata = [("traceparent", TRACEPARENT), ("tracestate", "v=1"), ("x-key", "k")]
+    assert tracing.carrier([*metadata, ("baggage-bin", "b")]) == {
+        "traceparent": TRACEPARENT,
+        "tracestate": "v=1",
+    }
