@@ -7,13 +7,14 @@ It accepts `POST /v1/traces` (protobuf, as the OpenTelemetry SDKs send it), deco
 ExportTraceServiceRequest with `opentelemetry-proto`, and prints a trace once no span of it
 has arrived for `--quiet` seconds (default 6; the SDKs export every 5 s): one line per span,
 indented under its parent, with its service, duration and a few attributes. It keeps
-nothing else; Ctrl-C stops it.
+nothing else; Ctrl-C (or SIGTERM) prints what is pending and stops it.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import signal
 import sys
 import threading
 import time
@@ -142,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # like Ctrl-C: print what is pending, then exit
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
