@@ -679,3 +679,24 @@ def test_the_carrier_takes_the_w3c_fields_from_http_headers_or_grpc_metadata(
         "traceparent": TRACEPARENT,
         "tracestate": "v=1",
     }
+
+
+def test_the_browser_events_endpoint_is_a_stream_span_under_the_callers_trace(
+    receiver: HttpReceiver, traced: tuple[Process, Process]
+) -> None:
+    gateway, _ = traced
+    events = stream(gateway.address + "/agents/doc/", "Watch me.", {"X-API-Key": API_KEY})
+    task_id = events[0]["result"]["task"]["id"]
+    trace_id = "cbf92f3577b34da6a3ce929d0e0e4744"
+    headers = {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01", "X-API-Key": API_KEY}
+    url = f"{gateway.address}/agents/doc/tasks/{task_id}/events"
+    with httpx.stream("GET", url, headers=headers, timeout=30) as response:
+        assert response.status_code == 200
+        sent = [line for line in response.iter_lines() if line.startswith("data:")]
+    spans = receiver.wait_for(lambda got: any(s.trace_id == trace_id for s in got))
+    span = one([s for s in spans if s.trace_id == trace_id], "a2a/stream")
+    assert span.parent_id == CLIENT_SPAN
+    assert span.attributes["a2a.method"] == "SubscribeToTask"
+    assert span.attributes["a2a.method.wire_name"] == "GET events"
+    assert span.attributes["a2a.stream.events"] == len(sent) == 1  # the finished Task
+    assert span.attributes["a2a.stream.end"] == "completed"

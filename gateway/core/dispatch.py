@@ -93,7 +93,11 @@ class Dispatcher:
             result = await self._call(method, call, binding, label)
             if isinstance(result, EventStream):
                 result.span = tracing.start_stream(
-                    context, method=label, binding=binding, task_id=result.task_id
+                    context,
+                    method=method,
+                    binding=binding,
+                    task_id=result.task_id,
+                    wire_name=label,
                 )
         except errors.A2AError as exc:
             tracing.end_request(

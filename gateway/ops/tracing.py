@@ -338,12 +338,20 @@ def end_turn(
 
 
 def start_stream(
-    parent: Context | None, *, method: str, binding: str, task_id: str | None
+    parent: Context | None,
+    *,
+    method: str,
+    binding: str,
+    task_id: str | None,
+    wire_name: str | None = None,
 ) -> Span | None:
-    """The span of one open stream, a child of its request (`parent`)."""
+    """The span of one open stream, a child of its request (`parent`): `method` the v1.0
+    method it answers, `wire_name` the name the client used when it differs."""
     if not on:
         return None
     attributes: dict[str, Any] = {"a2a.method": method, "a2a.binding": binding}
+    if wire_name is not None and wire_name != method:
+        attributes["a2a.method.wire_name"] = wire_name
     if task_id is not None:
         attributes["a2a.task.id"] = task_id
     span: Span = _tracer.start_span(

@@ -154,7 +154,11 @@ async def task_events(gateway: Gateway, request: Request) -> Response:
     gateway.dispatcher.opened(result, principal)
     parent = tracing.parent_of(call.caller.trace)
     result.span = tracing.start_stream(
-        parent, method="GET events", binding=BINDING, task_id=result.task_id
+        parent,
+        method="SubscribeToTask",
+        binding=BINDING,
+        task_id=result.task_id,
+        wire_name="GET events",
     )
     return gateway.stream_response(result, Framing(None), "GET events", received)
 
