@@ -17,7 +17,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from tests import a2a
-from tests.servers import Process
+from tests.servers import Process, start_gateway
 
 TIMEOUT = 30.0
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
@@ -382,3 +382,16 @@ def test_bad_requests_do_not_disturb_a_running_stream(base: str) -> None:
     assert [e[0] for e in events] == [str(i) for i in range(1, len(events) + 1)]
     assert kinds(events).count("status TASK_STATE_WORKING") == 20
     assert kinds(events)[-1] == "status TASK_STATE_COMPLETED"
+
+
+def test_no_rest_serves_json_rpc_only(scripted_agent: Process) -> None:
+    gateway = start_gateway({"scripted": scripted_agent.address}, "--no-rest")
+    try:
+        base = gateway.address + "/agents/scripted"
+        card = httpx.get(base + "/.well-known/agent-card.json", timeout=TIMEOUT).json()
+        assert [i["protocolBinding"] for i in card["supportedInterfaces"]] == ["JSONRPC"] * 2
+        response = httpx.post(base + "/message:send", json=send_body("steps 1"), timeout=TIMEOUT)
+        error_of(response, 404, "ROUTE_NOT_FOUND")
+        assert a2a.rpc(base + "/", "ListTasks", {})["result"]["tasks"] == []
+    finally:
+        gateway.stop()

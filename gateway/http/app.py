@@ -327,7 +327,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def rest_handle(operation: rest_routes.Operation, request: Request) -> Response:
         return await rest.handle(gateway, operation, request)
 
-    rest_routes.register(app, rest_handle)
+    if settings.rest:
+        rest_routes.register(app, rest_handle)
     # add_middleware wraps: the last added runs first.
     if settings.per_principal.rate > 0:
         limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)

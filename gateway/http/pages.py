@@ -50,21 +50,21 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
         overrides=upstream.spec.card_overrides,
         extensions=[extension],
         security=gateway.security,
-        interfaces=interfaces(prefix),
+        interfaces=interfaces(prefix, rest=gateway.settings.rest),
     )
     return gateway.cards.respond(request, orjson.dumps(body))
 
 
-def interfaces(prefix: str) -> list[card.Interface]:
+def interfaces(prefix: str, *, rest: bool = True) -> list[card.Interface]:
     """Every enabled binding of the agent at `prefix` (its base URL, no trailing slash), in
     the order a client should prefer: JSON-RPC v1.0 first (the resume extension and the
     browser events endpoint live there), then REST (HTTP+JSON, paths under `prefix`), and
     the v0.3 JSON-RPC entry last, for v1.0 clients that fall back. A binding adds its line."""
-    return [
-        card.Interface("JSONRPC", prefix + "/"),
-        card.Interface("HTTP+JSON", prefix),
-        card.Interface("JSONRPC", prefix + "/", "0.3"),
-    ]
+    found = [card.Interface("JSONRPC", prefix + "/")]
+    if rest:
+        found.append(card.Interface("HTTP+JSON", prefix))
+    found.append(card.Interface("JSONRPC", prefix + "/", "0.3"))
+    return found
 
 
 async def list_agents(gateway: Gateway, request: Request) -> Response:
