@@ -98,3 +98,11 @@ def test_rest_requests_authenticate_and_see_only_their_own_tasks(auth_gateway: P
     assert rest_reason(theirs) == "TASK_NOT_FOUND"
     listed = httpx.get(base + "/tasks", headers=bob, timeout=TIMEOUT).json()
     assert task_id not in {t["id"] for t in listed["tasks"]}
+
+
+@pytest.mark.parametrize("path", ["/ui/tasks", "/ui/extendedAgentCard", "/ui/tasks/x"])
+def test_the_public_page_prefix_is_never_a_tenant(auth_gateway: Process, path: str) -> None:
+    """/ui/ is public; a REST path under it must not run a method without credentials."""
+    response = httpx.get(auth_gateway.address + path, timeout=TIMEOUT)
+    assert response.status_code == 404
+    assert rest_reason(response) == "ROUTE_NOT_FOUND"

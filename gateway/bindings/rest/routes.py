@@ -4,7 +4,8 @@ a2a.proto (its optional `/{tenant}` form, and GET beside POST for `:subscribe`).
 Every path is served under each agent's prefix `/agents/{name}` and, for the default agent,
 at the root; each also with one leading `/{tenant}` segment. The gateway has one tenant per
 agent prefix, so its cards declare none and the segment is accepted and passed on as the
-request's `tenant` field, which no method reads.
+request's `tenant` field, which no method reads. A tenant is never `agents`, `ui` or
+`.well-known`: at the root those segments belong to the app's own paths.
 
 One Starlette route per path, whatever its verbs, so a known path with another verb is 405
 with an `Allow` header naming them all, and an unknown path is 404 (see http/fallback.py).
@@ -34,7 +35,15 @@ class SegmentConvertor(Convertor[str]):
         return value
 
 
+class TenantConvertor(SegmentConvertor):
+    """A segment, but none of the names the app serves at the root (`/agents/...`, the page
+    at `/ui/...`, which is public: `/ui/extendedAgentCard` must never reach a method)."""
+
+    regex = r"(?!(?:agents|ui|\.well-known)/)[^/:]+"
+
+
 register_url_convertor("segment", SegmentConvertor())
+register_url_convertor("tenant", TenantConvertor())
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +80,7 @@ OPERATIONS = (
 )
 
 PREFIXES = ("/agents/{agent}", "")  # agents first: a root tenant never shadows an agent path
-TENANT = "/{tenant:segment}"
+TENANT = "/{tenant:tenant}"
 
 Handle = Callable[[Operation, Request], Awaitable[Response]]
 
