@@ -233,11 +233,18 @@ def test_a_body_id_that_contradicts_the_path_is_invalid_params(base: str) -> Non
 
 
 def test_subscribe_by_get_as_in_the_proto_binding(base: str) -> None:
-    task = a2a.start_task(base + "/", "steps 3 100")
-    events = stream(f"{base}/tasks/{task['id']}:subscribe", method="GET")
-    assert kinds(events)[0].startswith("task ")
-    assert kinds(events)[-1] == "status TASK_STATE_COMPLETED"
-    ids = [int(e[0] or 0) for e in events]
+    task = a2a.start_task(base + "/", "hang")
+    url = f"{base}/tasks/{task['id']}:subscribe"
+    seen: list[tuple[str | None, dict[str, Any]]] = []
+    with httpx.Client(timeout=TIMEOUT) as client, connect_sse(client, "GET", url) as source:
+        for sse in source.iter_sse():
+            seen.append((sse.id or None, json.loads(sse.data)))
+            if len(seen) == 1:  # subscribed: the snapshot is in
+                httpx.post(f"{base}/tasks/{task['id']}:cancel", timeout=TIMEOUT)
+    snapshot, last = seen[0][1], seen[-1][1]
+    assert snapshot["task"]["status"]["state"] in ("TASK_STATE_SUBMITTED", "TASK_STATE_WORKING")
+    assert last["statusUpdate"]["status"]["state"] == "TASK_STATE_CANCELED"
+    ids = [int(i or 0) for i, _ in seen]
     assert ids == sorted(ids)
 
 
