@@ -193,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument(
         "--shutdown-grace", type=float, help="seconds running turns get at SIGTERM (default 10)"
     )
+    ops.add_argument(
+        "--no-rest",
+        dest="rest",
+        action="store_false",
+        default=None,
+        help="serve JSON-RPC only, without the HTTP+JSON/REST binding",
+    )
     traces = serve.add_argument_group(
         "tracing (OpenTelemetry; off unless set here, in the file or OTEL_*)"
     )
@@ -354,6 +361,8 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
                 _section(data, "tracing")[key] = value
         if args.otlp_endpoint is not None:
             _section(data, "tracing")["enabled"] = True
+        if args.rest is not None:
+            data["rest"] = args.rest
         if args.card_files or args.card_overrides:
             by_name = {a["name"]: a for a in agents if isinstance(a, dict) and "name" in a}
             try:

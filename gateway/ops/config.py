@@ -296,6 +296,7 @@ class GatewayConfig(Section):
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
     store: StoreConfig = StoreConfig()
     tracing: TracingConfig = TracingConfig()
+    rest: bool = True
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
 
@@ -337,6 +338,7 @@ class GatewayConfig(Section):
             metrics_port=self.metrics.port,
             cors_origins=tuple(self.cors_origins),
             shutdown_grace=self.shutdown_grace,
+            rest=self.rest,
             workers=self.listen.workers,
             store=self.store.url,
             store_prefix=self.store.prefix,
