@@ -375,3 +375,41 @@ def test_the_browser_events_endpoint_is_a_stream_span_under_the_callers_trace(
     assert span.attributes["a2a.method.wire_name"] == "GET events"
     assert span.attributes["a2a.stream.events"] == len(sent) == 1  # the finished Task
     assert span.attributes["a2a.stream.end"] == "completed"
+
+
+def test_a_rest_call_is_traced_like_a_json_rpc_one_with_its_http_status(
+    receiver: HttpReceiver, traced: tuple[Process, Process]
+) -> None:
+    gateway, _ = traced
+    trace_id = "dbf92f3577b34da6a3ce929d0e0e4745"
+    headers = {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01", "X-API-Key": API_KEY}
+    message = {"messageId": "r1", "role": "ROLE_USER", "parts": [{"text": "Over REST."}]}
+    url = gateway.address + "/agents/doc"
+    with httpx.stream(
+        "POST", url + "/message:stream", json={"message": message}, headers=headers, timeout=60
+    ) as response:
+        assert response.status_code == 200
+        sent = [line for line in response.iter_lines() if line.startswith("data:")]
+    missing = httpx.get(url + "/tasks/no-such-task", headers=headers, timeout=30)
+    assert missing.status_code == 404
+
+    def complete(spans: list[ReceivedSpan]) -> bool:
+        return sum(s.trace_id == trace_id for s in spans) >= 5  # 2 requests, turn, stream, agent
+
+    spans = [s for s in receiver.wait_for(complete) if s.trace_id == trace_id]
+    request = one(spans, REQUEST)
+    assert request.parent_id == CLIENT_SPAN
+    assert request.attributes["a2a.binding"] == "rest"
+    assert request.attributes["http.response.status_code"] == 200
+    assert "rpc.system" not in request.attributes
+    assert one(spans, RUN, "a2a-gateway").parent_id == request.span_id
+    assert one(spans, RUN, "document-analysis").trace_id == trace_id
+    sse = one(spans, "a2a/stream")
+    assert (sse.attributes["a2a.binding"], sse.attributes["a2a.stream.events"]) == (
+        "rest",
+        len(sent),
+    )
+    get = one(spans, "a2a/GetTask")
+    assert get.attributes["http.response.status_code"] == 404
+    assert get.attributes["a2a.error.reason"] == "TASK_NOT_FOUND"
+    assert get.status == 2
