@@ -15,7 +15,9 @@ Choices the spec leaves open, each the status a client can act on:
 - EVENTS_EXPIRED: 410 Gone / OUT_OF_RANGE, this Last-Event-ID will never work again;
 - NOTHING_TO_REPLAY: 400 / FAILED_PRECONDITION like any unsupported operation (the browser
   events endpoint answers 204 instead, which tells an EventSource to stop reconnecting);
-- UNAUTHENTICATED: 401 / UNAUTHENTICATED.
+- UNAUTHENTICATED: 401 / UNAUTHENTICATED;
+- UNSUPPORTED_MEDIA_TYPE (a POST not declared JSON): 415 / INVALID_ARGUMENT; HOST_NOT_ALLOWED
+  (a Host this gateway does not serve): 403 / PERMISSION_DENIED.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ BY_CODE: dict[int, tuple[Status, int]] = {
 BY_REASON: dict[str, tuple[Status, int]] = {
     "UNAUTHENTICATED": (Status.UNAUTHENTICATED, 401),
     "REQUEST_TIMEOUT": (Status.DEADLINE_EXCEEDED, 408),
+    "UNSUPPORTED_MEDIA_TYPE": (Status.INVALID_ARGUMENT, 415),
+    "HOST_NOT_ALLOWED": (Status.PERMISSION_DENIED, 403),
     "BODY_TOO_LARGE": (Status.RESOURCE_EXHAUSTED, 413),
     "RATE_LIMITED": (Status.RESOURCE_EXHAUSTED, 429),
     "TOO_MANY_STREAMS": (Status.RESOURCE_EXHAUSTED, 429),
