@@ -98,8 +98,10 @@ def test_a_loopback_gateway_refuses_a_foreign_host(public: Process, host: str) -
 
 @pytest.mark.parametrize(
     "host",
-    ["localhost:9", "LOCALHOST", "app.localhost", "127.0.0.1", "127.1.2.3:80", "[::1]:8000"]
-    + ["gw.example", "gw.example:443", "a.corp.example"],
+    [
+        *("localhost:9", "LOCALHOST", "app.localhost", "127.0.0.1", "127.1.2.3:80", "[::1]:8000"),
+        *("gw.example", "gw.example:443", "a.corp.example"),
+    ],
 )
 def test_loopback_names_the_public_host_and_allowed_hosts_are_served(
     public: Process, host: str
@@ -114,8 +116,8 @@ def test_loopback_names_the_public_host_and_allowed_hosts_are_served(
 
 def test_which_hosts_are_checked_follows_the_bind_address_and_settings() -> None:
     assert guard.allowed_hosts(Settings()) == frozenset()  # loopback: loopback names only
-    assert guard.allowed_hosts(Settings(host="0.0.0.0")) is None  # noqa: S104
-    assert guard.allowed_hosts(Settings(host="0.0.0.0", allowed_hosts=("A.example",))) == {  # noqa: S104
+    assert guard.allowed_hosts(Settings(host="0.0.0.0")) is None
+    assert guard.allowed_hosts(Settings(host="0.0.0.0", allowed_hosts=("A.example",))) == {
         "a.example"
     }
     assert guard.allowed_hosts(Settings(allowed_hosts=("*",))) is None
