@@ -13,9 +13,9 @@ Shutdown (SIGTERM or SIGINT), in order:
    process exits 0.
 
 Stalled clients: every connection's scope carries `sse.ABORT` (an ASGI extension) whose
-value aborts the connection's transport. A stream whose client stopped reading calls it
-(sse.py), since a plain close waits for the client to read what is queued: the descriptor
-and the kernel's buffers would stay until then.
+value resets the connection (SO_LINGER 0, then the transport's abort: an RST). A stream
+whose client stopped reading calls it (sse.py), since a plain close waits for the client to
+read what is queued: the descriptor and the kernel's buffers would stay until then.
 
 Header limits: with httptools (the fast parser) uvicorn has no limit on the size of, or time to
 receive, a request head; `LimitedHttpTools` adds both (431 when a head exceeds
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 from typing import Any
 
 import uvicorn
@@ -42,11 +43,27 @@ except ImportError:  # pragma: no cover - httptools not installed: h11 is used
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
 
+LINGER_NONE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets the connection
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """Drop a connection now: RST, not FIN. A plain close (even the transport's abort) leaves
+    the kernel socket alive, FIN_WAIT with every queued byte, until the peer reads them or
+    the kernel gives up on it minutes later."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_NONE)
+        except OSError:
+            pass  # already gone
+    transport.abort()
+
+
 def with_abort(app: ASGIApp, transport: asyncio.Transport) -> ASGIApp:
     """`app`, with `sse.ABORT` in the scope of each request on this connection."""
 
     async def abortable(scope: Scope, receive: Receive, send: Send) -> None:
-        scope.setdefault("extensions", {})[sse.ABORT] = transport.abort
+        scope.setdefault("extensions", {})[sse.ABORT] = lambda: reset(transport)
         await app(scope, receive, send)
 
     return abortable
