@@ -117,12 +117,12 @@ def test_loopback_names_the_public_host_and_allowed_hosts_are_served(
 def test_which_hosts_are_checked_follows_the_bind_address_and_settings() -> None:
     assert guard.allowed_hosts(Settings()) == frozenset()  # loopback: loopback names only
     assert guard.allowed_hosts(Settings(host="0.0.0.0")) is None
-    assert guard.allowed_hosts(Settings(host="0.0.0.0", allowed_hosts=("A.example",))) == {
-        "a.example"
-    }
+    assert guard.allowed_hosts(Settings(host="0.0.0.0", allowed_hosts=("A.example",))) == frozenset(
+        {"a.example"}
+    )
     assert guard.allowed_hosts(Settings(allowed_hosts=("*",))) is None
     public = Settings(public_url="https://Gw.Example:8443/x")
-    assert guard.allowed_hosts(public) == {"gw.example"}
+    assert guard.allowed_hosts(public) == frozenset({"gw.example"})
 
 
 def test_host_names_lose_their_port_and_brackets() -> None:

@@ -26,6 +26,7 @@ its `max_incomplete_event_size` bounds the head (a 400 past it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 from typing import Any
@@ -52,10 +53,8 @@ def reset(transport: asyncio.Transport) -> None:
     the kernel gives up on it minutes later."""
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # already gone
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_NONE)
-        except OSError:
-            pass  # already gone
     transport.abort()
 
 
