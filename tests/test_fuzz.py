@@ -198,7 +198,7 @@ class Target:
 
 @pytest.fixture(scope="module")
 def target(scripted_agent: Process, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    args = ["--keepalive", "1", "--max-body-bytes", str(MAX_BODY), "--task-ttl", "30"]
+    args = ["--keepalive", "1", "--max-body-bytes", str(MAX_BODY)]
     for name, key in KEYS.items():
         args += ["--api-key-hash", f"{name}={hashlib.sha256(key.encode()).hexdigest()}"]
     process = start_gateway({"scripted": scripted_agent.address}, *args)
