@@ -31,8 +31,8 @@ log = logging.getLogger("a2a_gateway")
 RETRY_MS = 3000
 
 ABORT = "a2a_gateway.abort"
-"""The ASGI scope extension (`scope["extensions"][ABORT]`, set by server.py) that aborts the
-request's connection: the transport is dropped at once, buffers and all."""
+"""The ASGI scope extension (`scope["extensions"][ABORT]`, set by server.py) that resets the
+request's connection: an RST, the socket and everything queued for it dropped at once."""
 
 
 CHUNK_BYTES = 64 * 1024
@@ -125,7 +125,7 @@ class EventStream(Response):
     - `end("drain")` (the gateway is shutting down, see `Streams`): the body is cancelled,
       FAREWELL is written and the response closed, so clients come back to resume;
     - a write blocked for `send_timeout` seconds (a client that stopped reading): the
-      response ends without another byte and the connection is aborted (the scope's ABORT
+      response ends without another byte and the connection is reset (the scope's ABORT
       extension, when the server provides it): the socket, its descriptor and the data
       queued for the client are released at once, not when the client reads again. Until
       then memory stays bounded: the body is suspended in its write, and nothing queues
