@@ -9,7 +9,7 @@ import httpx
 
 from tests.servers import start_agent, start_gateway
 
-DOWN_FOR = 5.0  # long enough for every reconnect backoff to reach its maximum
+DOWN_FOR = 3.0  # long enough for every reconnect backoff to reach its maximum
 READY_WITHIN = 1.5  # "about a second", with room for a loaded machine
 
 
