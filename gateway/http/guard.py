@@ -146,10 +146,14 @@ class Guard:
         allowed = self.allowed
         if allowed is not None and host is not None and not host_allowed(host_name(host), allowed):
             return errors.host_not_allowed(host)
-        if scope["method"] in BODY_METHODS and media_type(content_type) not in JSON_TYPES:
-            # A POST without a body carries no request a page could forge beyond naming a
-            # task (REST `:cancel` and `:subscribe`, which clients send bare); one with a
-            # body must say it is JSON, which a cross-site "simple" request cannot.
-            if not (bodiless and content_type is None):
-                return errors.unsupported_media_type(content_type)
+        # A POST without a body carries no request a page could forge beyond naming a task
+        # (REST `:cancel` and `:subscribe`, which clients send bare); one with a body must
+        # say it is JSON, which a cross-site "simple" request cannot.
+        bare = bodiless and content_type is None
+        if (
+            scope["method"] in BODY_METHODS
+            and media_type(content_type) not in JSON_TYPES
+            and not bare
+        ):
+            return errors.unsupported_media_type(content_type)
         return None
