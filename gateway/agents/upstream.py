@@ -40,7 +40,13 @@ _BASE_OPTIONS: list[tuple[str, str | int]] = [
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2_000),
+    # No transparent retries: a Run call is never retried by gRPC (a turn must not run twice
+    # behind the bridge's back), and without them the C core keeps no copy of each call's
+    # messages for a retry: about 6 KB less per open call (`make bench`, idle streams).
+    ("grpc.enable_retries", 0),
 ]
+_SERVICE = pb.DESCRIPTOR.services_by_name["TaskService"]
+RUN = f"/{_SERVICE.full_name}/Run"  # the method path, as the generated stub has it
 _SERVICE_CONFIG = json.dumps(
     {"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}
 )
@@ -103,6 +109,13 @@ class Upstream:
             [*options, ("grpc.service_config", _SERVICE_CONFIG)],
         )
         self.stub = pb_grpc.TaskServiceStub(self.channel)
+        # Run takes its request already serialized: an open call then holds bytes, not the
+        # message tree of the whole history (the bridge serializes it once).
+        self.run: grpc.aio.UnaryStreamMultiCallable[bytes, pb.AgentEvent] = (
+            self.channel.unary_stream(
+                RUN, request_serializer=None, response_deserializer=pb.AgentEvent.FromString
+            )
+        )
         self.probes = [
             Probe(t, self._channel(t, credentials, options), max_backoff=2.0) for t in spec.targets
         ]
