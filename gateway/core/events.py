@@ -15,30 +15,48 @@ Encoder = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class Event:
-    """An entry of a task's event log: sequence number, A2A v1.0 StreamResponse body."""
+    """An entry of a task's event log: sequence number, A2A v1.0 StreamResponse body.
 
-    __slots__ = ("_encoded", "_json", "body", "final", "seq")
+    The body is kept as a dict only until its v1.0 JSON exists (the first subscriber encodes
+    it, or a store presets it): from then on the event holds its bytes alone, and `body`
+    decodes them when another wire format or binding needs the dict (once per format, since
+    those encodings are cached too). An idle task's events so cost their JSON, not a tree
+    of small objects (`make bench`, idle streams).
+    """
+
+    __slots__ = ("_body", "_encoded", "_json", "final", "seq")
 
     def __init__(self, seq: int, body: dict[str, Any], final: bool) -> None:
         self.seq = seq
-        self.body = body
         self.final = final
-        self._json: bytes | None = None  # v1.0, unadapted: the common case, no dict
+        self._body: dict[str, Any] | None = body
+        self._json: bytes | None = None  # v1.0, unadapted: the common case
         self._encoded: dict[str, bytes] | None = None
 
     def __repr__(self) -> str:
         kind = next(iter(self.body), "?")
         return f"<Event seq={self.seq} {kind}{' final' if self.final else ''}>"
 
+    @property
+    def body(self) -> dict[str, Any]:
+        """The v1.0 StreamResponse as a dict (decoded anew once only bytes are kept)."""
+        if self._body is not None:
+            return self._body
+        assert self._json is not None
+        body: dict[str, Any] = orjson.loads(self._json)
+        return body
+
     def preset(self, data: bytes) -> None:
         """Use `data`, the body already encoded (e.g. read from Redis), as its v1.0 JSON."""
         self._json = data
+        self._body = None
 
     def encoded(self, version: str = "1.0", adapt: Encoder | None = None) -> bytes:
         """The JSON bytes of the body in `version`, adapted by `adapt` the first time."""
         if adapt is None and version == "1.0":
             if self._json is None:
-                self._json = compact(orjson.dumps(self.body))
+                self._json = compact(orjson.dumps(self._body))
+                self._body = None
             return self._json
         if self._encoded is None:
             self._encoded = {}
