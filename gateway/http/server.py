@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import uvicorn
 
 from gateway.http.app import Gateway
+from gateway.http.sse import LOST
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -49,7 +51,14 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
         # Slots, not instance attributes: uvicorn's protocol already has about 30, and five
         # more push each connection's __dict__ past CPython's shared-key size (1.3 KB more
         # per open connection, `make bench` idle streams).
-        __slots__ = ("_head_bytes", "_head_timer", "_in_head", "_oversize", "_parsed_bytes")
+        __slots__ = (
+            "_head_bytes",
+            "_head_timer",
+            "_in_head",
+            "_lost",
+            "_oversize",
+            "_parsed_bytes",
+        )
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -58,6 +67,7 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
             self._in_head = True
             self._oversize = False
             self._head_timer: asyncio.TimerHandle | None = None
+            self._lost: list[Callable[[], None]] = []  # sse.LOST: told when the peer goes
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -80,6 +90,9 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
+            lost, self._lost = self._lost, []
+            for callback in lost:
+                callback()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -112,6 +125,10 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            # The scope uvicorn just made for this request: its SSE response, if any, learns
+            # of a lost connection from us rather than from a task waiting in receive().
+            extensions = cast(dict[str, Any], self.scope.setdefault("extensions", {}))
+            extensions[LOST] = self._lost
             self._in_head = True
             self._parsed_bytes = 0
             self._arm()
