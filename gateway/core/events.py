@@ -24,7 +24,7 @@ class Event:
     of small objects (`make bench`, idle streams).
     """
 
-    __slots__ = ("_body", "_encoded", "_json", "final", "seq")
+    __slots__ = ("__weakref__", "_body", "_encoded", "_json", "final", "seq")
 
     def __init__(self, seq: int, body: dict[str, Any], final: bool) -> None:
         self.seq = seq
