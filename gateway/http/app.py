@@ -68,6 +68,7 @@ from gateway.core.stream import Observer
 from gateway.core.subscribers import Subscribers
 from gateway.http import card, conditional, fallback, guard, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
+from gateway.http.direct import Direct, Endpoint
 from gateway.http.limits import RateLimit, RateLimiter, Slots
 from gateway.ops import logs
 from gateway.ops.metrics import Metrics
@@ -299,9 +300,6 @@ def make_store(settings: Settings) -> tuple[Store, Replicas | None]:
     return shared, Replicas(shared, lease=settings.lease)
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 def create_app(settings: Settings) -> FastAPI:
     gateway = Gateway(settings)
 
@@ -327,6 +325,12 @@ def create_app(settings: Settings) -> FastAPI:
         return endpoint
 
     rpc = route(jsonrpc.rpc)
+    direct: list[tuple[str, str, Endpoint]] = []
+    for prefix in ("", "/agents/{agent}"):
+        direct.append(("POST", f"{prefix}/", rpc))
+        if prefix:
+            direct.append(("POST", prefix, rpc))
+        direct.append(("GET", f"{prefix}/tasks/{{task_id}}/events", route(jsonrpc.task_events)))
     for prefix in ("", "/agents/{agent}"):
         app.add_route(f"{prefix}/", rpc, methods=["POST"])
         if prefix:
@@ -346,7 +350,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     if settings.rest:
         rest_routes.register(app, rest_handle)
-    # add_middleware wraps: the last added runs first.
+    # add_middleware wraps: the last added runs first; Direct is innermost (direct.py).
+    app.add_middleware(Direct, routes=direct)
     if settings.per_principal.rate > 0:
         limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)
         app.add_middleware(RateLimit, limiter=limiter, on_limited=gateway.metrics.rate_limited)
