@@ -329,12 +329,13 @@ class Bridge:
             context_id=context_id,
             first_turn=record is None,
         )
-        call = upstream.stub.Run(
-            request,
+        call = upstream.run(
+            request.SerializeToString(),
             timeout=upstream.deadline,
             metadata=tracing.inject(span, grpc_metadata),
             wait_for_ready=False,
         )
+        del request
         status, direct = "OK", False
         try:
             first = await call.read()
@@ -502,6 +503,7 @@ class Bridge:
                     await self._finish(record, call, event)
                     return "OK"
                 await self.store.append(record, apply_event(record, event, time.time()))
+                event = None  # not kept while the call waits, maybe for minutes
                 event = await call.read()
         except _Stop as stop:
             await self._fail(record, stop.error)

@@ -15,6 +15,9 @@ is one bool.
 Streams: a streaming method holds one of the principal's stream slots (`limits.streams`);
 `Dispatcher.opened` wraps the stream's `release` so whoever sends the stream gives back the
 slot and the task's subscriber slot together, exactly once, when it ends.
+
+Params nested deeper than `params.MAX_DEPTH` are -32602 here, before any method runs, for
+every binding.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from gateway.core import error_table, errors
+from gateway.core import error_table, errors, params
 from gateway.core.methods import Call, EventStream, Methods, Result
 from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
@@ -127,6 +130,7 @@ class Dispatcher:
         try:
             if handler is None:
                 raise errors.method_not_found(method)
+            params.check_depth(call.params)
             if method in STREAMING:
                 if not self.streams.acquire(principal):
                     self.metrics.limited.labels("streams").inc()
