@@ -1,14 +1,14 @@
 """`make run`: the demo agents on free ports and the gateway in front of them.
 
 Reads `examples/gateway.yaml` (see docs/configuration.md), starts each agent it names on a
-free port (Python: document-analysis, echo, and workflow, which calls the other two through
-the gateway; Node.js: text-stats, when `node` is installed and `make node-agent` has run) and
-waits for each to say where it listens. It then writes a copy of the file with those targets
-(and absolute TLS file paths) to a temporary file and starts the gateway with `--config` on
-that copy, on 127.0.0.1:$PORT (default 8000; with PORT=0 a free port is picked first, since
-the workflow agent is given the gateway's URL when it starts). Agents it cannot start are
-left out of the copy, with a note. Ctrl-C (or SIGTERM) stops everything; no process is left
-behind. The banner names the browser page, `/ui/`.
+free port (Python: document-analysis, echo, image-render, and workflow, which calls two of
+them through the gateway; Node.js: text-stats, when `node` is installed and `make node-
+agent` has run) and waits for each to say where it listens. It then writes a copy of the
+file with those targets (and absolute TLS file paths) to a temporary file and starts the
+gateway with `--config` on that copy, on 127.0.0.1:$PORT (default 8000; with PORT=0 a free
+port is picked first, since the workflow agent is given the gateway's URL when it starts).
+Agents it cannot start are left out of the copy, with a note. Ctrl-C (or SIGTERM) stops
+everything; no process is left behind. The banner names the browser page, `/ui/`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def _launcher(name: str, gateway_url: str) -> list[str] | str:
     python = {
         "document-analysis": "examples.agents.document_analysis",
         "echo": "examples.agents.echo",
+        "image-render": "examples.agents.image_render",
     }
     if name in python:
         return [sys.executable, "-m", python[name], "--port", "0"]
@@ -192,6 +193,8 @@ def _banner(url: str, targets: dict[str, str]) -> None:
         "Or with the CLI (a live progress bar; the workflow agent calls the other two):",
         f"  a2a-gateway call {url}/agents/document-analysis/ 'A2A lets agents talk.'",
         f"  a2a-gateway call {url}/agents/workflow/ 'A2A lets agents talk.'",
+        f"  a2a-gateway call {url}/agents/document-analysis/ --file report.pdf",
+        f"  a2a-gateway call {url}/agents/image-render/ 'seahorse valley' --out pictures/",
         "",
         "Press Ctrl-C to stop.",
         "",
