@@ -2,9 +2,9 @@
 
 Reads `examples/gateway.yaml` (see docs/configuration.md), starts each agent it names on a
 free port (Python: document-analysis, echo, image-render, and workflow, which calls two of
-them through the gateway; Node.js: text-stats, when `node` is installed and `make node-
-agent` has run) and waits for each to say where it listens. It then writes a copy of the
-file with those targets (and absolute TLS file paths) to a temporary file and starts the
+them through the gateway; Node.js: text-stats, when `node` is installed and `make
+node-agent` has run) and waits for each to say where it listens. It then writes a copy of
+the file with those targets (and absolute TLS file paths) to a temporary file and starts the
 gateway with `--config` on that copy, on 127.0.0.1:$PORT (default 8000; with PORT=0 a free
 port is picked first, since the workflow agent is given the gateway's URL when it starts).
 Agents it cannot start are left out of the copy, with a note. Ctrl-C (or SIGTERM) stops
