@@ -59,6 +59,9 @@ async function loadApiKeyHeader(target) {
   target.apiKeyHeader = null;
   try {
     const card = await (await fetch(target.cardUrl)).json();
+    target.inputModes = [
+      ...new Set([...(card.defaultInputModes || []), ...(card.skills || []).flatMap((s) => s.inputModes || [])]),
+    ];
     for (const scheme of Object.values(card.securitySchemes || {})) {
       if (scheme.apiKeySecurityScheme) target.apiKeyHeader = scheme.apiKeySecurityScheme.name;
     }
@@ -122,7 +125,8 @@ function selectAgent(name) {
   if (!agent) return false;
   $("agent").value = agent.name;
   $("agent-description").textContent = agent.description || `Agent ${agent.name}`;
-  loadApiKeyHeader(agent);
+  const chosen = agent;
+  loadApiKeyHeader(agent).then(() => chosen === agent && a2aFiles.accept(chosen.inputModes));
   return true;
 }
 
@@ -279,6 +283,7 @@ function applyArtifact(update) {
   } else {
     entry.pre.textContent += textOf(artifact.parts);
   }
+  a2aFiles.render(entry, artifact, Boolean(update.append), update.metadata);
   entry.section.dataset.streaming = update.lastChunk ? "false" : "true";
 }
 
@@ -352,8 +357,9 @@ function follow() {
 
 // --- actions ------------------------------------------------------------------------
 
-function userMessage(text, taskId) {
-  const message = { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ text }] };
+function userMessage(text, taskId, files = []) {
+  const parts = text || !files.length ? [{ text }, ...files] : files;
+  const message = { messageId: crypto.randomUUID(), role: "ROLE_USER", parts };
   if (taskId) message.taskId = taskId;
   return message;
 }
@@ -361,14 +367,19 @@ function userMessage(text, taskId) {
 async function send(event) {
   event.preventDefault();
   const text = $("text").value;
-  if (!text.trim()) return;
+  const files = a2aFiles.parts();
+  if (!text.trim() && !files.length) {
+    $("send-error").textContent = "Write a message or attach a file.";
+    return;
+  }
   $("send").disabled = true;
   $("send-error").textContent = "";
   try {
     const result = await rpc("SendMessage", {
-      message: userMessage(text),
+      message: userMessage(text.trim() ? text : "", null, files),
       configuration: { returnImmediately: true },
     });
+    a2aFiles.clear();
     if (result.message) {
       newView(null);
       writeHash(null);
@@ -445,7 +456,8 @@ async function loadRecent() {
     const what = document.createElement("span");
     what.className = "what";
     const first = (task.history || []).find((m) => m.role === "ROLE_USER");
-    what.textContent = textOf(first && first.parts) || task.id;
+    const named = ((first && first.parts) || []).map((p) => p.filename).filter(Boolean).join(", ");
+    what.textContent = textOf(first && first.parts) || named || task.id;
     const badge = document.createElement("span");
     const state = stateName(task.status && task.status.state);
     badge.className = "badge";
