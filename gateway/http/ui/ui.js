@@ -391,6 +391,9 @@ async function send(event) {
     }
     newView(result.task.id);
     applyTask(result.task);
+    // A new task's first event (id 1) is this Task, submitted: follow from there, so every
+    // later event shows (page by page progress too), not just the state once subscribed.
+    if (view.state === "submitted" && !(result.task.artifacts || []).length) view.lastId = 1;
     follow();
     loadRecent();
   } catch (error) {
