@@ -187,7 +187,7 @@ async def _call(args: argparse.Namespace) -> int | Interrupted:
                     _json_line({"eventId": event.id, "result": event.raw})
                     if saver is not None and isinstance(event, ArtifactEvent):
                         for line in save_files(saver, event):
-                            Console(stderr=True, highlight=False).print(line)
+                            Console(stderr=True, highlight=False).print(line, soft_wrap=True)
                 else:
                     display.show(event)
 

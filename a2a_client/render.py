@@ -151,7 +151,7 @@ class Display:
     def _files(self, event: ArtifactEvent) -> None:
         if self.saver is not None:
             for line in save_files(self.saver, event):
-                self.note(line)
+                self.err.print(line, soft_wrap=True)  # a path stays whole on one line
             return
         for file in files_in(event.parts):
             size = "a URL" if file.data is None else f"{len(file.data):,} bytes"

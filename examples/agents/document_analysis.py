@@ -180,7 +180,9 @@ async def analyse_files(
             if len(batch) == BATCH_PAGES or index + 1 == document.pages:
                 first = index + 2 - len(batch)
                 line = batch_line(document.name, first, index + 1, "\n".join(batch))
-                await ctx.artifact(line, artifact_id=artifact_id, append=True, last_chunk=False)
+                await ctx.artifact(
+                    line, name="analysis", artifact_id=artifact_id, append=True, last_chunk=False
+                )
                 batch = []
             await asyncio.sleep(page_delay)
     everything = "\n".join(texts)
@@ -189,7 +191,9 @@ async def analyse_files(
         return
     await ctx.progress(100, "Writing the report")
     lines = report_lines(analyse_text(everything))[1:]  # the heading was the first chunk
-    await ctx.artifact("".join(lines), artifact_id=artifact_id, append=True, last_chunk=True)
+    await ctx.artifact(
+        "".join(lines), name="analysis", artifact_id=artifact_id, append=True, last_chunk=True
+    )
     await ctx.complete("Analysis ready.")
 
 
