@@ -25,10 +25,11 @@ def text_pdf(pages: int | list[str]) -> bytes:
     return bytes(pdf.output())
 
 
-def encrypted_pdf(pages: int = 2, password: str = "secret") -> bytes:
-    """`text_pdf(pages)` that opens only with `password` (AES-256)."""
+def encrypted_pdf(pages: int = 2, user_password: str = "secret") -> bytes:
+    """`text_pdf(pages)` encrypted (AES-256): it opens only with `user_password`, or for
+    anyone when that is empty (an owner password alone restricts editing, not reading)."""
     writer = pypdf.PdfWriter(clone_from=io.BytesIO(text_pdf(pages)))
-    writer.encrypt(user_password=password, owner_password=password, algorithm="AES-256")
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="AES-256")
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -47,6 +47,7 @@ def test_demo_serves_both_agents_and_ctrl_c_leaves_no_process_behind() -> None:
         children = children_of(process.popen.pid)
         names = [a["name"] for a in httpx.get(url + "/agents", timeout=10).json()["agents"]]
         assert names[:2] == ["document-analysis", "echo"]  # and text-stats where node is
+        assert "image-render" in names
         assert len(children) == len(names) + 1  # the agents and the gateway
         events = a2a.send_stream(url + "/agents/document-analysis/", "One doc. Two sentences.")
         progress = [

@@ -129,6 +129,20 @@ def test_a_pdf_that_cannot_be_read_fails_saying_why(docs: str, data: bytes, reas
     assert text.startswith(reason), text
 
 
+def test_a_pdf_with_only_an_owner_password_is_read(docs: str) -> None:
+    events = run(docs, file_message(samples.encrypted_pdf(3, user_password=""), PDF, "o.pdf"))
+    assert final(events) == ("TASK_STATE_COMPLETED", "Analysis ready.")
+    assert "Reading page 3 of 3" in [status_text(u) for u in statuses(events)]
+
+
+def test_a_text_file_that_is_not_utf8_fails_naming_the_byte(docs: str) -> None:
+    state, text = final(run(docs, file_message(b"caf\xe9 au lait", "text/plain", "l1.txt")))
+    assert (state, text) == (
+        "TASK_STATE_FAILED",
+        "l1.txt is not UTF-8 text (byte 3 cannot be decoded)",
+    )
+
+
 def test_a_pdf_without_text_fails_saying_so(docs: str) -> None:
     state, text = final(run(docs, file_message(samples.text_pdf(["", ""]), PDF, "scan.pdf")))
     assert (state, text) == (
@@ -172,7 +186,10 @@ def test_v03_bytes_that_are_not_base64_are_invalid_params(docs: str) -> None:
     }
     body = a2a.rpc(docs, "message/send", {"message": message}, headers={"A2A-Version": "0.3"})
     assert body["error"]["code"] == -32602
-    assert "base64" in str(body["error"]["data"])
+    fields = body["error"]["data"][1]["fieldViolations"]
+    assert fields == [
+        {"field": "message.parts[0].file.bytes", "description": "must be base64-encoded bytes"}
+    ]
 
 
 def test_a_media_type_the_agent_does_not_take_is_32005(docs: str) -> None:

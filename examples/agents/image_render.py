@@ -145,7 +145,7 @@ def fractal_versions(text: str, size: tuple[int, int]) -> list[Render]:
     def version(step: int) -> Version:
         scale = 2 ** (VERSIONS - 1 - step)  # 16, 8, 4, 2, 1
         small = (max(1, width // scale), max(1, height // scale))
-        quality = 16 * 2**step  # iterations: 16 .. 256
+        quality = 64 + 48 * step  # iterations: 64 .. 256
         gray = Image.effect_mandelbrot(small, extent, quality)
         picture = ImageOps.colorize(gray, black=black, white=white, mid=mid)
         picture = picture.resize(size, Image.Resampling.NEAREST)
