@@ -304,3 +304,23 @@ def test_the_image_agent_picture_sharpens_in_place_and_ends_decodable(
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
     page.screenshot(path=str(ARTIFACTS / "ui-image-phone.png"), full_page=True)
+
+
+def test_an_upload_over_the_limit_shows_the_gateways_error(
+    page: Any, use_case_agents: dict[str, Process]
+) -> None:
+    from tests.servers import start_gateway
+
+    agents = {name: agent.address for name, agent in use_case_agents.items()}
+    gateway = start_gateway(agents, "--max-body-bytes", "65536")
+    try:
+        open_ui(page, gateway.address, "agent=document-analysis")
+        big = {"name": "big.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-" * 20_000}
+        page.set_input_files("#file", files=[big])
+        page.wait_for_selector("#attachments .chip[data-name='big.pdf']")
+        page.click("#send")
+        page.wait_for_function("() => document.getElementById('send-error').textContent")
+        assert page.text_content("#send-error") == "Invalid request: the body exceeds 65536 bytes"
+        assert page.is_visible("#attachments .chip")  # still attached: nothing was sent
+    finally:
+        gateway.stop()

@@ -174,7 +174,7 @@ async function openTask(id) {
   setState("submitted");
   let task;
   try {
-    task = await rpc("GetTask", { id });
+    task = await rpc("GetTask", { id, historyLength: 0 });
   } catch (error) {
     if (error.code === -32001) return showNotFound(id);
     return showFailure(error.message);
@@ -345,7 +345,7 @@ function follow() {
     }
     // Closed for good (an HTTP error such as 404 or 410): show what the task says now.
     setConn("idle");
-    rpc("GetTask", { id: current.id })
+    rpc("GetTask", { id: current.id, historyLength: 0 })
       .then((task) => view === current && applyTask(task))
       .catch((error) => {
         if (view !== current) return;
@@ -377,7 +377,7 @@ async function send(event) {
   try {
     const result = await rpc("SendMessage", {
       message: userMessage(text.trim() ? text : "", null, files),
-      configuration: { returnImmediately: true },
+      configuration: { returnImmediately: true, historyLength: 0 }, // not the files back
     });
     a2aFiles.clear();
     if (result.message) {
