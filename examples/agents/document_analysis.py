@@ -39,7 +39,7 @@ INFO = AgentInfo(
     name="document-analysis",
     description="Analyses a document (pasted text, or an attached PDF or text file): "
     "counts, key topics and a short summary, with progress page by page.",
-    version="1.1.0",
+    version="1.0.0",
     skills=[
         AgentSkill(
             id="analyse-document",
