@@ -92,3 +92,24 @@ def test_the_saver_names_replaces_appends_and_keeps_names_apart(tmp_path: Path) 
     assert unnamed.read_bytes() == b"23"
     [(other, _)] = saver.save("a2", "chart", [raw(b"x", mediaType="image/jpeg")])
     assert other.name == "chart-2.jpg"  # another artifact of the same name
+
+
+@pytest.mark.anyio
+async def test_an_agent_takes_a_run_request_over_grpcs_default_4_mib() -> None:
+    from grpc import aio
+
+    from agent_runtime import AgentInfo, AgentServer, TaskContext
+    from generated import task_service_pb2_grpc as pb_grpc
+
+    async def sizes(ctx: TaskContext) -> None:
+        await ctx.complete(",".join(f"{f.name}={f.size}" for f in ctx.files))
+
+    data = b"\x00" * (6 * 1024 * 1024)
+    part = pb.Part(raw=data, media_type="application/pdf", filename="big.pdf")
+    request = pb.RunRequest(task_id="t", context_id="c", message=pb.Message(parts=[part]))
+    async with (
+        AgentServer(sizes, info=AgentInfo(name="sizes", description="sizes"), grace=0.5) as s,
+        aio.insecure_channel(s.address) as channel,
+    ):
+        events = [e async for e in pb_grpc.TaskServiceStub(channel).Run(request, timeout=20)]
+    assert events[-1].status.message.parts[0].text == f"big.pdf={len(data)}"
