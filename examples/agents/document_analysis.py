@@ -33,7 +33,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent_runtime import AgentInfo, AgentSkill, TaskContext, run
-from examples.agents.documents import ACCEPTED, MAX_FILE_BYTES, DocumentError, open_document
+from examples.agents.documents import (
+    ACCEPTED,
+    MAX_FILE_BYTES,
+    Document,
+    DocumentError,
+    open_document,
+)
 
 INFO = AgentInfo(
     name="document-analysis",
@@ -145,9 +151,14 @@ async def analyse_files(
 ) -> None:
     """Every attached file, page by page: a progress update per page, a line of the
     "analysis" artifact per `BATCH_PAGES` pages, then the report; FAILED on the first file
-    that cannot be read."""
+    that cannot be read. Parsing and counting run in a thread, so a large PDF never holds up
+    the agent's event loop (cancellation, other tasks)."""
+
+    def open_all() -> list[Document]:
+        return [open_document(file, max_bytes=max_file_bytes) for file in ctx.files]
+
     try:
-        documents = [open_document(file, max_bytes=max_file_bytes) for file in ctx.files]
+        documents = await asyncio.to_thread(open_all)
     except DocumentError as exc:
         await ctx.fail(str(exc))
         return
@@ -179,7 +190,8 @@ async def analyse_files(
             done += 1
             if len(batch) == BATCH_PAGES or index + 1 == document.pages:
                 first = index + 2 - len(batch)
-                line = batch_line(document.name, first, index + 1, "\n".join(batch))
+                joined = "\n".join(batch)
+                line = await asyncio.to_thread(batch_line, document.name, first, index + 1, joined)
                 await ctx.artifact(
                     line, name="analysis", artifact_id=artifact_id, append=True, last_chunk=False
                 )
@@ -190,7 +202,8 @@ async def analyse_files(
         await ctx.fail(f"{names}: no text found (a scanned document without a text layer?)")
         return
     await ctx.progress(100, "Writing the report")
-    lines = report_lines(analyse_text(everything))[1:]  # the heading was the first chunk
+    analysis = await asyncio.to_thread(analyse_text, everything)
+    lines = report_lines(analysis)[1:]  # the heading was the first chunk
     await ctx.artifact(
         "".join(lines), name="analysis", artifact_id=artifact_id, append=True, last_chunk=True
     )
