@@ -58,11 +58,16 @@ def _launcher(name: str, gateway_url: str) -> list[str] | str:
 
 
 async def _start(
-    command: Sequence[str], pattern: re.Pattern[bytes]
+    command: Sequence[str],
+    pattern: re.Pattern[bytes],
+    processes: list[asyncio.subprocess.Process],
 ) -> tuple[asyncio.subprocess.Process, str]:
+    """Start `command` (added to `processes` at once, so it is stopped whatever happens) and
+    wait for its line matching `pattern`; return the process and where it listens."""
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=None
     )
+    processes.append(process)
     assert process.stdout is not None
     async with asyncio.timeout(START_TIMEOUT):
         while True:
@@ -119,8 +124,7 @@ async def _run(
         port = str(_free_port())  # the workflow agent must know the gateway's URL up front
     targets = await _start_agents(config_file, processes, f"http://127.0.0.1:{port}")
     gateway_args = ["-m", "gateway", "serve", "--config", config_file.name, "--port", port]
-    gateway, url = await _start([sys.executable, *gateway_args], GATEWAY_LINE)
-    processes.append(gateway)
+    _, url = await _start([sys.executable, *gateway_args], GATEWAY_LINE, processes)
     _banner(url, targets)
     waits = [asyncio.create_task(p.wait()) for p in processes]
     stopper = asyncio.create_task(stop.wait())
@@ -144,17 +148,20 @@ def _free_port() -> int:
 async def _start_agents(
     config_file: IO[str], processes: list[asyncio.subprocess.Process], gateway_url: str
 ) -> dict[str, str]:
-    """Start the agents of gateway.yaml; write the copy with their targets to `config_file`."""
+    """Start the agents of gateway.yaml, all at once; write the copy with their targets to
+    `config_file`."""
     config: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
     targets: dict[str, str] = {}
     agents = []
+    chosen = []
     for agent in config["agents"]:
         command = _launcher(agent["name"], gateway_url)
         if isinstance(command, str):
             print(f"demo: leaving out {agent['name']}: {command}", file=sys.stderr)
             continue
-        process, address = await _start(command, AGENT_LINE)
-        processes.append(process)
+        chosen.append((agent, command))
+    started = await asyncio.gather(*(_start(c, AGENT_LINE, processes) for _, c in chosen))
+    for (agent, _), (_, address) in zip(chosen, started, strict=True):
         targets[agent["name"]] = address
         agent.pop("target", None)
         for key, path in (agent.get("tls") or {}).items():

@@ -39,7 +39,10 @@ def alive(pid: int) -> bool:
 
 def test_demo_serves_both_agents_and_ctrl_c_leaves_no_process_behind() -> None:
     process, match = start(
-        ["-m", "examples.run_demo"], READY, env={"PORT": "0", "DOC_ANALYSIS_DELAY": "0.01"}
+        ["-m", "examples.run_demo"],
+        READY,
+        env={"PORT": "0", "DOC_ANALYSIS_DELAY": "0.01"},
+        timeout=60,  # five agent processes and a gateway, on a machine the suite keeps busy
     )
     try:
         url = match.group(1)
