@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -70,10 +70,13 @@ def user_message(
     *,
     task_id: str | None = None,
     context_id: str | None = None,
+    files: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A v1.0 user Message: text becomes one text part; a dict is used as the message."""
+    """A v1.0 user Message: text becomes one text part (none when empty and there are
+    `files`), followed by the `files` parts (`file_part`); a dict is used as the message."""
     if isinstance(content, str):
-        message: dict[str, Any] = {"role": "ROLE_USER", "parts": [{"text": content}]}
+        parts = [{"text": content}] if content or not files else []
+        message: dict[str, Any] = {"role": "ROLE_USER", "parts": [*parts, *files]}
     else:
         message = dict(content)
         message.setdefault("role", "ROLE_USER")
@@ -176,10 +179,12 @@ class A2AClient:
         metadata: dict[str, Any] | None = None,
         return_immediately: bool = False,
         history_length: int | None = None,
+        files: Sequence[dict[str, Any]] = (),
     ) -> Task | Message:
         """SendMessage: the Task once it is terminal or interrupted (at once with
-        `return_immediately`), or the agent's direct reply Message."""
-        params = self._send_params(content, task_id, context_id, metadata)
+        `return_immediately`), or the agent's direct reply Message. `files` are file parts
+        (`file_part`, `file_part_from_path`) sent after the text."""
+        params = self._send_params(content, task_id, context_id, metadata, files)
         configuration: dict[str, Any] = {"returnImmediately": return_immediately}
         if history_length is not None:
             configuration["historyLength"] = history_length
@@ -234,14 +239,16 @@ class A2AClient:
         task_id: str | None = None,
         context_id: str | None = None,
         metadata: dict[str, Any] | None = None,
+        files: Sequence[dict[str, Any]] = (),
     ) -> AsyncIterator[Event]:
         """SendStreamingMessage: the Task, then each event, until a terminal or interrupted
         state (or one MessageEvent for a direct reply). Resumes by itself (module docstring).
-        StreamingNotSupported when the card says the agent does not stream."""
+        StreamingNotSupported when the card says the agent does not stream. `files` as for
+        `send`."""
         card = await self.agent_card()
         if (card.get("capabilities") or {}).get("streaming") is False:
             raise StreamingNotSupported(f"{card.get('name')!r} at {self.url} does not stream")
-        params = self._send_params(content, task_id, context_id, metadata)
+        params = self._send_params(content, task_id, context_id, metadata, files)
         async for event in self._follow("SendStreamingMessage", params, None, None):
             yield event
 
@@ -354,10 +361,10 @@ class A2AClient:
         task_id: str | None,
         context_id: str | None,
         metadata: dict[str, Any] | None,
+        files: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "message": user_message(content, task_id=task_id, context_id=context_id)
-        }
+        message = user_message(content, task_id=task_id, context_id=context_id, files=files)
+        params: dict[str, Any] = {"message": message}
         if metadata is not None:
             params["metadata"] = metadata
         return params

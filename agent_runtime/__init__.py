@@ -13,6 +13,7 @@ run(handler, info=AgentInfo(name="shout", description="Shouts back."), port=5005
 from agent_runtime.artifact_stream import ArtifactStream
 from agent_runtime.content import Content
 from agent_runtime.context import FINAL_STATES, Caller, TaskContext
+from agent_runtime.files import File, file_part, files_of, safe_name
 from agent_runtime.info import AgentInfo, AgentSkill
 from agent_runtime.server import AgentServer, run, serve
 from agent_runtime.service import SERVICE_NAME, Handler, TaskService
@@ -26,9 +27,13 @@ __all__ = [
     "ArtifactStream",
     "Caller",
     "Content",
+    "File",
     "Handler",
     "TaskContext",
     "TaskService",
+    "file_part",
+    "files_of",
     "run",
+    "safe_name",
     "serve",
 ]

@@ -1,7 +1,7 @@
 """`TaskContext`: what a handler gets for one task turn (one `TaskService.Run` call).
 
 Reading: the request is exposed as read-only attributes (`task_id`, `context_id`,
-`message`, `text`, `history`, `artifacts`, `metadata`, `caller`).
+`message`, `text`, `files`, `history`, `artifacts`, `metadata`, `caller`).
 
 Emitting: every emitting method is a coroutine that writes exactly one `AgentEvent`
 to the gRPC stream and returns once gRPC has accepted it, so a slow consumer slows
@@ -29,6 +29,7 @@ from google.protobuf import json_format
 from agent_runtime import tracing
 from agent_runtime.artifact_stream import ArtifactStream
 from agent_runtime.content import Content, agent_message, new_id, text_of, to_parts
+from agent_runtime.files import File, files_of
 from generated import task_service_pb2 as pb
 
 if TYPE_CHECKING:
@@ -98,6 +99,11 @@ class TaskContext:
     def text(self) -> str:
         """The text parts of `message`, joined with newlines ("" when there are none)."""
         return text_of(self._request.message)
+
+    @property
+    def files(self) -> list[File]:
+        """The raw and url parts of `message`, in order (see `agent_runtime.files`)."""
+        return files_of(self._request.message)
 
     @property
     def history(self) -> list[pb.Message]:

@@ -33,6 +33,10 @@ from generated import task_service_pb2_grpc as pb_grpc
 
 logger = logging.getLogger("agent_runtime")
 
+# gRPC's default is 4 MiB a message; a RunRequest carries the files of the message (and of
+# the task's history), so allow what the gateway's default body limit (16 MiB) can carry.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
 
 class AgentServer:
     """A grpc.aio server for one agent; use as `async with AgentServer(...) as server`.
@@ -81,7 +85,12 @@ class AgentServer:
         """Bind, start, mark SERVING and print the LISTENING line."""
         if self._server is not None:
             raise RuntimeError("the server is already started")
-        server = aio.server()
+        server = aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+        )
         pb_grpc.add_TaskServiceServicer_to_server(self._service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

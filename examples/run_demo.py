@@ -1,14 +1,14 @@
 """`make run`: the demo agents on free ports and the gateway in front of them.
 
 Reads `examples/gateway.yaml` (see docs/configuration.md), starts each agent it names on a
-free port (Python: document-analysis, echo, and workflow, which calls the other two through
-the gateway; Node.js: text-stats, when `node` is installed and `make node-agent` has run) and
-waits for each to say where it listens. It then writes a copy of the file with those targets
-(and absolute TLS file paths) to a temporary file and starts the gateway with `--config` on
-that copy, on 127.0.0.1:$PORT (default 8000; with PORT=0 a free port is picked first, since
-the workflow agent is given the gateway's URL when it starts). Agents it cannot start are
-left out of the copy, with a note. Ctrl-C (or SIGTERM) stops everything; no process is left
-behind. The banner names the browser page, `/ui/`.
+free port (Python: document-analysis, echo, image-render, and workflow, which calls two of
+them through the gateway; Node.js: text-stats, when `node` is installed and `make
+node-agent` has run) and waits for each to say where it listens. It then writes a copy of
+the file with those targets (and absolute TLS file paths) to a temporary file and starts the
+gateway with `--config` on that copy, on 127.0.0.1:$PORT (default 8000; with PORT=0 a free
+port is picked first, since the workflow agent is given the gateway's URL when it starts).
+Agents it cannot start are left out of the copy, with a note. Ctrl-C (or SIGTERM) stops
+everything; no process is left behind. The banner names the browser page, `/ui/`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def _launcher(name: str, gateway_url: str) -> list[str] | str:
     python = {
         "document-analysis": "examples.agents.document_analysis",
         "echo": "examples.agents.echo",
+        "image-render": "examples.agents.image_render",
     }
     if name in python:
         return [sys.executable, "-m", python[name], "--port", "0"]
@@ -57,11 +58,16 @@ def _launcher(name: str, gateway_url: str) -> list[str] | str:
 
 
 async def _start(
-    command: Sequence[str], pattern: re.Pattern[bytes]
+    command: Sequence[str],
+    pattern: re.Pattern[bytes],
+    processes: list[asyncio.subprocess.Process],
 ) -> tuple[asyncio.subprocess.Process, str]:
+    """Start `command` (added to `processes` at once, so it is stopped whatever happens) and
+    wait for its line matching `pattern`; return the process and where it listens."""
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=None
     )
+    processes.append(process)
     assert process.stdout is not None
     async with asyncio.timeout(START_TIMEOUT):
         while True:
@@ -118,8 +124,7 @@ async def _run(
         port = str(_free_port())  # the workflow agent must know the gateway's URL up front
     targets = await _start_agents(config_file, processes, f"http://127.0.0.1:{port}")
     gateway_args = ["-m", "gateway", "serve", "--config", config_file.name, "--port", port]
-    gateway, url = await _start([sys.executable, *gateway_args], GATEWAY_LINE)
-    processes.append(gateway)
+    _, url = await _start([sys.executable, *gateway_args], GATEWAY_LINE, processes)
     _banner(url, targets)
     waits = [asyncio.create_task(p.wait()) for p in processes]
     stopper = asyncio.create_task(stop.wait())
@@ -143,17 +148,20 @@ def _free_port() -> int:
 async def _start_agents(
     config_file: IO[str], processes: list[asyncio.subprocess.Process], gateway_url: str
 ) -> dict[str, str]:
-    """Start the agents of gateway.yaml; write the copy with their targets to `config_file`."""
+    """Start the agents of gateway.yaml, all at once; write the copy with their targets to
+    `config_file`."""
     config: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
     targets: dict[str, str] = {}
     agents = []
+    chosen = []
     for agent in config["agents"]:
         command = _launcher(agent["name"], gateway_url)
         if isinstance(command, str):
             print(f"demo: leaving out {agent['name']}: {command}", file=sys.stderr)
             continue
-        process, address = await _start(command, AGENT_LINE)
-        processes.append(process)
+        chosen.append((agent, command))
+    started = await asyncio.gather(*(_start(c, AGENT_LINE, processes) for _, c in chosen))
+    for (agent, _), (_, address) in zip(chosen, started, strict=True):
         targets[agent["name"]] = address
         agent.pop("target", None)
         for key, path in (agent.get("tls") or {}).items():
@@ -192,6 +200,8 @@ def _banner(url: str, targets: dict[str, str]) -> None:
         "Or with the CLI (a live progress bar; the workflow agent calls the other two):",
         f"  a2a-gateway call {url}/agents/document-analysis/ 'A2A lets agents talk.'",
         f"  a2a-gateway call {url}/agents/workflow/ 'A2A lets agents talk.'",
+        f"  a2a-gateway call {url}/agents/document-analysis/ --file report.pdf",
+        f"  a2a-gateway call {url}/agents/image-render/ 'seahorse valley' --out pictures/",
         "",
         "Press Ctrl-C to stop.",
         "",

@@ -39,7 +39,10 @@ def alive(pid: int) -> bool:
 
 def test_demo_serves_both_agents_and_ctrl_c_leaves_no_process_behind() -> None:
     process, match = start(
-        ["-m", "examples.run_demo"], READY, env={"PORT": "0", "DOC_ANALYSIS_DELAY": "0.01"}
+        ["-m", "examples.run_demo"],
+        READY,
+        env={"PORT": "0", "DOC_ANALYSIS_DELAY": "0.01"},
+        timeout=60,  # five agent processes and a gateway, on a machine the suite keeps busy
     )
     try:
         url = match.group(1)
@@ -47,6 +50,7 @@ def test_demo_serves_both_agents_and_ctrl_c_leaves_no_process_behind() -> None:
         children = children_of(process.popen.pid)
         names = [a["name"] for a in httpx.get(url + "/agents", timeout=10).json()["agents"]]
         assert names[:2] == ["document-analysis", "echo"]  # and text-stats where node is
+        assert "image-render" in names
         assert len(children) == len(names) + 1  # the agents and the gateway
         events = a2a.send_stream(url + "/agents/document-analysis/", "One doc. Two sentences.")
         progress = [

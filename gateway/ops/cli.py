@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     per.add_argument("--burst", type=int, help="token bucket size (default 20)")
     per.add_argument("--max-streams", type=int, help="concurrent SSE streams (default 0)")
     per.add_argument("--max-tasks", type=int, help="concurrent running task turns (default 0)")
-    per.add_argument("--max-body-bytes", type=int, help="request body (default 1 MiB)")
+    per.add_argument("--max-body-bytes", type=int, help="request body (default 16 MiB)")
     per.add_argument("--body-timeout", type=float, help="seconds to send a body (default 10)")
     per.add_argument("--header-timeout", type=float, help="seconds for headers (default 10)")
     per.add_argument("--max-header-bytes", type=int, help="request head (default 64 KiB)")

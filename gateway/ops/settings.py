@@ -206,7 +206,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     keepalive: float = 15.0
-    max_body_bytes: int = 1 * MiB
+    max_body_bytes: int = 16 * MiB  # a 12 MiB file in base64 (docs/use-cases.md)
     max_events_per_task: int = 10_000
     max_subscribers_per_task: int = 100
     finished_task_ttl: float = 3600.0

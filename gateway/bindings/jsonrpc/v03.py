@@ -22,6 +22,8 @@ however many v0.3 subscribers there are.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from gateway.bindings.jsonrpc.versions import V0_3, Route
@@ -50,6 +52,16 @@ def _kind(value: Json, expected: tuple[str, ...], path: str) -> str | None:
 # --- in ------------------------------------------------------------------------------------
 
 
+def _is_base64(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except binascii.Error:
+        return False
+    return True
+
+
 def part_in(part: Any, path: str) -> Any:
     if not isinstance(part, dict):
         return part  # the v1.0 validation names it
@@ -68,6 +80,8 @@ def part_in(part: Any, path: str) -> Any:
         if ("bytes" in file) == ("uri" in file):
             raise _bad(f"{path}.file", "exactly one of bytes, uri must be set")
         if "bytes" in file:
+            if not _is_base64(file["bytes"]):  # named here: v1.0 would say `raw`
+                raise _bad(f"{path}.file.bytes", "must be base64-encoded bytes")
             out["raw"] = file["bytes"]
         else:
             out["url"] = file["uri"]
