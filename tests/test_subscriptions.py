@@ -65,7 +65,8 @@ def test_subscribers_see_the_next_turn_through_to_completed(gateway: Process) ->
         subscriber.start()
         assert subscriber.opened.wait(WAIT), "no first event within the wait"
         assert subscriber.error is None, subscriber.error
-    assert v1.is_alive() and browser.is_alive()  # still open on an interrupted task
+    assert v1.is_alive()  # still open on an interrupted task
+    assert browser.is_alive()
 
     answer = a2a.user_message("go on", taskId=task["id"])
     done = a2a.rpc(url, "SendMessage", {"message": answer})["result"]["task"]
@@ -94,7 +95,8 @@ def test_a_subscription_stays_open_when_the_task_asks_for_input(gateway: Process
     subscriber.join(WAIT)
     assert not subscriber.is_alive()
     states = subscriber.states()
-    assert "INPUT_REQUIRED" in states and states[-1] == "COMPLETED", states
+    assert "INPUT_REQUIRED" in states
+    assert states[-1] == "COMPLETED"
 
 
 def test_send_streaming_message_still_ends_with_its_turn(gateway: Process) -> None:
