@@ -55,8 +55,9 @@ class Subscriber(threading.Thread):
         return out
 
 
-def test_subscribers_see_the_next_turn_through_to_completed(gateway: Process) -> None:
-    url = url_of(gateway)
+def test_subscribers_see_the_next_turn_through_to_completed(backend_gateway: Process) -> None:
+    """On the memory store and on Redis (the `backend` fixture)."""
+    url = url_of(backend_gateway)
     task = a2a.rpc(url, "SendMessage", {"message": a2a.user_message("ask")})["result"]["task"]
     assert task["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
     v1 = Subscriber("POST", url, a2a.request("SubscribeToTask", {"id": task["id"]}))
