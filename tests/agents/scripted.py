@@ -143,6 +143,20 @@ async def extensions(
     yield event
 
 
+async def reject(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """reject: the agent declines the task (REJECTED, a terminal state)."""
+    yield status(pb.TASK_STATE_REJECTED, "not my kind of task")
+
+
+async def auth_required(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """auth-required: the agent needs the user's credentials (AUTH_REQUIRED, interrupted)."""
+    yield status(pb.TASK_STATE_AUTH_REQUIRED, "sign in first")
+
+
 async def answer(
     request: pb.RunRequest, args: list[str], context: object
 ) -> AsyncIterator[pb.AgentEvent]:
@@ -269,6 +283,8 @@ SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "flood": flood,
     "hang": hang,
     "ask": ask,
+    "reject": reject,
+    "auth-required": auth_required,
     "answer": answer,
     "reply": reply,
     "reply-twice": reply_twice,
