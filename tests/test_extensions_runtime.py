@@ -76,3 +76,12 @@ def test_a_required_extension_not_asked_for_is_32008() -> None:
         extensions.requested(description, ("https://example.test/unrelated/v1",))
     assert caught.value.code == errors.EXTENSION_SUPPORT_REQUIRED
     assert extensions.requested(description, ("u:1", URI)) == (URI,)
+
+
+def test_grpc_metadata_entries_are_one_list() -> None:
+    metadata: list[tuple[str, str | bytes]] = [
+        ("a2a-extensions", "a:1"),
+        ("x-other", "b:2"),
+        ("A2A-Extensions", b"c:3"),
+    ]
+    assert extensions.from_metadata(metadata) == ("a:1", "c:3")

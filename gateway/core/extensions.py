@@ -28,6 +28,7 @@ from gateway.core import errors
 from generated import task_service_pb2 as pb
 
 HEADER = "A2A-Extensions"
+METADATA = "a2a-extensions"  # the same service parameter as gRPC metadata (lower-case key)
 MAX_URI = 2048
 
 
@@ -50,6 +51,15 @@ def parse(values: Iterable[str]) -> tuple[str, ...]:
             raise errors.invalid_params([(HEADER, f"{uri[:80]!r} is listed twice")])
         seen.append(uri)
     return tuple(seen)
+
+
+def from_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> tuple[str, ...]:
+    """`parse` for gRPC invocation metadata: every `a2a-extensions` entry, in order."""
+    return parse(
+        value.decode("latin-1") if isinstance(value, bytes) else value
+        for key, value in metadata
+        if key.lower() == METADATA
+    )
 
 
 def header_value(uris: Iterable[str]) -> str:

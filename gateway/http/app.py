@@ -340,11 +340,12 @@ def create_app(settings: Settings) -> FastAPI:
                 "Authorization",
                 "Content-Type",
                 "A2A-Version",
+                "A2A-Extensions",
                 "Last-Event-ID",
                 "X-Request-ID",
                 settings.auth.api_key_header,
             ],
-            expose_headers=["WWW-Authenticate", "Retry-After"],
+            expose_headers=["WWW-Authenticate", "Retry-After", "A2A-Extensions"],
             max_age=600,
         )
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
