@@ -1,5 +1,8 @@
 """`make bench`: direct gRPC, the gateway and the a2a-sdk server on the same workload.
 
+The gateway runs as two systems: `gateway` (JSON-RPC) and `gateway_rest` (the same process
+over its HTTP+JSON/REST binding, same workloads in the same run, but `short` and `idle`).
+
 Starts its own processes on 127.0.0.1 (the load agent, the gateway in front of it, the
 a2a-sdk server, and client processes), runs every workload `BENCH_RUNS` times (default 3),
 the three systems side by side within each run, and writes the medians to
@@ -178,7 +181,7 @@ def run_clients(
 class Target:
     """One system under test: how clients reach it, and whose CPU is its CPU."""
 
-    kind: str  # client kind: grpc or sse
+    kind: str  # client kind: grpc, sse (JSON-RPC) or rest
     url: str  # sse: the replicas' URLs, comma-separated (the client spreads streams)
     servers: tuple[str, ...]  # its server processes (not the agent, not redis-server)
     redis: bool = False  # it uses the bench's redis-server
@@ -218,6 +221,8 @@ class Bench:
             self.targets = {
                 "direct": Target("grpc", self.agent.address, ("agent",)),
                 "gateway": Target("sse", gateway.address, ("gateway",)),
+                # the same gateway process, over its REST binding
+                report.REST: Target("rest", gateway.address, ("gateway",)),
                 "sdk": Target("sse", sdk.address, ("sdk",)),
             }
             if redis is not None:
@@ -319,7 +324,9 @@ class Bench:
             spec = Spec(events=events, size=s.size, delay=s.fanout_delay)
             result, cpu = measured(
                 self.servers,
-                functools.partial(run_clients, "sse", "fanout", target.url, s.subscribers, spec),
+                functools.partial(
+                    run_clients, target.kind, "fanout", target.url, s.subscribers, spec
+                ),
             )
             window = result["end"] - result["first_chunk"]
             out[system] = {

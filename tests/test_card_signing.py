@@ -174,6 +174,10 @@ def test_authenticated_callers_get_the_signed_extended_card(signed_gateway: Proc
     assert [s["id"] for s in extended["skills"]] == ["script", "audit"]
     assert extended["supportedInterfaces"][0]["url"] == url
     sdk_verify(signed_gateway, extended)
+    rest = httpx.get(url + "extendedAgentCard", headers=headers, timeout=30)
+    assert rest.status_code == 200, rest.text
+    assert rest.json()["description"] == "For members"
+    sdk_verify(signed_gateway, rest.json())
     body = a2a.request("agent/getAuthenticatedExtendedCard", {})
     v03 = httpx.post(url, json=body, headers=headers, timeout=30).json()["result"]
     assert v03["description"] == "For members"

@@ -149,3 +149,29 @@ def test_the_echo_example_uses_its_extension_end_to_end(ext_gateway: Process) ->
     assert part["metadata"][STATS_URI] == {"words": 2, "characters": 9}
     plain = a2a.rpc(url_of(ext_gateway, "echo"), "SendMessage", {"message": a2a.user_message("x")})
     assert "metadata" not in plain["result"]["message"]["parts"][0]
+
+
+def rest_send(gateway: Process, text: str, headers: dict[str, str]) -> httpx.Response:
+    body = {"message": a2a.user_message(text)}
+    return httpx.post(url_of(gateway) + "message:send", json=body, headers=headers, timeout=30)
+
+
+def test_rest_refuses_a_request_without_a_required_extension_with_400(
+    ext_gateway: Process,
+) -> None:
+    response = rest_send(ext_gateway, "extensions", {HEADER: OPTIONAL})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["status"] == "FAILED_PRECONDITION"
+    assert error["details"][0]["reason"] == "EXTENSION_SUPPORT_REQUIRED"
+
+
+def test_rest_passes_extensions_and_names_the_activated_ones(ext_gateway: Process) -> None:
+    response = rest_send(ext_gateway, "extensions", {HEADER: f"{OPTIONAL},{REQUIRED}"})
+    assert response.status_code == 200, response.text
+    assert response.headers[HEADER] == f"{OPTIONAL},{REQUIRED}"
+    seen = json.loads(response.json()["task"]["status"]["message"]["parts"][0]["text"])
+    assert seen == [OPTIONAL, REQUIRED]
+    malformed = rest_send(ext_gateway, "extensions", {HEADER: f"{REQUIRED},,"})
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["details"][1]["fieldViolations"][0]["field"] == HEADER

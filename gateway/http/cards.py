@@ -10,6 +10,7 @@ served, conditional.py) covers exactly what the client receives.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.agents.upstream import Upstream
@@ -34,10 +35,17 @@ class Cards:
         return f"<Cards signer={self.signer!r}>"
 
     async def document(
-        self, upstream: Upstream, *, url: str, base: str, extended: bool = False
+        self,
+        upstream: Upstream,
+        *,
+        url: str,
+        base: str,
+        interfaces: Sequence[card.Interface] | None = None,
+        extended: bool = False,
     ) -> dict[str, Any]:
-        """The card of `upstream` whose JSON-RPC endpoint is `url` (`base`: the gateway's
-        base URL, for the JWKS). Raises A2AError when the agent cannot be described."""
+        """The card of `upstream` whose JSON-RPC endpoint is `url`, listing `interfaces`
+        (`base`: the gateway's base URL, for the JWKS). Raises A2AError when the agent
+        cannot be described."""
         description = await upstream.describe()
         entry = resume.card_entry(
             retained_events=self.settings.max_events_per_task,
@@ -50,6 +58,7 @@ class Cards:
             overrides=upstream.spec.card_overrides,
             extensions=[entry, *extensions.declared(description)],
             security=self.security,
+            interfaces=interfaces,
             extended_card=bool(upstream.spec.extended_card),
         )
         if extended:

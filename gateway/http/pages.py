@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.core import errors
+from gateway.http import card, fallback
 
 if TYPE_CHECKING:
     from gateway.http.app import Gateway
@@ -32,9 +33,14 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
     if upstream is None:
         return unknown_agent(request)
     at_root = "agent" not in request.path_params
-    url = gateway.prefix(request, upstream, at_root=at_root) + "/"
+    prefix = gateway.prefix(request, upstream, at_root=at_root)
     try:
-        body = await gateway.agent_cards.document(upstream, url=url, base=gateway.base_url(request))
+        body = await gateway.agent_cards.document(
+            upstream,
+            url=prefix + "/",
+            base=gateway.base_url(request),
+            interfaces=interfaces(prefix, rest=gateway.settings.rest),
+        )
     except errors.A2AError as exc:
         return json_response({"error": exc.to_json()}, status=503)
     return gateway.cards.respond(request, orjson.dumps(body))
@@ -45,6 +51,18 @@ async def jwks(gateway: Gateway, request: Request) -> Response:
     if gateway.agent_cards.signer is None:
         return json_response({"error": {"code": 404, "message": "Agent Cards are not signed"}}, 404)
     return gateway.cards.respond(request, orjson.dumps(gateway.agent_cards.signer.jwks()))
+
+
+def interfaces(prefix: str, *, rest: bool = True) -> list[card.Interface]:
+    """Every enabled binding of the agent at `prefix` (its base URL, no trailing slash), in
+    the order a client should prefer: JSON-RPC v1.0 first (the resume extension and the
+    browser events endpoint live there), then REST (HTTP+JSON, paths under `prefix`), and
+    the v0.3 JSON-RPC entry last, for v1.0 clients that fall back. A binding adds its line."""
+    found = [card.Interface("JSONRPC", prefix + "/")]
+    if rest:
+        found.append(card.Interface("HTTP+JSON", prefix))
+    found.append(card.Interface("JSONRPC", prefix + "/", "0.3"))
+    return found
 
 
 async def list_agents(gateway: Gateway, request: Request) -> Response:
@@ -98,8 +116,6 @@ async def metrics_page(gateway: Gateway, request: Request) -> Response:
 
 
 def unknown_agent(request: Request) -> Response:
-    name = request.path_params.get("agent", "")
-    return json_response(
-        {"error": {"code": 404, "message": f"No agent named {name!r} here", "agent": name}},
-        status=404,
-    )
+    """404 AGENT_NOT_FOUND, in the shape of the binding that serves the path (fallback.py)."""
+    name = str(request.path_params.get("agent", ""))
+    return fallback.response(request, errors.agent_not_found(name), {})

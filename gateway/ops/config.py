@@ -295,6 +295,7 @@ class GatewayConfig(Section):
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
     store: StoreConfig = StoreConfig()
     card_signing: CardSigningConfig | None = None
+    rest: bool = True
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
 
@@ -340,6 +341,7 @@ class GatewayConfig(Section):
             metrics_port=self.metrics.port,
             cors_origins=tuple(self.cors_origins),
             shutdown_grace=self.shutdown_grace,
+            rest=self.rest,
             workers=self.listen.workers,
             store=self.store.url,
             store_prefix=self.store.prefix,

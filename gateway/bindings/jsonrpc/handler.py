@@ -30,7 +30,6 @@ from gateway.http.pages import unknown_agent
 from gateway.ops import logs
 
 if TYPE_CHECKING:
-    from gateway.agents.upstream import Upstream
     from gateway.http.app import Gateway
 
 JSON = "application/json"
@@ -113,7 +112,7 @@ async def rpc(gateway: Gateway, request: Request) -> Response:
             extensions=extensions.parse(request.headers.getlist(extensions.HEADER)),
         )
         if route.target == "GetExtendedAgentCard":
-            base_url, agent_url = card_urls(gateway, request, upstream)
+            base_url, agent_url = gateway.card_urls(request, upstream)
             call = dataclasses.replace(call, base_url=base_url, agent_url=agent_url)
     except errors.A2AError as exc:
         gateway.dispatcher.finished(BINDING, method, exc.code, received)
@@ -133,13 +132,6 @@ async def rpc(gateway: Gateway, request: Request) -> Response:
     if call.activated:
         response.headers[extensions.HEADER] = extensions.header_value(call.activated)
     return response
-
-
-def card_urls(gateway: Gateway, request: Request, upstream: Upstream) -> tuple[str, str]:
-    """The URLs GetExtendedAgentCard puts in its card (Call.base_url, Call.agent_url)."""
-    at_root = "agent" not in request.path_params
-    base = gateway.base_url(request)
-    return base, gateway.prefix(request, upstream, at_root=at_root) + "/"
 
 
 def error_stream(request_id: jsonrpc.RequestId, exc: errors.A2AError) -> Response:
