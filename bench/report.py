@@ -276,6 +276,20 @@ def markdown(results: dict[str, Any]) -> str:
                 _status(None if gateway is None else gateway <= 32),
             )
         )
+    if "finished" in m:
+        ratio = _get(m, "finished", "gateway", "ratio")
+        rows.append(
+            (
+                f"finished tasks: RSS / payload ({s['finished_tasks']} tasks x 400 KB, "
+                "streamed and replayed in v1.0 and v0.3)",
+                "n/a",
+                f"{_num(ratio, 2)}x",
+                "",
+                "",
+                "<= 1.5x",
+                _status(None if ratio is None else ratio <= 1.5),
+            )
+        )
     if "fanout" in m:
         fan = _get(m, "fanout", "gateway", "cpu_us_per_delivery")
         tasks = _get(m, "many", "gateway", "cpu_us_per_event")

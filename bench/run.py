@@ -43,6 +43,7 @@ from typing import Any
 
 import orjson
 
+from bench import finished as finished_memory
 from bench import report
 from bench.procs import ROOT, Server, raise_nofile, redis_binary, start, start_redis
 from bench.workload import Spec
@@ -79,6 +80,7 @@ class Sizes:
         self.paced_rate = 100.0
         self.paced_events = n(500, 20)
         self.size = 200
+        self.finished_tasks = n(50, 5)  # finished-task memory: tasks of 400 KB each
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -418,6 +420,18 @@ def idle(sizes: Sizes, redis: str | None = None) -> dict[str, dict[str, float]]:
     return out
 
 
+def finished(sizes: Sizes) -> dict[str, dict[str, float]]:
+    """Finished-task memory (bench/finished.py) in a fresh gateway process."""
+    agent = start_agent()
+    gateway = start_gateway(agent, 10_000)
+    try:
+        tasks = sizes.finished_tasks
+        return {"gateway": finished_memory.measure(gateway, tasks=tasks, events=100, size=4096)}
+    finally:
+        gateway.stop(timeout=5)
+        agent.stop(timeout=5)
+
+
 def hold_open(
     url: str,
     count: int,
@@ -456,7 +470,8 @@ def hold_open(
             popen.wait(5)
 
 
-WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle")
+WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle", "finished")
+ALONE = ("idle", "finished")  # in fresh processes, after the others
 
 
 def machine() -> dict[str, Any]:
@@ -525,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(sizes, redis)
         try:
             for workload in only:
-                if workload == "idle":
+                if workload in ALONE:
                     continue
                 began = time.monotonic()
                 runs[workload].append(getattr(bench, workload)())
@@ -536,6 +551,10 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             runs["idle"].append(idle(sizes, redis))
             print(f"  idle: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
+        if "finished" in only:
+            began = time.monotonic()
+            runs["finished"].append(finished(sizes))
+            print(f"  finished: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
     results = {
         "machine": machine(),
         "sizes": sizes.as_dict(),

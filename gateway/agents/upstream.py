@@ -41,6 +41,12 @@ _BASE_OPTIONS: list[tuple[str, str | int]] = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2_000),
 ]
+PROBE_BACKOFF = 0.5
+_PROBE_OPTIONS: list[tuple[str, str | int]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),  # the calls' channel: connect_timeout
+    ("grpc.max_reconnect_backoff_ms", int(PROBE_BACKOFF * 1000)),
+]
 _SERVICE_CONFIG = json.dumps(
     {"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}
 )
@@ -103,8 +109,13 @@ class Upstream:
             [*options, ("grpc.service_config", _SERVICE_CONFIG)],
         )
         self.stub = pb_grpc.TaskServiceStub(self.channel)
+        # Probes retry faster than calls (reconnects at most 0.5 s apart, a Watch at most
+        # every 0.5 s), so readiness follows an agent's return within about a second.
+        overridden = {key for key, _ in _PROBE_OPTIONS}
+        probing = [*(o for o in options if o[0] not in overridden), *_PROBE_OPTIONS]
         self.probes = [
-            Probe(t, self._channel(t, credentials, options), max_backoff=2.0) for t in spec.targets
+            Probe(t, self._channel(t, credentials, probing), max_backoff=PROBE_BACKOFF)
+            for t in spec.targets
         ]
         self._description: pb.AgentDescription | None = None
         self._describing = asyncio.Lock()

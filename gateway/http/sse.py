@@ -30,6 +30,10 @@ log = logging.getLogger("a2a_gateway")
 
 RETRY_MS = 3000
 
+ABORT = "a2a_gateway.abort"
+"""The ASGI scope extension (`scope["extensions"][ABORT]`, set by server.py) that resets the
+request's connection: an RST, the socket and everything queued for it dropped at once."""
+
 
 CHUNK_BYTES = 64 * 1024
 
@@ -121,8 +125,11 @@ class EventStream(Response):
     - `end("drain")` (the gateway is shutting down, see `Streams`): the body is cancelled,
       FAREWELL is written and the response closed, so clients come back to resume;
     - a write blocked for `send_timeout` seconds (a client that stopped reading): the
-      response ends without another byte and the connection closes. Until then memory stays
-      bounded: the body is suspended in its write, and nothing queues behind it.
+      response ends without another byte and the connection is reset (the scope's ABORT
+      extension, when the server provides it): the socket, its descriptor and the data
+      queued for the client are released at once, not when the client reads again. Until
+      then memory stays bounded: the body is suspended in its write, and nothing queues
+      behind it.
 
     One extra task per stream (the disconnect watcher); no lock, no timer per chunk but the
     write's own timeout. `on_close(seconds_open)` runs exactly once, however the stream ends.
@@ -163,6 +170,11 @@ class EventStream(Response):
             if self.why in (None, "done", "drain"):
                 tail = FAREWELL if self.why == "drain" else b""
                 await send({"type": "http.response.body", "body": tail, "more_body": False})
+            elif self.why == "stalled":
+                abort = scope.get("extensions", {}).get(ABORT)
+                if abort is not None:
+                    abort()
+                    await asyncio.sleep(0)  # the server sees the connection lost first
         finally:
             watcher.cancel()
             await _close(self.content)
