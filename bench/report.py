@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench import tracing
+
 SYSTEMS = ("direct", "gateway", "sdk")
 REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2")
 SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
@@ -276,6 +278,31 @@ def markdown(results: dict[str, Any]) -> str:
                 _status(None if gateway is None else gateway <= 32),
             )
         )
+        extra = _get(m, "idle", "gateway_shapes", "kb_per_subscriber")
+        if extra is not None:
+            rows.append(
+                (
+                    "idle: KB per extra subscriber of one task (gateway)",
+                    "n/a",
+                    _num(extra, 1),
+                    "",
+                    "",
+                    "<= 16 KB",
+                    _status(extra <= 16),
+                )
+            )
+            waiting = _get(m, "idle", "gateway_shapes", "kb_per_waiting_task")
+            rows.append(
+                (
+                    "idle: KB per task waiting for input, no call, no stream (gateway)",
+                    "n/a",
+                    _num(waiting, 1),
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            )
     if "finished" in m:
         ratio = _get(m, "finished", "gateway", "ratio")
         rows.append(
@@ -321,6 +348,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = _table(header, rows)
     lines += bindings(results)
     lines += sharing(results)
+    lines += tracing.markdown(results)
     lines += [
         "",
         f"Machine: {machine['nproc']} cores ({machine['cpu']}), Python {machine['python']}, "

@@ -17,7 +17,7 @@ Encoder = Callable[[dict[str, Any]], dict[str, Any]]
 class Event:
     """An entry of a task's event log: sequence number, A2A v1.0 StreamResponse body."""
 
-    __slots__ = ("_encoded", "_json", "body", "final", "kept", "seq")
+    __slots__ = ("__weakref__", "_encoded", "_json", "body", "final", "kept", "seq")
 
     def __init__(self, seq: int, body: dict[str, Any], final: bool) -> None:
         self.seq = seq

@@ -10,11 +10,13 @@ created it; anything else is TaskNotFound, indistinguishable from a task that ne
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Span
 
 from gateway.agents.upstream import Upstream
 from gateway.bindings.jsonrpc.envelope import RequestId
@@ -56,6 +58,8 @@ class EventStream:
     stream ends after the first final event, terminal or interrupted. True (a subscription,
     v1.0 3.1.6 / 9.4.6): it follows the task through interruptions and later turns and ends
     only after a terminal status.
+    `span`: with tracing on, the stream's span (a child of its request's): whoever sends the
+    stream ends it with what it sent (`tracing.end_stream`), else its release does.
     """
 
     task_id: str | None
@@ -63,6 +67,7 @@ class EventStream:
     head: list[Event] = field(default_factory=list)
     release: Callable[[], None] | None = None
     until_terminal: bool = False
+    span: Span | None = None
 
 
 Result = dict[str, Any] | EventStream
@@ -77,6 +82,7 @@ class Methods:
         self.bridge = bridge
         self.subscribers = subscribers
         self.extended_cards: Handler | None = None  # set by the HTTP app (http/cards.py)
+        self._snapshots: weakref.WeakValueDictionary[str, Event] = weakref.WeakValueDictionary()
         self.table: dict[str, Handler] = {
             "SendMessage": self.send_message,
             "SendStreamingMessage": self.send_streaming_message,
@@ -298,9 +304,16 @@ class Methods:
         return stream
 
     def snapshot_stream(self, record: TaskRecord) -> EventStream:
-        """The current Task first (with the id of the last event it covers), then live events."""
+        """The current Task first (with the id of the last event it covers), then live events.
+
+        Subscribers that join at the same event share one snapshot (and its encodings), held
+        only as long as one of their streams holds it: 1,000 viewers of a task cost one copy."""
+        shared = self._snapshots.get(record.id)
+        if shared is not None and shared.seq == record.last_seq:
+            return EventStream(record.id, record.last_seq, head=[shared])
         body = {"task": orjson.loads(orjson.dumps(record.to_json()))}
         head = Event(record.last_seq, body, record.terminal or record.interrupted)
+        self._snapshots[record.id] = head
         return EventStream(record.id, record.last_seq, head=[head])
 
     async def push_config(self, call: Call) -> Result:

@@ -69,9 +69,10 @@ from gateway.core.subscribers import Subscribers
 from gateway.http import card, conditional, fallback, guard, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
 from gateway.http.cards import Cards
+from gateway.http.direct import Direct, Endpoint
 from gateway.http.limits import RateLimit, RateLimiter, Slots
 from gateway.http.signing import JWKS_PATH
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
 from gateway.ops.settings import Settings
 from gateway.stores.contract import Store
@@ -101,6 +102,7 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        tracing.setup(settings.tracing)
         self.store, replicas = make_store(settings)
         self.bridge = Bridge(
             self.store,
@@ -178,6 +180,7 @@ class Gateway:
         await self.store.close()
         for upstream in self.upstreams.values():
             await upstream.close()
+        tracing.shutdown()
 
     def card_urls(self, request: Request, upstream: Upstream) -> tuple[str, str]:
         """The gateway's base URL and the agent's JSON-RPC URL as `request` reached them
@@ -228,32 +231,44 @@ class Gateway:
             principal=principal,
             request_id=request_id,
             headers=forwarding.forwarded(request.headers, self.settings.forward_headers),
+            trace=tracing.carrier(request.headers),
         )
 
     def stream_response(
-        self, result: EventStream, framing: sse.Framing, method: str, received: float
+        self,
+        result: EventStream,
+        framing: sse.Framing,
+        method: str,
+        received: float,
     ) -> Response:
         """The SSE response of a stream in a binding's framing. The dispatcher made
-        `result.release` give back the stream's slots; it runs once when the stream closes."""
+        `result.release` give back the stream's slots; it runs once when the stream closes.
+        With tracing on, the stream's span (`result.span`) ends with it: events sent, and why."""
         if result.task_id is not None:
             logs.bind(task_id=result.task_id)
         self.metrics.stream_opened()
+        observer = Observer(self.metrics, method, received)
 
         def closed(seconds: float) -> None:
+            if result.span is not None:
+                why = observer.ended or tracing.STREAM_ENDS.get(response.why, str(response.why))
+                tracing.end_stream(
+                    result.span, events=observer.events, why=why, error=observer.error
+                )
             if result.release is not None:
                 result.release()
             self.metrics.stream_closed(seconds)
 
-        observer = Observer(self.metrics, method, received)
         batches = stream.batches(
             self.store, result, keepalive=self.settings.keepalive, observer=observer
         )
-        return sse.response(
+        response = sse.response(
             sse.body(batches, framing, observer),
             streams=self.open_streams,
             send_timeout=self.settings.send_timeout,
             on_close=closed,
         )
+        return response
 
     async def read_body(self, request: Request) -> bytes:
         """The whole body, within `max_body_bytes` and `limits.body_timeout` seconds.
@@ -321,9 +336,6 @@ def make_store(settings: Settings) -> tuple[Store, Replicas | None]:
     return shared, Replicas(shared, lease=settings.lease)
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 def create_app(settings: Settings) -> FastAPI:
     gateway = Gateway(settings)
 
@@ -349,6 +361,12 @@ def create_app(settings: Settings) -> FastAPI:
         return endpoint
 
     rpc = route(jsonrpc.rpc)
+    direct: list[tuple[str, str, Endpoint]] = []
+    for prefix in ("", "/agents/{agent}"):
+        direct.append(("POST", f"{prefix}/", rpc))
+        if prefix:
+            direct.append(("POST", prefix, rpc))
+        direct.append(("GET", f"{prefix}/tasks/{{task_id}}/events", route(jsonrpc.task_events)))
     for prefix in ("", "/agents/{agent}"):
         app.add_route(f"{prefix}/", rpc, methods=["POST"])
         if prefix:
@@ -369,7 +387,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     if settings.rest:
         rest_routes.register(app, rest_handle)
-    # add_middleware wraps: the last added runs first.
+    # add_middleware wraps: the last added runs first; Direct is innermost (direct.py).
+    app.add_middleware(Direct, routes=direct)
     if settings.per_principal.rate > 0:
         limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)
         app.add_middleware(RateLimit, limiter=limiter, on_limited=gateway.metrics.rate_limited)

@@ -29,7 +29,8 @@ import asyncio
 import contextlib
 import socket
 import struct
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -37,6 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.http import sse
 from gateway.http.app import Gateway
+from gateway.http.sse import LOST
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -90,16 +92,33 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
         return AbortableH11
 
     class LimitedHttpTools(HttpToolsProtocol):
-        _head_bytes = 0  # raw bytes received while the head is incomplete
-        _parsed_bytes = 0  # bytes of the url and headers parsed so far
-        _in_head = True
-        _oversize = False
-        _head_timer: asyncio.TimerHandle | None = None
+        # Slots, not instance attributes: uvicorn's protocol already has about 30, and five
+        # more push each connection's __dict__ past CPython's shared-key size (1.3 KB more
+        # per open connection, `make bench` idle streams).
+        __slots__ = (
+            "_head_bytes",
+            "_head_timer",
+            "_in_head",
+            "_lost",
+            "_oversize",
+            "_parsed_bytes",
+        )
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._head_bytes = 0  # raw bytes received while the head is incomplete
+            self._parsed_bytes = 0  # bytes of the url and headers parsed so far
+            self._in_head = True
+            self._oversize = False
+            self._head_timer: asyncio.TimerHandle | None = None
+            self._lost: list[Callable[[], None]] = []  # sse.LOST: told when the peer goes
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self.app = with_abort(self.app, transport)
             self._arm()
+
+        def _reset(self) -> None:
+            reset(self.transport)
 
         def _arm(self) -> None:
             if self._head_timer is None:
@@ -118,6 +137,9 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
+            lost, self._lost = self._lost, []
+            for callback in lost:
+                callback()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -150,6 +172,11 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            # The scope uvicorn just made for this request: its SSE response, if any, learns
+            # of a lost connection from us rather than from a task waiting in receive().
+            extensions = cast(dict[str, Any], self.scope.setdefault("extensions", {}))
+            extensions[LOST] = self._lost
+            extensions[sse.ABORT] = self._reset
             self._in_head = True
             self._parsed_bytes = 0
             self._arm()

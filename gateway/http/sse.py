@@ -14,6 +14,7 @@ close the response cleanly when the gateway (not the process) starts draining.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,10 @@ RETRY_MS = 3000
 ABORT = "a2a_gateway.abort"
 """The ASGI scope extension (`scope["extensions"][ABORT]`, set by server.py) that resets the
 request's connection: an RST, the socket and everything queued for it dropped at once."""
+
+LOST = "a2a_gateway.connection_lost"
+"""ASGI scope extension set by the gateway's server: a list of callbacks the connection calls
+when it is lost. A stream registers one instead of running a task that waits for it."""
 
 
 CHUNK_BYTES = 64 * 1024
@@ -78,6 +83,8 @@ async def body(
             if observer is not None:
                 observer.sent(count)
     except errors.A2AError as exc:
+        if observer is not None:
+            observer.failed(exc)
         yield framing.error(exc)
 
 
@@ -131,8 +138,11 @@ class EventStream(Response):
       then memory stays bounded: the body is suspended in its write, and nothing queues
       behind it.
 
-    One extra task per stream (the disconnect watcher); no lock, no timer per chunk but the
-    write's own timeout. `on_close(seconds_open)` runs exactly once, however the stream ends.
+    Disconnects: served by the gateway's own server (http/server.py), the connection tells
+    the stream when it is lost (`LOST`, an ASGI scope extension) and no task waits for it;
+    under any other server one watcher task per stream waits for `http.disconnect`. No lock,
+    no timer per chunk but the write's own timeout. `on_close(seconds_open)` runs exactly
+    once, however the stream ends.
     """
 
     media_type = "text/event-stream"
@@ -162,7 +172,12 @@ class EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         opened = time.monotonic()
-        watcher = asyncio.create_task(self._watch(receive))
+        lost = scope.get("extensions", {}).get(LOST)
+        watcher: asyncio.Task[None] | None = None
+        if lost is not None:
+            lost.append(self._lost)
+        else:
+            watcher = asyncio.create_task(self._watch(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             if scope.get("method") != "HEAD":
@@ -176,7 +191,11 @@ class EventStream(Response):
                     abort()
                     await asyncio.sleep(0)  # the server sees the connection lost first
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
+            else:
+                with contextlib.suppress(ValueError):
+                    lost.remove(self._lost)
             await _close(self.content)
             if self.why == "stalled":
                 client = scope.get("client")
@@ -217,6 +236,9 @@ class EventStream(Response):
     async def _watch(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
+        self.end("disconnect")
+
+    def _lost(self) -> None:
         self.end("disconnect")
 
 

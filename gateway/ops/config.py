@@ -53,6 +53,7 @@ from gateway.ops.settings import (
     PrincipalLimits,
     Settings,
     TlsSpec,
+    TracingSettings,
     split_target,
 )
 
@@ -281,6 +282,27 @@ class CardSigningConfig(Section):
         return value
 
 
+class TracingConfig(Section):
+    """OpenTelemetry tracing; unset keys fall back to the `OTEL_*` variables (docs/tracing.md)."""
+
+    enabled: bool | None = None
+    endpoint: str | None = None
+    protocol: Literal["http/protobuf", "grpc"] | None = None
+    service_name: Annotated[str, Field(min_length=1)] | None = None
+    sampling_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} must be an http:// or https:// URL")
+        return value
+
+    def to_settings(self) -> TracingSettings:
+        return TracingSettings(**self.model_dump())
+
+
 class GatewayConfig(Section):
     agents: list[AgentConfig] = Field(min_length=1)
     default_agent: str | None = None
@@ -296,6 +318,7 @@ class GatewayConfig(Section):
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
     store: StoreConfig = StoreConfig()
     card_signing: CardSigningConfig | None = None
+    tracing: TracingConfig = TracingConfig()
     rest: bool = True
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
@@ -350,6 +373,7 @@ class GatewayConfig(Section):
             lease=self.store.lease,
             card_signing_key_file=self.card_signing.key_file if self.card_signing else None,
             card_signing_kid=self.card_signing.kid if self.card_signing else "",
+            tracing=self.tracing.to_settings(),
             **flat,
         )
 
