@@ -75,6 +75,7 @@ class TaskContext:
         self._events = 0
         self._direct_replies = 0
         self._final_state: pb.TaskState.ValueType | None = None
+        self._activated: list[str] = []
 
     def __repr__(self) -> str:
         final = "-" if self._final_state is None else pb.TaskState.Name(self._final_state)
@@ -119,6 +120,23 @@ class TaskContext:
     def metadata(self) -> dict[str, Any]:
         """The request's metadata as plain JSON values (numbers are floats)."""
         return self._metadata
+
+    @property
+    def requested_extensions(self) -> tuple[str, ...]:
+        """URIs of this agent's extensions the caller asked for (`A2A-Extensions`)."""
+        return tuple(self._request.requested_extensions)
+
+    def activate(self, uri: str) -> None:
+        """Activate a requested extension for this turn; the caller is told in the
+        `A2A-Extensions` response header. Call it before the first event (the gateway reads
+        activations from the turn's first event only); raises ValueError for a URI the caller
+        did not request, RuntimeError after the first event."""
+        if uri not in self._request.requested_extensions:
+            raise ValueError(f"extension {uri!r} was not requested by the caller")
+        if self._events:
+            raise RuntimeError("activate extensions before the turn's first event")
+        if uri not in self._activated:
+            self._activated.append(uri)
 
     @property
     def caller(self) -> Caller:
@@ -283,5 +301,7 @@ class TaskContext:
                 raise RuntimeError(f"cannot send {kind}: the turn already ended with {state}")
             if final:
                 self._final_state = event.status.state
+            if not self._events and self._activated:
+                event.activated_extensions.extend(self._activated)
             self._events += 1
             await self._write(event)

@@ -9,6 +9,8 @@ gateway with `--config` on that copy, on 127.0.0.1:$PORT (default 8000; with POR
 port is picked first, since the workflow agent is given the gateway's URL when it starts).
 Agents it cannot start are left out of the copy, with a note. Ctrl-C (or SIGTERM) stops
 everything; no process is left behind. The banner names the browser page, `/ui/`.
+`CARD_SIGNING_KEY=key.pem` (and optionally `CARD_SIGNING_KID`, default `demo`) signs every
+Agent Card (docs/spec.md).
 """
 
 from __future__ import annotations
@@ -124,6 +126,10 @@ async def _run(
         port = str(_free_port())  # the workflow agent must know the gateway's URL up front
     targets = await _start_agents(config_file, processes, f"http://127.0.0.1:{port}")
     gateway_args = ["-m", "gateway", "serve", "--config", config_file.name, "--port", port]
+    signing_key = os.environ.get("CARD_SIGNING_KEY")  # signed Agent Cards (docs/spec.md)
+    if signing_key:
+        kid = os.environ.get("CARD_SIGNING_KID", "demo")
+        gateway_args += ["--card-signing-key", signing_key, "--card-signing-kid", kid]
     _, url = await _start([sys.executable, *gateway_args], GATEWAY_LINE, processes)
     _banner(url, targets)
     waits = [asyncio.create_task(p.wait()) for p in processes]

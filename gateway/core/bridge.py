@@ -93,6 +93,7 @@ class Started:
     record: TaskRecord | None
     first_seq: int = 0
     message: dict[str, Any] | None = None
+    activated: tuple[str, ...] = ()  # requested extensions the agent activated (first event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +272,7 @@ class Bridge:
         caller: Caller,
         record: TaskRecord | None = None,
         metadata: dict[str, Any] | None = None,
+        extensions: tuple[str, ...] = (),
     ) -> Started:
         """Start a turn: a new task (record None) or the next turn of an interrupted one.
 
@@ -300,6 +302,7 @@ class Bridge:
             caller=pb.Caller(
                 principal=caller.principal, request_id=caller.request_id, headers=caller.headers
             ),
+            requested_extensions=extensions,
         )
         if metadata:
             request.metadata.CopyFrom(convert.dict_to_struct(metadata))
@@ -343,11 +346,12 @@ class Bridge:
             if first is grpc.aio.EOF:
                 raise errors.invalid_agent_response("the agent ended the call without any event")
             assert isinstance(first, pb.AgentEvent)
+            activated = tuple(u for u in extensions if u in first.activated_extensions)
             if record is None and first.WhichOneof("event") == "message":
                 reply = await self._direct_reply(call, first, task_id, context_id)
                 self.metrics.upstream_call(upstream.name, "Run", "OK")
                 direct = True
-                return Started(None, message=reply)
+                return Started(None, message=reply, activated=activated)
             now = time.time()
             try:
                 if record is None:
@@ -375,7 +379,7 @@ class Bridge:
                 self.slots.release(principal)
 
             pump.add_done_callback(ended)
-            return Started(record, first_seq=logged.seq)
+            return Started(record, first_seq=logged.seq, activated=activated)
         except grpc.aio.AioRpcError as exc:
             status = exc.code().name
             self.metrics.upstream_call(upstream.name, "Run", exc.code().name)

@@ -374,6 +374,15 @@ def extended_card_not_configured() -> A2AError:
     )
 
 
+def extension_support_required(uri: str) -> A2AError:
+    return A2AError(
+        EXTENSION_SUPPORT_REQUIRED,
+        f"This agent requires the extension {uri!r}: list it in the A2A-Extensions header",
+        reason="EXTENSION_SUPPORT_REQUIRED",
+        metadata={"extension": uri},
+    )
+
+
 def version_not_supported(version: str, supported: list[str]) -> A2AError:
     return A2AError(
         VERSION_NOT_SUPPORTED,

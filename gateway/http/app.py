@@ -63,13 +63,15 @@ from gateway.bindings.rest import routes as rest_routes
 from gateway.core import errors, stream
 from gateway.core.bridge import Bridge, Caller
 from gateway.core.dispatch import Dispatcher
-from gateway.core.methods import EventStream, Methods
+from gateway.core.methods import Call, EventStream, Methods
 from gateway.core.stream import Observer
 from gateway.core.subscribers import Subscribers
 from gateway.http import card, conditional, fallback, guard, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
+from gateway.http.cards import Cards
 from gateway.http.direct import Direct, Endpoint
 from gateway.http.limits import RateLimit, RateLimiter, Slots
+from gateway.http.signing import JWKS_PATH
 from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
 from gateway.ops.settings import Settings
@@ -83,6 +85,7 @@ log = logging.getLogger("a2a_gateway")
 JSON = "application/json"
 PUBLIC_PATHS = re.compile(
     r"^(/agents/[^/]+)?/\.well-known/agent(-card)?\.json$|^/(healthz|readyz|agents)$|^/ui(/.*)?$"
+    r"|^/\.well-known/jwks\.json$"
 )
 UI_DIR = Path(__file__).resolve().parent / "ui"
 
@@ -124,6 +127,8 @@ class Gateway:
         self.dispatcher = Dispatcher(self.methods, self.metrics, self.streams, self.draining)
         self.open_streams = sse.Streams()
         self.cards = conditional.Documents(max_age=settings.card_max_age)
+        self.agent_cards = Cards(settings, self.security)  # ValueError: a bad signing key
+        self.methods.extended_cards = self.extended_card
         self.upstreams = {spec.name: Upstream(spec) for spec in settings.agents}
         default = settings.default_agent
         self.default: Upstream | None = (
@@ -176,6 +181,23 @@ class Gateway:
         for upstream in self.upstreams.values():
             await upstream.close()
         tracing.shutdown()
+
+    def card_urls(self, request: Request, upstream: Upstream) -> tuple[str, str]:
+        """The gateway's base URL and the agent's JSON-RPC URL as `request` reached them
+        (Call.base_url, Call.agent_url: what GetExtendedAgentCard puts in its card)."""
+        at_root = "agent" not in request.path_params
+        return self.base_url(request), self.prefix(request, upstream, at_root=at_root) + "/"
+
+    async def extended_card(self, call: Call) -> dict[str, Any]:
+        """GetExtendedAgentCard's card, at the URLs the call came through (Call.base_url)."""
+        prefix = call.agent_url.removesuffix("/")
+        return await self.agent_cards.document(
+            call.upstream,
+            url=call.agent_url,
+            base=call.base_url,
+            interfaces=pages.interfaces(prefix, rest=self.settings.rest),
+            extended=True,
+        )
 
     # --- routes -------------------------------------------------------------------------
 
@@ -353,6 +375,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.add_route(f"{prefix}/.well-known/{name}", route(pages.agent_card), methods=["GET"])
         events = route(jsonrpc.task_events)
         app.add_route(f"{prefix}/tasks/{{task_id}}/events", events, methods=["GET"])
+    app.add_route(JWKS_PATH, route(pages.jwks), methods=["GET"])
     app.add_route("/agents", route(pages.list_agents), methods=["GET"])
     app.add_route("/healthz", route(pages.healthz), methods=["GET"])
     app.add_route("/readyz", route(pages.readyz), methods=["GET"])
@@ -387,11 +410,12 @@ def create_app(settings: Settings) -> FastAPI:
                 "Authorization",
                 "Content-Type",
                 "A2A-Version",
+                "A2A-Extensions",
                 "Last-Event-ID",
                 "X-Request-ID",
                 settings.auth.api_key_header,
             ],
-            expose_headers=["WWW-Authenticate", "Retry-After"],
+            expose_headers=["WWW-Authenticate", "Retry-After", "A2A-Extensions"],
             max_age=600,
         )
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")

@@ -13,7 +13,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.core import errors, resume
+from gateway.core import errors
 from gateway.http import card, fallback
 
 if TYPE_CHECKING:
@@ -32,27 +32,25 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
     upstream = gateway.upstream_for(request)
     if upstream is None:
         return unknown_agent(request)
-    try:
-        description = await upstream.describe()
-    except errors.A2AError as exc:
-        return json_response({"error": exc.to_json()}, status=503)
     at_root = "agent" not in request.path_params
     prefix = gateway.prefix(request, upstream, at_root=at_root)
-    url = prefix + "/"
-    extension = resume.card_entry(
-        retained_events=gateway.settings.max_events_per_task,
-        finished_ttl=gateway.settings.finished_task_ttl,
-    )
-    body = card.build(
-        description,
-        url=url,
-        fallback_name=upstream.name,
-        overrides=upstream.spec.card_overrides,
-        extensions=[extension],
-        security=gateway.security,
-        interfaces=interfaces(prefix, rest=gateway.settings.rest),
-    )
+    try:
+        body = await gateway.agent_cards.document(
+            upstream,
+            url=prefix + "/",
+            base=gateway.base_url(request),
+            interfaces=interfaces(prefix, rest=gateway.settings.rest),
+        )
+    except errors.A2AError as exc:
+        return json_response({"error": exc.to_json()}, status=503)
     return gateway.cards.respond(request, orjson.dumps(body))
+
+
+async def jwks(gateway: Gateway, request: Request) -> Response:
+    """The public key Agent Card signatures name in `jku` (404 without a signing key)."""
+    if gateway.agent_cards.signer is None:
+        return json_response({"error": {"code": 404, "message": "Agent Cards are not signed"}}, 404)
+    return gateway.cards.respond(request, orjson.dumps(gateway.agent_cards.signer.jwks()))
 
 
 def interfaces(prefix: str, *, rest: bool = True) -> list[card.Interface]:

@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--card-max-age", type=int, help="Cache-Control max-age of Agent Cards (default 300)"
     )
     serve.add_argument(
+        "--card-signing-key",
+        metavar="PATH",
+        help="PEM EC or RSA private key: every Agent Card served is signed (A2A 8.4); "
+        "needs --card-signing-kid",
+    )
+    serve.add_argument("--card-signing-kid", metavar="KID", help="the signing key's kid")
+    serve.add_argument(
         "--card-override",
         dest="card_overrides",
         metavar="NAME.FIELD=VALUE",
@@ -360,6 +367,10 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             data["allowed_hosts"] = list(args.allowed_hosts)
         if args.shutdown_grace is not None:
             data["shutdown_grace"] = args.shutdown_grace
+        signing = (("key_file", args.card_signing_key), ("kid", args.card_signing_kid))
+        for key, value in signing:
+            if value is not None:
+                _section(data, "card_signing")[key] = value
         traces = (
             ("endpoint", args.otlp_endpoint),
             ("protocol", args.otlp_protocol),

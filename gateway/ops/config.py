@@ -39,8 +39,10 @@ from pydantic import (
 )
 
 from gateway.agents import forwarding
-from gateway.http.card import check_overrides
+from gateway.http.card import check_extended, check_overrides
+from gateway.http.signing import Signer
 from gateway.ops.settings import (
+    EXTENDED_CARD_NEEDS_AUTH,
     NAME_PATTERN,
     STORE_SCHEMES,
     WORKERS_NEED_A_STORE,
@@ -122,6 +124,7 @@ class AgentConfig(Section):
     connect_timeout: PositiveFloat = 2.0
     tls: TlsConfig | None = None
     card: dict[str, Any] = Field(default_factory=dict)
+    extended_card: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -144,6 +147,12 @@ class AgentConfig(Section):
         check_overrides(value)
         return value
 
+    @field_validator("extended_card")
+    @classmethod
+    def _extendable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_extended(value)
+        return value
+
     def to_spec(self) -> AgentSpec:
         tls = TlsSpec(**self.tls.model_dump()) if self.tls is not None else None
         return AgentSpec(
@@ -153,6 +162,7 @@ class AgentConfig(Section):
             connect_timeout=self.connect_timeout,
             tls=tls,
             card_overrides=self.card,
+            extended_card=self.extended_card,
         )
 
 
@@ -261,6 +271,17 @@ class MetricsConfig(Section):
     port: Annotated[int, Field(ge=0, le=65535)] | None = None
 
 
+class CardSigningConfig(Section):
+    key_file: ExistingFile
+    kid: Annotated[str, Field(min_length=1)]
+
+    @field_validator("key_file")
+    @classmethod
+    def _loads(cls, value: str) -> str:
+        Signer(value, "check")  # refused here, naming the file, when it does not parse
+        return value
+
+
 class TracingConfig(Section):
     """OpenTelemetry tracing; unset keys fall back to the `OTEL_*` variables (docs/tracing.md)."""
 
@@ -296,6 +317,7 @@ class GatewayConfig(Section):
     allowed_hosts: list[str] = Field(default_factory=list)
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
     store: StoreConfig = StoreConfig()
+    card_signing: CardSigningConfig | None = None
     tracing: TracingConfig = TracingConfig()
     rest: bool = True
 
@@ -320,6 +342,10 @@ class GatewayConfig(Section):
             )
         if self.listen.workers > 1 and self.store.url == "memory":
             found.append(("listen.workers", WORKERS_NEED_A_STORE))
+        auth = self.auth.to_settings().enabled
+        for index, agent in enumerate(self.agents):
+            if agent.extended_card and not auth:
+                found.append((f"agents[{index}].extended_card", EXTENDED_CARD_NEEDS_AUTH))
         return found
 
     def to_settings(self) -> Settings:
@@ -345,6 +371,8 @@ class GatewayConfig(Section):
             store=self.store.url,
             store_prefix=self.store.prefix,
             lease=self.store.lease,
+            card_signing_key_file=self.card_signing.key_file if self.card_signing else None,
+            card_signing_kid=self.card_signing.kid if self.card_signing else "",
             tracing=self.tracing.to_settings(),
             **flat,
         )

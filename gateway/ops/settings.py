@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.http.card import check_overrides
+from gateway.http.card import check_extended, check_overrides
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 HOSTNAME_PATTERN = re.compile(
@@ -27,6 +27,10 @@ STORE_SCHEMES = ("redis://", "rediss://", "unix://")
 WORKERS_NEED_A_STORE = (
     "more than one worker needs a shared store (store: redis://HOST:PORT/DB): with the memory "
     "store each worker would see only its own tasks"
+)
+EXTENDED_CARD_NEEDS_AUTH = (
+    "an extended card is served only to authenticated callers: configure auth (a JWT key or "
+    "API keys)"
 )
 
 
@@ -76,6 +80,7 @@ class AgentSpec:
     connect_timeout: float = 2.0
     tls: TlsSpec | None = None
     card_overrides: Mapping[str, Any] = field(default_factory=dict)
+    extended_card: Mapping[str, Any] = field(default_factory=dict)  # card.EXTENDABLE fields
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -94,6 +99,7 @@ class AgentSpec:
         object.__setattr__(self, "target", targets[0])
         try:
             check_overrides(self.card_overrides)
+            check_extended(self.extended_card)
         except ValueError as exc:
             raise ValueError(f"agent {self.name!r}: {exc}") from None
 
@@ -228,6 +234,8 @@ class Settings:
     store_prefix: str = "a2a:"
     lease: float = 10.0
     workers: int = 1
+    card_signing_key_file: str | None = None  # PEM EC or RSA private key: signed cards
+    card_signing_kid: str = ""  # the key's `kid` (protected header and JWKS)
     tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @property
@@ -249,6 +257,11 @@ class Settings:
             raise ValueError(f"store {self.store!r} is not 'memory' or a redis:// URL")
         if self.workers > 1 and not self.shared_store:
             raise ValueError(WORKERS_NEED_A_STORE)
+        for agent in self.agents:
+            if agent.extended_card and not self.auth.enabled:
+                raise ValueError(f"agent {agent.name!r}: {EXTENDED_CARD_NEEDS_AUTH}")
+        if self.card_signing_key_file is not None and not self.card_signing_kid:
+            raise ValueError("card_signing_kid is required with a card signing key")
         for name in ("max_events_per_task", "max_subscribers_per_task", "max_running_tasks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
