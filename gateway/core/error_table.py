@@ -15,7 +15,8 @@ Choices the spec leaves open, each the status a client can act on:
 - EVENTS_EXPIRED: 410 Gone / OUT_OF_RANGE, this Last-Event-ID will never work again;
 - NOTHING_TO_REPLAY: 400 / FAILED_PRECONDITION like any unsupported operation (the browser
   events endpoint answers 204 instead, which tells an EventSource to stop reconnecting);
-- UNAUTHENTICATED: 401 / UNAUTHENTICATED.
+- UNAUTHENTICATED: 401 / UNAUTHENTICATED;
+- AGENT_NOT_FOUND (a gRPC `tenant` naming no agent): 404 / NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ BY_CODE: dict[int, tuple[Status, int]] = {
 # reason -> (gRPC status, HTTP status), where the reason says more than the code
 BY_REASON: dict[str, tuple[Status, int]] = {
     "UNAUTHENTICATED": (Status.UNAUTHENTICATED, 401),
+    "AGENT_NOT_FOUND": (Status.NOT_FOUND, 404),
     "REQUEST_TIMEOUT": (Status.DEADLINE_EXCEEDED, 408),
     "BODY_TOO_LARGE": (Status.RESOURCE_EXHAUSTED, 413),
     "RATE_LIMITED": (Status.RESOURCE_EXHAUSTED, 429),

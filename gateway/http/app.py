@@ -19,6 +19,8 @@ else the first, is also served at the root):
                                                alone on its own port: `Settings.metrics*`)
     GET  /ui/                                  the browser page (static files in http/ui/)
 
+With `grpc_port` set, the lifespan also serves `lf.a2a.v1.A2AService` (bindings/grpc/).
+
 The ASGI stack, outermost first: CORS (when origins are configured), the metrics port
 (when set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
 Public without credentials: the Agent Cards, /agents (names and card URLs only, which the
@@ -47,6 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.agents import forwarding
 from gateway.agents.upstream import Upstream
+from gateway.bindings.grpc.server import GrpcServer
 from gateway.bindings.jsonrpc import handler as jsonrpc
 from gateway.bindings.jsonrpc import versions
 from gateway.core import errors, stream
@@ -106,6 +109,9 @@ class Gateway:
             api_key_header=settings.auth.api_key_header if settings.auth.api_keys else None,
         )
         self.streams = Slots(settings.per_principal.streams)
+        per = settings.per_principal
+        self.limiter = RateLimiter(per.rate, per.burst) if per.rate > 0 else None
+        self.grpc: GrpcServer | None = None  # set by the lifespan when grpc_port is set
         self.draining = asyncio.Event()
         self.dispatcher = Dispatcher(self.methods, self.metrics, self.streams, self.draining)
         self.open_streams = sse.Streams()
@@ -141,6 +147,8 @@ class Gateway:
         requests are refused, running turns get `shutdown_grace` seconds, then are cancelled."""
         self.draining.set()
         self.open_streams.drain()
+        if self.grpc is not None:
+            self.grpc.drain()
         await self.bridge.wait(self.settings.shutdown_grace)
         await self.bridge.close()
 
@@ -281,7 +289,13 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway.start()
+        if settings.grpc_port is not None:
+            gateway.grpc = GrpcServer(gateway, settings.host, settings.grpc_port)
+            await gateway.grpc.start()
+            print(f"a2a-gateway gRPC on {gateway.grpc.address}", flush=True)
         yield
+        if gateway.grpc is not None:
+            await gateway.grpc.stop(settings.shutdown_grace)
         await gateway.close()
 
     app = FastAPI(title="A2A gRPC gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -308,9 +322,10 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.metrics != "off" and settings.metrics_port is None:
         app.add_route("/metrics", route(pages.metrics_page), methods=["GET"])
     # add_middleware wraps: the last added runs first.
-    if settings.per_principal.rate > 0:
-        limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)
-        app.add_middleware(RateLimit, limiter=limiter, on_limited=gateway.metrics.rate_limited)
+    if gateway.limiter is not None:  # one bucket per principal, shared with gRPC
+        app.add_middleware(
+            RateLimit, limiter=gateway.limiter, on_limited=gateway.metrics.rate_limited
+        )
     app.add_middleware(
         AuthMiddleware,
         authenticator=gateway.authenticator,

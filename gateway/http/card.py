@@ -79,11 +79,14 @@ def build(
     overrides: Mapping[str, Any] | None = None,
     extensions: list[dict[str, Any]] | None = None,
     security: dict[str, Any] | None = None,
+    interfaces: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The AgentCard JSON (v1.0 and v0.3) for an agent whose JSON-RPC endpoint is `url`,
     advertising the gateway's protocol `extensions` (AgentExtension objects).
 
-    `security` holds `securitySchemes` and `securityRequirements` (see `security()`)."""
+    `security` holds `securitySchemes` and `securityRequirements` (see `security()`);
+    `interfaces` are the other bindings' AgentInterface entries (e.g. `grpc_interface()`),
+    listed after JSON-RPC's."""
     card = _content(description, fallback_name, overrides or {})
     if extensions:
         card["capabilities"]["extensions"] = extensions
@@ -93,11 +96,23 @@ def build(
         {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": version}
         for version in PROTOCOL_VERSIONS
     ]
+    card["supportedInterfaces"] += interfaces or []
     card["url"] = url
     card["protocolVersion"] = V03_PROTOCOL_VERSION
     card["preferredTransport"] = "JSONRPC"
     card["additionalInterfaces"] = [{"url": url, "transport": "JSONRPC"}]
     return card
+
+
+def grpc_interface(host: str, port: int, agent: str) -> dict[str, Any]:
+    """The gRPC binding's AgentInterface: `host:port` (section 10), the agent as `tenant`."""
+    shown = f"[{host}]" if ":" in host else host
+    return {
+        "url": f"{shown}:{port}",
+        "protocolBinding": "GRPC",
+        "protocolVersion": "1.0",
+        "tenant": agent,
+    }
 
 
 def _content(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.requests import Request
@@ -49,8 +50,17 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
         overrides=upstream.spec.card_overrides,
         extensions=[extension],
         security=gateway.security,
+        interfaces=grpc_interfaces(gateway, url, upstream.name),
     )
     return gateway.cards.respond(request, orjson.dumps(body))
+
+
+def grpc_interfaces(gateway: Gateway, url: str, agent: str) -> list[dict[str, Any]]:
+    """The card's GRPC entry when the gRPC binding is on: the host of the card's `url`."""
+    if gateway.grpc is None:
+        return []
+    host = urlsplit(url).hostname or gateway.settings.host
+    return [card.grpc_interface(host, gateway.grpc.port, agent)]
 
 
 async def list_agents(gateway: Gateway, request: Request) -> Response:

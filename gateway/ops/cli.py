@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port; 0 picks a free one (default 8000)")
     serve.add_argument(
+        "--grpc-port",
+        type=int,
+        help="also serve the A2A gRPC binding (lf.a2a.v1.A2AService) on this port of --host; "
+        "0 picks a free one (default: off)",
+    )
+    serve.add_argument(
         "--keepalive", type=float, help="seconds between SSE keep-alive comments (default 15)"
     )
     serve.add_argument(
@@ -258,7 +264,13 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             for agent in agents:
                 if isinstance(agent, dict):
                     agent["deadline"] = args.deadline
-        for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers)):
+        listen = (
+            ("host", args.host),
+            ("port", args.port),
+            ("grpc_port", args.grpc_port),
+            ("workers", args.workers),
+        )
+        for key, value in listen:
             if value is not None:
                 _section(data, "listen")[key] = value
         if isinstance(data.get("store"), str):

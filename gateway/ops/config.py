@@ -158,6 +158,7 @@ class AgentConfig(Section):
 class ListenConfig(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    grpc_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     workers: PositiveInt = 1
 
 
@@ -308,6 +309,7 @@ class GatewayConfig(Section):
             forward_headers=tuple(dict.fromkeys(self.forward_headers)),
             host=self.listen.host,
             port=self.listen.port,
+            grpc_port=self.listen.grpc_port,
             auth=self.auth.to_settings(),
             per_principal=PrincipalLimits(**self.per_principal.model_dump()),
             metrics=self.metrics.mode,

@@ -177,6 +177,7 @@ class Settings:
     forward_headers: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
+    grpc_port: int | None = None  # the gRPC binding: off unless set (0 picks a free port)
     keepalive: float = 15.0
     max_body_bytes: int = 1 * MiB
     max_events_per_task: int = 10_000

@@ -1,0 +1,70 @@
+"""The gRPC server's lifecycle: started and stopped by the app's lifespan (http/app.py) when
+`Settings.grpc_port` is set, on `Settings.host`.
+
+`start()` binds (port 0 picks a free one) and returns the bound port, which the Agent Cards
+advertise. Shutdown: when the gateway drains, open streams end at once (service.py); `stop()`
+then refuses new calls and gives calls in flight (a blocking SendMessage) `grace` seconds.
+With `--workers`, every worker binds the same port (grpcio sets SO_REUSEPORT), so give a fixed
+port there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import grpc
+
+from gateway.bindings.grpc.service import Service
+
+if TYPE_CHECKING:
+    from gateway.http.app import Gateway
+
+# Open streams may sit idle for long: no limit on a connection's age, pings allowed.
+OPTIONS = (
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+)
+
+
+class GrpcServer:
+    """`lf.a2a.v1.A2AService` for one gateway."""
+
+    def __init__(self, gateway: Gateway, host: str, port: int) -> None:
+        self.service = Service(gateway)
+        self.host = host
+        self.port = port
+        self.server: grpc.aio.Server | None = None
+
+    def __repr__(self) -> str:
+        return f"<GrpcServer {self.address} {self.service!r}>"
+
+    @property
+    def address(self) -> str:
+        """`host:port` (IPv6 in brackets), as cards advertise it."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    async def start(self) -> int:
+        """Bind and serve; the bound port. Raises OSError when the port cannot be bound."""
+        server = grpc.aio.server(options=OPTIONS)
+        server.add_generic_rpc_handlers((self.service.handler(),))
+        try:
+            bound = server.add_insecure_port(self.address)
+        except RuntimeError as exc:  # grpcio: "Failed to bind to address ..."
+            raise OSError(f"cannot listen for gRPC on {self.address}: {exc}") from None
+        if bound == 0:
+            raise OSError(f"cannot listen for gRPC on {self.address}")
+        self.port = bound
+        await server.start()
+        self.server = server
+        return bound
+
+    def drain(self) -> None:
+        self.service.drain()
+
+    async def stop(self, grace: float) -> None:
+        self.service.drain()
+        if self.server is not None:
+            await self.server.stop(grace)
+            self.server = None
