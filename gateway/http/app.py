@@ -134,6 +134,17 @@ class Gateway:
             upstream.start()
         self.bridge.start_replicas()
 
+    async def start_grpc(self) -> str | None:
+        """Serve the gRPC binding when `grpc_port` is set (once; the CLI starts it before
+        uvicorn, to refuse a port in use first); its `host:port`. Raises OSError."""
+        if self.settings.grpc_port is None:
+            return None
+        if self.grpc is None:
+            server = GrpcServer(self, self.settings.host, self.settings.grpc_port)
+            await server.start()
+            self.grpc = server
+        return self.grpc.address
+
     def is_public(self, scope: Scope) -> bool:
         if scope["method"] not in ("GET", "HEAD"):
             return False
@@ -289,10 +300,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway.start()
-        if settings.grpc_port is not None:
-            gateway.grpc = GrpcServer(gateway, settings.host, settings.grpc_port)
-            await gateway.grpc.start()
-            print(f"a2a-gateway gRPC on {gateway.grpc.address}", flush=True)
+        await gateway.start_grpc()
         yield
         if gateway.grpc is not None:
             await gateway.grpc.stop(settings.shutdown_grace)

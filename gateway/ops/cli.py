@@ -395,7 +395,14 @@ async def serve(settings: Settings, log_level: str) -> None:
         log_level,
         http=server.limited_protocol(limits.max_header_bytes, limits.header_timeout),
     )
+    try:
+        grpc_address = await gateway.start_grpc()
+    except OSError as exc:
+        print(f"a2a-gateway: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(f"a2a-gateway listening on {server.url_of(sockets[0])}", flush=True)
+    if grpc_address is not None:
+        print(f"a2a-gateway gRPC on {grpc_address}", flush=True)
     if len(sockets) > 1:
         print(f"a2a-gateway metrics on {server.url_of(sockets[1])}/metrics", flush=True)
     await server.Server(config, gateway).serve(sockets=sockets)
@@ -413,6 +420,8 @@ def serve_workers(settings: Settings, log_level: str, argv: list[str]) -> None:
     there; streams end with the worker and clients resume on another one.)"""
     sock = server.listen(settings.host, settings.port)
     print(f"a2a-gateway listening on {server.url_of(sock)}", flush=True)
+    if settings.grpc_port is not None:  # every worker binds it (SO_REUSEPORT)
+        print(f"a2a-gateway gRPC on {settings.host}:{settings.grpc_port}", flush=True)
     os.environ[WORKER_ARGV] = json.dumps(argv)
     config = uvicorn_config(
         "gateway.ops.cli:worker_app", settings, log_level, factory=True, workers=settings.workers

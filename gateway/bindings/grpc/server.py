@@ -4,8 +4,8 @@
 `start()` binds (port 0 picks a free one) and returns the bound port, which the Agent Cards
 advertise. Shutdown: when the gateway drains, open streams end at once (service.py); `stop()`
 then refuses new calls and gives calls in flight (a blocking SendMessage) `grace` seconds.
-With `--workers`, every worker binds the same port (grpcio sets SO_REUSEPORT), so give a fixed
-port there.
+With `--workers`, every worker binds the same port (SO_REUSEPORT, only then), so give a fixed
+port there; otherwise a port in use is refused, never silently shared.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class GrpcServer:
 
     def __init__(self, gateway: Gateway, host: str, port: int) -> None:
         self.service = Service(gateway)
+        self.reuse_port = gateway.settings.workers > 1
         self.host = host
         self.port = port
         self.server: grpc.aio.Server | None = None
@@ -47,7 +48,8 @@ class GrpcServer:
 
     async def start(self) -> int:
         """Bind and serve; the bound port. Raises OSError when the port cannot be bound."""
-        server = grpc.aio.server(options=OPTIONS)
+        options = (*OPTIONS, ("grpc.so_reuseport", int(self.reuse_port)))
+        server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers((self.service.handler(),))
         try:
             bound = server.add_insecure_port(self.address)
