@@ -9,6 +9,7 @@ from typing import Any
 SYSTEMS = ("direct", "gateway", "sdk")
 REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2")
 SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
+BINDING_SYSTEMS = ("gateway_grpc",)  # the gateway through its other bindings
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -151,6 +152,56 @@ def sharing(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def bindings(results: dict[str, Any]) -> list[str]:
+    """The gateway through each binding: JSON-RPC (SSE) and gRPC, same process, same run."""
+    m = results["median"]
+    s = results["sizes"]
+    if not any(x in m.get(w, {}) for w in m for x in BINDING_SYSTEMS):
+        return []
+    columns = ("gateway", *BINDING_SYSTEMS)
+    rows: list[tuple[str, ...]] = []
+
+    def row(label: str, workload: str, metric: str, digits: int = 0) -> None:
+        if workload not in m:
+            return
+        values = [_get(m, workload, x, metric) for x in columns]
+        ratio = _ratio(_div(values[1], values[0]))
+        rows.append((label, *(_num(v, digits) for v in values), ratio))
+
+    for workload, label in (
+        ("long", f"1 stream x {s['long']:,}"),
+        ("many", f"{s['streams']} streams x {s['per_stream']:,}"),
+    ):
+        row(f"{label}: events/s", workload, "events_per_s")
+        row(f"{label}: gateway CPU us/event", workload, "cpu_us_per_event", 1)
+    row(
+        f"fan-out: 1 task x {s['fanout_events']:,} events to {s['subscribers']} subscribers, "
+        "deliveries/s",
+        "fanout",
+        "deliveries_per_s",
+    )
+    row("fan-out: gateway CPU us per delivered event", "fanout", "cpu_us_per_delivery", 1)
+    for q in ("p50", "p99"):
+        row(
+            f"latency {q}, ms ({s['paced_streams']} streams x {s['paced_rate']:g} ev/s)",
+            "latency",
+            f"{q}_ms",
+            2,
+        )
+    row("time to first event, ms (p50)", "ttfe", "ttfe_ms_p50", 2)
+    header = ("", "JSON-RPC (SSE)", "gRPC", "gRPC / JSON-RPC")
+    return [
+        "",
+        "### The gateway's bindings: JSON-RPC over SSE and gRPC",
+        "",
+        *_table(header, rows),
+        "",
+        "The same gateway process on its memory store, reached through `POST /` "
+        "(SendStreamingMessage, SSE) and through `lf.a2a.v1.A2AService` on its gRPC port "
+        "(a grpc.aio client, one channel per client process). CPU is the gateway's.",
+    ]
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results["median"]
     s = results["sizes"]
@@ -280,6 +331,7 @@ def markdown(results: dict[str, Any]) -> str:
         )
     header = ("", "direct gRPC", "gateway", "a2a-sdk 1.3", "ratio", "target", "status")
     lines = _table(header, rows)
+    lines += bindings(results)
     lines += sharing(results)
     lines += [
         "",

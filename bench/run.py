@@ -1,5 +1,9 @@
 """`make bench`: direct gRPC, the gateway and the a2a-sdk server on the same workload.
 
+The gateway is measured through each of its bindings: JSON-RPC over SSE (`gateway`) and
+gRPC (`gateway_grpc`, the same process through `lf.a2a.v1.A2AService`), on every workload
+but `short` and `idle`.
+
 Starts its own processes on 127.0.0.1 (the load agent, the gateway in front of it, the
 a2a-sdk server, and client processes), runs every workload `BENCH_RUNS` times (default 3),
 the three systems side by side within each run, and writes the medians to
@@ -28,6 +32,7 @@ import argparse
 import functools
 import os
 import platform
+import re
 import select
 import statistics
 import subprocess
@@ -46,6 +51,7 @@ from bench.workload import Spec
 
 AGENT_LINE = r"AGENT \S+ LISTENING (\S+)"
 GATEWAY_LINE = r"a2a-gateway listening on (http://\S+)"
+GRPC_LINE = re.compile(r"a2a-gateway gRPC on (\S+)")
 SDK_LINE = r"SDK LISTENING (http://\S+)"
 
 
@@ -96,9 +102,13 @@ def start_gateway(
     store: Server | None = None,
     prefix: str = "",
     running: int = 1000,
+    grpc: bool = False,
 ) -> Server:
-    """`running`: task turns at once (the default limit, 1000, unless idle needs more)."""
+    """`running`: task turns at once (the default limit, 1000, unless idle needs more);
+    `grpc`: with the gRPC binding on a free port too (see `grpc_address`)."""
     args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
+    if grpc:
+        args += ["--grpc-port", "0"]
     args += ["--agent", f"load={agent.address}", "--max-events-per-task", str(max_events)]
     args += ["--max-running-tasks", str(running)]
     if store is not None:
@@ -106,6 +116,17 @@ def start_gateway(
     server = start(name, args, GATEWAY_LINE)
     server.address += "/"
     return server
+
+
+def grpc_address(gateway: Server, timeout: float = 10.0) -> str:
+    """The `host:port` of a gateway's gRPC binding (printed after its HTTP address)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = GRPC_LINE.search(gateway.output())
+        if match:
+            return match.group(1)
+        time.sleep(0.02)
+    raise TimeoutError(f"{gateway.name} printed no gRPC address:\n{gateway.output()}")
 
 
 def start_sdk() -> Server:
@@ -178,7 +199,7 @@ def run_clients(
 class Target:
     """One system under test: how clients reach it, and whose CPU is its CPU."""
 
-    kind: str  # client kind: grpc or sse
+    kind: str  # client kind: grpc (the agent), a2a-grpc (the gateway's gRPC binding) or sse
     url: str  # sse: the replicas' URLs, comma-separated (the client spreads streams)
     servers: tuple[str, ...]  # its server processes (not the agent, not redis-server)
     redis: bool = False  # it uses the bench's redis-server
@@ -213,12 +234,14 @@ class Bench:
         max_events = max(sizes.long, 10_000) + 10
         try:
             self.agent = self.started(start_agent())
-            gateway = self.started(start_gateway(self.agent, max_events))
+            gateway = self.started(start_gateway(self.agent, max_events, grpc=True))
             sdk = self.started(start_sdk())
             self.targets = {
                 "direct": Target("grpc", self.agent.address, ("agent",)),
                 "gateway": Target("sse", gateway.address, ("gateway",)),
                 "sdk": Target("sse", sdk.address, ("sdk",)),
+                # the same gateway process, through its gRPC binding
+                "gateway_grpc": Target("a2a-grpc", grpc_address(gateway), ("gateway",)),
             }
             if redis is not None:
                 store = self.started(start_redis(redis))
@@ -319,7 +342,9 @@ class Bench:
             spec = Spec(events=events, size=s.size, delay=s.fanout_delay)
             result, cpu = measured(
                 self.servers,
-                functools.partial(run_clients, "sse", "fanout", target.url, s.subscribers, spec),
+                functools.partial(
+                    run_clients, target.kind, "fanout", target.url, s.subscribers, spec
+                ),
             )
             window = result["end"] - result["first_chunk"]
             out[system] = {

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bench.procs import redis_binary
-from bench.report import REDIS_SYSTEMS, SYSTEMS, markdown
+from bench.report import BINDING_SYSTEMS, REDIS_SYSTEMS, SYSTEMS, markdown
 from bench.run import WORKLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,9 +45,11 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
     results, table, stdout = run_bench(tmp_path)
     assert set(results["median"]) == set(WORKLOADS)
     redis = set(REDIS_SYSTEMS) if binary else set()
+    bindings = set(BINDING_SYSTEMS)
     for workload in ("long", "many", "ttfe", "latency"):
-        assert set(results["median"][workload]) == set(SYSTEMS) | redis
-    assert set(results["median"]["fanout"]) == {"gateway", "sdk"} | redis
+        assert set(results["median"][workload]) == set(SYSTEMS) | redis | bindings
+    assert set(results["median"]["fanout"]) == {"gateway", "sdk"} | redis | bindings
+    assert "| JSON-RPC (SSE) | gRPC | gRPC / JSON-RPC |" in table
     assert set(results["median"]["short"]) == set(SYSTEMS)
     assert results["median"]["long"]["gateway"]["events"] >= results["sizes"]["long"]
     assert results["median"]["idle"]["gateway"]["streams"] == results["sizes"]["idle"]

@@ -10,7 +10,7 @@ from a2a.types import a2a_pb2 as pb
 from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
 
-from gateway.bindings.grpc import convert, status
+from gateway.bindings.grpc import build, convert, status
 from gateway.core import errors
 from gateway.core.events import Event
 
@@ -119,3 +119,43 @@ def test_a_rate_limit_carries_retry_info() -> None:
     retry = error_details_pb2.RetryInfo()
     assert decoded.details[1].Unpack(retry)
     assert retry.retry_delay.ToTimedelta().total_seconds() == 1.5
+
+
+EVENTS: list[dict[str, Any]] = [
+    {"task": TASK},
+    {"task": {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_SUBMITTED"}}},
+    {"statusUpdate": {"taskId": "t1", "contextId": "c1", "status": TASK["status"]}},
+    {"statusUpdate": {"taskId": "t", "status": {"state": "TASK_STATE_FAILED"}, "metadata": {}}},
+    {
+        "artifactUpdate": {
+            "taskId": "t1",
+            "contextId": "c1",
+            "artifact": {**TASK["artifacts"][0], "metadata": {"a": {"b": [1, None]}}},
+            "append": False,
+            "lastChunk": True,
+            "metadata": {"progress": 10},
+        }
+    },
+    {"message": {**TASK["history"][0], "extensions": ["x"], "referenceTaskIds": ["t0"]}},
+    {"message": {"messageId": "m", "role": "ROLE_AGENT", "parts": [{"data": 3}]}},
+]
+
+ODD: list[dict[str, Any]] = [
+    {"statusUpdate": {"taskId": "t", "status": {"state": "TASK_STATE_WORKING"}, "x": 1}},
+    {"message": {"messageId": "m", "parts": [{"raw": "-_8"}]}},  # url-safe base64
+]
+
+
+@pytest.mark.parametrize("body", EVENTS + ODD)
+def test_the_fast_builder_gives_what_json_format_gives(body: dict[str, Any]) -> None:
+    expected = json_format.ParseDict(body, pb.StreamResponse(), ignore_unknown_fields=True)
+    try:
+        built = build.stream_response(body)
+    except build.Unknown:
+        assert body in ODD  # not built here: json_format builds it
+        built = expected
+    else:
+        assert body in EVENTS
+    assert built == expected
+    decoded = pb.StreamResponse.FromString(convert.event(Event(0, body, False)))
+    assert decoded == expected
