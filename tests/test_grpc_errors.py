@@ -162,6 +162,14 @@ async def test_bad_last_event_id_is_refused_before_the_stream(grpc_gateway: Proc
     assert (got.code, got.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["Last-Event-ID"])
 
 
+async def test_a_request_over_the_body_limit_is_resource_exhausted(grpc_gateway: Process) -> None:
+    request = send_request("x" * (1024 * 1024 + 1))  # the HTTP bindings' 1 MiB limit
+    async with channel(grpc_gateway) as opened:
+        with anyio.fail_after(TIMEOUT), pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub(opened).SendMessage(request, metadata=V1, timeout=TIMEOUT)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 async def test_unknown_method_is_unimplemented(grpc_gateway: Process) -> None:
     async with channel(grpc_gateway) as opened:
         call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = opened.unary_unary(
@@ -272,7 +280,9 @@ async def test_stream_limit_per_principal_is_shared_with_http(auth_grpc_gateway:
                     json=a2a.request("SubscribeToTask", {"id": task["id"]}),
                     headers={**a2a.V1, "X-API-Key": API_KEYS["bob"]},
                 )
-            held.cancel()
+            held.cancel()  # the client goes away: its slot comes back
+            reopened = await open_when_free(opened, task["id"])
+            reopened.cancel()
             await stub(opened).CancelTask(
                 pb.CancelTaskRequest(id=task["id"]),
                 metadata=api_key_metadata("bob"),
@@ -281,6 +291,25 @@ async def test_stream_limit_per_principal_is_shared_with_http(auth_grpc_gateway:
     got = failure(caught.value)
     assert (got.code, got.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS")
     assert over_http.json()["error"]["data"][0]["reason"] == "TOO_MANY_STREAMS"
+
+
+async def open_when_free(channel: grpc.aio.Channel, task_id: str) -> object:
+    """bob's SubscribeToTask, retried until his one stream slot is free (the gateway frees
+    it when it sees the cancellation; nothing else waits)."""
+    while True:
+        call = stub(channel).SubscribeToTask(
+            pb.SubscribeToTaskRequest(id=task_id),
+            metadata=api_key_metadata("bob"),
+            timeout=TIMEOUT,
+        )
+        try:
+            await call.read()
+        except grpc.aio.AioRpcError as exc:
+            if failure(exc).reason != "TOO_MANY_STREAMS":
+                raise
+            await anyio.sleep(0.02)  # poll; the caller's fail_after bounds it
+            continue
+        return call
 
 
 @pytest.fixture(scope="module")

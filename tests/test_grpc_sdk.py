@@ -94,6 +94,9 @@ async def test_card_lists_the_grpc_interface_with_the_agent_as_tenant(
         "protocolVersion": "1.0",
         "tenant": "scripted",
     }
+    [resume] = card["capabilities"]["extensions"]
+    assert resume["params"]["grpcMetadataKey"] == "last-event-id"
+    assert resume["params"]["grpcEventIdField"] == 100_000
     assert [i["protocolBinding"] for i in card["supportedInterfaces"]] == [
         "JSONRPC",
         "JSONRPC",

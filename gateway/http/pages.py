@@ -42,6 +42,7 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
     extension = resume.card_entry(
         retained_events=gateway.settings.max_events_per_task,
         finished_ttl=gateway.settings.finished_task_ttl,
+        grpc=gateway.grpc is not None,
     )
     body = card.build(
         description,

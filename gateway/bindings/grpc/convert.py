@@ -29,10 +29,10 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from gateway.bindings.grpc import build
-from gateway.core import errors
+from gateway.core import errors, resume
 from gateway.core.events import Event
 
-EVENT_ID_FIELD = 100_000
+EVENT_ID_FIELD = resume.GRPC_EVENT_ID_FIELD
 """The field number of the event id on each streamed `StreamResponse`: unknown to a2a.proto,
 far above its own numbers (1-4) and protobuf's reserved 19000-19999."""
 

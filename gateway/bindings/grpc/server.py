@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 OPTIONS = (
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
 )
 
 
@@ -33,6 +32,7 @@ class GrpcServer:
     def __init__(self, gateway: Gateway, host: str, port: int) -> None:
         self.service = Service(gateway)
         self.reuse_port = gateway.settings.workers > 1
+        self.max_message = gateway.settings.max_body_bytes
         self.host = host
         self.port = port
         self.server: grpc.aio.Server | None = None
@@ -48,7 +48,12 @@ class GrpcServer:
 
     async def start(self) -> int:
         """Bind and serve; the bound port. Raises OSError when the port cannot be bound."""
-        options = (*OPTIONS, ("grpc.so_reuseport", int(self.reuse_port)))
+        options = (
+            *OPTIONS,
+            ("grpc.so_reuseport", int(self.reuse_port)),
+            # the HTTP bindings' body limit; grpcio refuses more with RESOURCE_EXHAUSTED
+            ("grpc.max_receive_message_length", self.max_message),
+        )
         server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers((self.service.handler(),))
         try:

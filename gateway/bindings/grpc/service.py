@@ -58,7 +58,7 @@ SERVICE = "lf.a2a.v1.A2AService"
 BINDING = "grpc"
 VERSION_KEY = "a2a-version"
 EXTENSIONS_KEY = "a2a-extensions"
-LAST_EVENT_ID_KEY = resume.HEADER.lower()
+LAST_EVENT_ID_KEY = resume.GRPC_METADATA_KEY
 SUPPORTED_VERSION = "1.0"
 
 # method -> (request type, response type); None: a server-streaming method
