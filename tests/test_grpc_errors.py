@@ -293,11 +293,15 @@ async def test_stream_limit_per_principal_is_shared_with_http(auth_grpc_gateway:
     assert over_http.json()["error"]["data"][0]["reason"] == "TOO_MANY_STREAMS"
 
 
-async def open_when_free(channel: grpc.aio.Channel, task_id: str) -> grpc.aio.Call:
+async def open_when_free(
+    channel: grpc.aio.Channel, task_id: str
+) -> grpc.aio.UnaryStreamCall[pb.SubscribeToTaskRequest, pb.StreamResponse]:
     """bob's SubscribeToTask, retried until his one stream slot is free (the gateway frees
     it when it sees the cancellation; nothing else waits)."""
     while True:
-        call: grpc.aio.Call = stub(channel).SubscribeToTask(
+        call: grpc.aio.UnaryStreamCall[pb.SubscribeToTaskRequest, pb.StreamResponse] = stub(
+            channel
+        ).SubscribeToTask(
             pb.SubscribeToTaskRequest(id=task_id),
             metadata=api_key_metadata("bob"),
             timeout=TIMEOUT,
