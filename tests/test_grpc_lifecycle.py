@@ -85,3 +85,23 @@ def test_sigterm_ends_open_grpc_streams_with_unavailable(tmp_path: Path) -> None
     finally:
         gateway.stop()
         agent.stop()
+
+
+def test_server_reflection_describes_the_normative_service() -> None:
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    agent = start_agent("tests.agents.scripted")
+    gateway = start_gateway({"scripted": agent.address}, "--grpc-port", "0")
+    try:
+        with grpc.insecure_channel(grpc_address(gateway)) as channel:
+            database = ProtoReflectionDescriptorDatabase(channel)
+            services = set(database.get_services())
+            found = database.FindFileContainingSymbol("lf.a2a.v1.A2AService")
+        assert "lf.a2a.v1.A2AService" in services
+        methods = {m.name for m in found.service[0].method}
+        assert {"SendMessage", "SendStreamingMessage", "SubscribeToTask"} <= methods
+    finally:
+        gateway.stop()
+        agent.stop()

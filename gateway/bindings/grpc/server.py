@@ -1,6 +1,7 @@
 """The gRPC server's lifecycle: started and stopped by the app's lifespan (http/app.py) when
 `Settings.grpc_port` is set, on `Settings.host`.
 
+It serves `lf.a2a.v1.A2AService` and server reflection (so `grpcurl` needs no proto file).
 `start()` binds (port 0 picks a free one) and returns the bound port, which the Agent Cards
 advertise. Shutdown: when the gateway drains, open streams end at once (service.py); `stop()`
 then refuses new calls and gives calls in flight (a blocking SendMessage) `grace` seconds.
@@ -13,8 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import grpc
+from grpc_reflection.v1alpha import reflection
 
-from gateway.bindings.grpc.service import Service
+from gateway.bindings.grpc.service import SERVICE, Service
 
 if TYPE_CHECKING:
     from gateway.http.app import Gateway
@@ -56,6 +58,8 @@ class GrpcServer:
         )
         server = grpc.aio.server(options=options)
         server.add_generic_rpc_handlers((self.service.handler(),))
+        # grpcurl and friends can list and describe the service (a2a_pb2 is in the pool)
+        reflection.enable_server_reflection((SERVICE, reflection.SERVICE_NAME), server)
         try:
             bound = server.add_insecure_port(self.address)
         except RuntimeError as exc:  # grpcio: "Failed to bind to address ..."
