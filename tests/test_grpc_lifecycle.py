@@ -12,9 +12,11 @@ from pathlib import Path
 
 import grpc
 import httpx
+import pytest
 from a2a.types import a2a_pb2 as pb
 
 from gateway.bindings.grpc.convert import event_id_of
+from tests.certs import Authority
 from tests.grpc_a2a import TIMEOUT, V1, failure, grpc_address, send_request, stub
 from tests.servers import ROOT, Process, start_agent, start_gateway, write_config
 
@@ -105,3 +107,45 @@ def test_server_reflection_describes_the_normative_service() -> None:
     finally:
         gateway.stop()
         agent.stop()
+
+
+def test_grpc_over_tls_with_the_configured_certificate(tmp_path: Path) -> None:
+    ca = Authority(tmp_path, "ca")
+    server = ca.issue("gateway", hosts=["127.0.0.1", "localhost"])
+    agent = start_agent("tests.agents.scripted")
+    gateway = start_gateway(
+        {"scripted": agent.address},
+        *("--grpc-port", "0", "--grpc-cert-file", str(server.cert)),
+        *("--grpc-key-file", str(server.key)),
+    )
+    try:
+        assert "(TLS)" in gateway.output()
+        address = grpc_address(gateway)
+        trusted = grpc.ssl_channel_credentials(root_certificates=ca.ca_file.read_bytes())
+        with grpc.secure_channel(address, trusted) as channel:
+            answer = stub(channel).SendMessage(  # type: ignore[arg-type]
+                send_request("steps 1"), metadata=V1, timeout=TIMEOUT
+            )
+        assert answer.task.status.state == pb.TASK_STATE_COMPLETED
+        with grpc.insecure_channel(address) as plaintext, pytest.raises(grpc.RpcError) as caught:
+            stub(plaintext).GetTask(  # type: ignore[arg-type]
+                pb.GetTaskRequest(id="x"), metadata=V1, timeout=TIMEOUT
+            )
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        gateway.stop()
+        agent.stop()
+
+
+def test_a_grpc_certificate_without_its_key_is_refused(tmp_path: Path) -> None:
+    server = Authority(tmp_path, "ca").issue("gateway", hosts=["127.0.0.1"])
+    args = ["serve", "--port", "0", "--agent", "a=127.0.0.1:9", "--grpc-port", "0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", *args, "--grpc-cert-file", str(server.cert)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a slow, shared machine: startup alone can take seconds
+    )
+    assert done.returncode == 2
+    assert "grpc_cert_file and grpc_key_file go together" in done.stderr

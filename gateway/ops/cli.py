@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         "0 picks a free one (default: off)",
     )
     serve.add_argument(
+        "--grpc-cert-file", metavar="PATH", help="PEM certificate (chain): gRPC over TLS"
+    )
+    serve.add_argument("--grpc-key-file", metavar="PATH", help="PEM private key of it")
+    serve.add_argument(
         "--keepalive", type=float, help="seconds between SSE keep-alive comments (default 15)"
     )
     serve.add_argument(
@@ -268,6 +272,8 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             ("host", args.host),
             ("port", args.port),
             ("grpc_port", args.grpc_port),
+            ("grpc_cert_file", args.grpc_cert_file),
+            ("grpc_key_file", args.grpc_key_file),
             ("workers", args.workers),
         )
         for key, value in listen:
@@ -402,7 +408,8 @@ async def serve(settings: Settings, log_level: str) -> None:
         raise SystemExit(1) from None
     print(f"a2a-gateway listening on {server.url_of(sockets[0])}", flush=True)
     if grpc_address is not None:
-        print(f"a2a-gateway gRPC on {grpc_address}", flush=True)
+        tls = " (TLS)" if settings.grpc_cert_file else ""
+        print(f"a2a-gateway gRPC on {grpc_address}{tls}", flush=True)
     if len(sockets) > 1:
         print(f"a2a-gateway metrics on {server.url_of(sockets[1])}/metrics", flush=True)
     await server.Server(config, gateway).serve(sockets=sockets)

@@ -178,6 +178,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     grpc_port: int | None = None  # the gRPC binding: off unless set (0 picks a free port)
+    grpc_cert_file: str | None = None  # PEM certificate chain: the gRPC port speaks TLS
+    grpc_key_file: str | None = None  # its PEM private key
     keepalive: float = 15.0
     max_body_bytes: int = 1 * MiB
     max_events_per_task: int = 10_000

@@ -1,7 +1,8 @@
 """The gRPC server's lifecycle: started and stopped by the app's lifespan (http/app.py) when
 `Settings.grpc_port` is set, on `Settings.host`.
 
-It serves `lf.a2a.v1.A2AService` and server reflection (so `grpcurl` needs no proto file).
+TLS with `grpc_cert_file` and `grpc_key_file` (PEM), else plaintext. It serves
+`lf.a2a.v1.A2AService` and server reflection (so `grpcurl` needs no proto file).
 `start()` binds (port 0 picks a free one) and returns the bound port, which the Agent Cards
 advertise. Shutdown: when the gateway drains, open streams end at once (service.py); `stop()`
 then refuses new calls and gives calls in flight (a blocking SendMessage) `grace` seconds.
@@ -35,6 +36,8 @@ class GrpcServer:
         self.service = Service(gateway)
         self.reuse_port = gateway.settings.workers > 1
         self.max_message = gateway.settings.max_body_bytes
+        settings = gateway.settings
+        self.tls = (settings.grpc_cert_file, settings.grpc_key_file)
         self.host = host
         self.port = port
         self.server: grpc.aio.Server | None = None
@@ -61,7 +64,11 @@ class GrpcServer:
         # grpcurl and friends can list and describe the service (a2a_pb2 is in the pool)
         reflection.enable_server_reflection((SERVICE, reflection.SERVICE_NAME), server)
         try:
-            bound = server.add_insecure_port(self.address)
+            credentials = self.credentials()
+            if credentials is None:
+                bound = server.add_insecure_port(self.address)
+            else:
+                bound = server.add_secure_port(self.address, credentials)
         except RuntimeError as exc:  # grpcio: "Failed to bind to address ..."
             raise OSError(f"cannot listen for gRPC on {self.address}: {exc}") from None
         if bound == 0:
@@ -70,6 +77,18 @@ class GrpcServer:
         await server.start()
         self.server = server
         return bound
+
+    def credentials(self) -> grpc.ServerCredentials | None:
+        """TLS credentials from the configured PEM files (None: plaintext). OSError."""
+        cert_file, key_file = self.tls
+        if cert_file is None or key_file is None:
+            return None
+        with open(key_file, "rb") as key, open(cert_file, "rb") as cert:
+            return grpc.ssl_server_credentials([(key.read(), cert.read())])
+
+    @property
+    def secure(self) -> bool:
+        return self.tls[0] is not None
 
     def drain(self) -> None:
         self.service.drain()
