@@ -7,6 +7,7 @@ Also the gRPC side of the resume extension: a dropped gRPC stream resumed with
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,8 +27,10 @@ from tests.grpc_a2a import (
     grpc_gateway,
     normalised,
     send_request,
+    start_grpc_gateway,
     stub,
 )
+from tests.redis_server import RedisServer
 from tests.servers import Process
 
 __all__ = ["grpc_agent", "grpc_gateway"]  # fixtures
@@ -137,3 +140,35 @@ def test_resuming_after_the_last_event_of_a_finished_task_is_nothing_to_replay(
         read(call)
     got = failure(caught.value)  # type: ignore[arg-type]
     assert (got.code, got.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "NOTHING_TO_REPLAY")
+
+
+def test_a_grpc_stream_resumes_on_another_replica(
+    grpc_agent: Process, redis_server: RedisServer
+) -> None:
+    """Two gateways on one Redis store: a stream started over gRPC on one is resumed over
+    gRPC on the other, by event id, without loss or duplicates."""
+    store = ["--store", redis_server.url, "--store-prefix", f"grpc-{uuid.uuid4().hex[:8]}:"]
+    replicas = [start_grpc_gateway({"scripted": grpc_agent.address}, *store) for _ in range(2)]
+    try:
+        with (
+            grpc.insecure_channel(grpc_address(replicas[0])) as first,
+            grpc.insecure_channel(grpc_address(replicas[1])) as second,
+        ):
+            started = stub(first).SendStreamingMessage(  # type: ignore[arg-type]
+                send_request("steps 4 50"), metadata=V1, timeout=TIMEOUT
+            )
+            seen = read(started, 2)
+            started.cancel()
+            task_id = seen[0][1]["task"]["id"]
+            resumed = stub(second).SubscribeToTask(  # type: ignore[arg-type]
+                pb.SubscribeToTaskRequest(id=task_id),
+                metadata=(*V1, ("last-event-id", str(seen[-1][0]))),
+                timeout=TIMEOUT,
+            )
+            seen += read(resumed)
+        ids = [i for i, _ in seen]
+        assert ids == list(range(1, len(ids) + 1))
+        assert seen[-1][1]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
+    finally:
+        for replica in replicas:
+            replica.stop()
