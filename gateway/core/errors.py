@@ -309,7 +309,7 @@ def extended_card_not_configured() -> A2AError:
     )
 
 
-def agent_not_found(name: str, known: list[str]) -> A2AError:
+def unknown_tenant(name: str, known: list[str]) -> A2AError:
     """No agent of that name (the gRPC binding's `tenant`); HTTP routes answer 404 instead."""
     return A2AError(
         INVALID_PARAMS,

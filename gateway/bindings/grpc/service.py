@@ -256,7 +256,7 @@ class Service:
         gateway = self.gateway
         upstream = gateway.upstreams.get(tenant) if tenant else gateway.default
         if upstream is None:
-            raise errors.agent_not_found(tenant, list(gateway.upstreams))
+            raise errors.unknown_tenant(tenant, list(gateway.upstreams))
         return upstream
 
     async def send(
