@@ -30,7 +30,7 @@ def run_bench(out: Path) -> tuple[dict[str, Any], str, str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # about a minute alone; five systems, and the suite loads the machine
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return (
