@@ -6,6 +6,7 @@ metadata and the per-principal limits, which the HTTP bindings share."""
 from __future__ import annotations
 
 import hashlib
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
@@ -333,3 +334,23 @@ async def test_rate_limit_bucket_is_shared_with_http(rate_grpc_gateway: Process)
     with anyio.fail_after(TIMEOUT):
         got = await refused(rate_grpc_gateway, "GetTask", pb.GetTaskRequest(id="x"))
     assert (got.code, got.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED")
+
+
+@pytest.fixture(scope="module")
+def dead_agent_gateway(grpc_agent: Process) -> Iterator[Process]:
+    """Two agents: scripted, and `dead`, whose port nothing listens on (held bound here)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        dead = f"127.0.0.1:{held.getsockname()[1]}"
+        process = start_grpc_gateway({"scripted": grpc_agent.address, "dead": dead})
+        yield process
+        process.stop()
+
+
+async def test_an_unreachable_agent_is_unavailable(dead_agent_gateway: Process) -> None:
+    request = send_request("hello")
+    request.tenant = "dead"
+    with anyio.fail_after(TIMEOUT):
+        got = await refused(dead_agent_gateway, "SendMessage", request)
+    assert (got.code, got.reason) == (grpc.StatusCode.UNAVAILABLE, "AGENT_UNAVAILABLE")
+    assert got.metadata["agent"] == "dead"
