@@ -11,7 +11,7 @@ import anyio
 import grpc
 import httpx
 import pytest
-from a2a.client import Client, ClientConfig, create_client
+from a2a.client import Client, ClientCallContext, ClientConfig, create_client
 from a2a.types import (
     CancelTaskRequest,
     GetTaskRequest,
@@ -210,3 +210,20 @@ async def test_sdk_unknown_task_is_task_not_found(grpc_gateway: Process) -> None
         async with connect(grpc_gateway) as client:
             with pytest.raises(TaskNotFoundError):
                 await client.get_task(GetTaskRequest(id="no-such-task"))
+
+
+async def test_sdk_resumes_with_last_event_id_as_a_service_parameter(
+    grpc_gateway: Process,
+) -> None:
+    """The resume extension through the SDK's own API: `last-event-id` as a service
+    parameter goes out as gRPC metadata; the replay carries the ids that follow."""
+    with anyio.fail_after(TIMEOUT):
+        async with connect(grpc_gateway) as client:
+            events = await collect(client.send_message(send_request("steps 2")))
+            task_id = events[0].task.id
+            context = ClientCallContext(service_parameters={"last-event-id": "2"})
+            replay = await collect(
+                client.subscribe(SubscribeToTaskRequest(id=task_id), context=context)
+            )
+    assert [event_id_of(e) for e in replay] == list(range(3, len(events) + 1))
+    assert replay == events[2:]
