@@ -16,6 +16,7 @@ import pytest
 from a2a.types import a2a_pb2 as pb
 
 from gateway.bindings.grpc.convert import event_id_of
+from gateway.ops.config import ConfigError, load
 from tests.certs import Authority
 from tests.grpc_a2a import TIMEOUT, V1, failure, grpc_address, send_request, stub
 from tests.servers import ROOT, Process, start_agent, start_gateway, write_config
@@ -149,3 +150,17 @@ def test_a_grpc_certificate_without_its_key_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "grpc_cert_file and grpc_key_file go together" in done.stderr
+
+
+def test_several_workers_need_a_fixed_grpc_port(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path / "gateway.yaml",
+        {
+            "listen": {"grpc_port": 0, "workers": 2},
+            "store": "redis://127.0.0.1:1/0",  # never connected to: validation only
+            "agents": [{"name": "a", "target": "127.0.0.1:9"}],
+        },
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(path, environ={})
+    assert "listen.grpc_port: with several workers, give a fixed port" in str(caught.value)

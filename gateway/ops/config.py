@@ -304,6 +304,13 @@ class GatewayConfig(Section):
             )
         if self.listen.workers > 1 and self.store.url == "memory":
             found.append(("listen.workers", WORKERS_NEED_A_STORE))
+        if self.listen.workers > 1 and self.listen.grpc_port == 0:
+            found.append(
+                (
+                    "listen.grpc_port",
+                    "with several workers, give a fixed port (every worker binds it)",
+                )
+            )
         return found
 
     def to_settings(self) -> Settings:
