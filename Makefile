@@ -9,13 +9,15 @@ STUBS := $(patsubst protos/%.proto,generated/%_pb2.py,$(PROTOS))
 PYTEST_ARGS ?=
 NODE_AGENT := examples/node-agent
 NODE_STAMP := $(NODE_AGENT)/node_modules/.installed-stamp
+JS_SDK := tests/js
+JS_SDK_STAMP := $(JS_SDK)/node_modules/.installed-stamp
 HAVE_NODE := $(shell command -v node >/dev/null && command -v npm >/dev/null && echo yes)
 
 A2A03 := .venv-a2a03
 A2A03_STAMP := $(A2A03)/.installed-stamp
 
 
-.PHONY: setup protos run test lint fmt clean node-agent a2a03 bench lock js-grpc
+.PHONY: setup protos run test lint fmt clean node-agent js-sdk a2a03 bench lock js-grpc
 
 
 setup: $(STAMP) $(STUBS)
@@ -48,6 +50,18 @@ $(NODE_STAMP): $(NODE_AGENT)/package-lock.json $(NODE_AGENT)/package.json
 	cd $(NODE_AGENT) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The official A2A JavaScript SDK, a client for the interop tests, from tests/js/package-lock.json.
+ifeq ($(HAVE_NODE),yes)
+js-sdk: $(JS_SDK_STAMP)
+else
+js-sdk:
+	@echo "node/npm not found: skipping the JS SDK (its interop tests will be skipped)"
+endif
+
+$(JS_SDK_STAMP): $(JS_SDK)/package-lock.json $(JS_SDK)/package.json
+	cd $(JS_SDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # The @a2a-js/sdk client over the gateway's gRPC binding (tests/test_grpc_js.py), from its
 # committed package-lock.json; without node, that test skips.
 JS_GRPC := tests/js-grpc
@@ -66,7 +80,7 @@ $(JS_GRPC_STAMP): $(JS_GRPC)/package-lock.json $(JS_GRPC)/package.json
 run: setup node-agent
 	$(PY) -m examples.run_demo
 
-test: setup lint node-agent a2a03 js-grpc
+test: setup lint node-agent js-sdk a2a03 js-grpc
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The a2a-sdk 0.3 client, in a virtual environment of its own (the project uses a2a-sdk 1.x),
@@ -102,4 +116,4 @@ fmt: setup
 
 clean:
 	rm -rf generated/*_pb2*.py generated/*_pb2*.pyi .mypy_cache .pytest_cache .ruff_cache \
-		$(NODE_AGENT)/node_modules $(JS_GRPC)/node_modules $(A2A03)
+		$(NODE_AGENT)/node_modules $(JS_SDK)/node_modules $(JS_GRPC)/node_modules $(A2A03)

@@ -9,7 +9,9 @@ from typing import Any
 SYSTEMS = ("direct", "gateway", "sdk")
 REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2")
 SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
-BINDING_SYSTEMS = ("gateway_grpc",)  # the gateway through its other bindings
+REST = "gateway_rest"  # the gateway over its REST binding (the bindings table)
+GRPC = "gateway_grpc"  # the gateway over its gRPC binding (the bindings table)
+BINDINGS = {REST: "REST", GRPC: "gRPC"}
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -153,52 +155,52 @@ def sharing(results: dict[str, Any]) -> list[str]:
 
 
 def bindings(results: dict[str, Any]) -> list[str]:
-    """The gateway through each binding: JSON-RPC (SSE) and gRPC, same process, same run."""
+    """The gateway over JSON-RPC against the same process over its other bindings (REST,
+    gRPC), same workloads in the same run."""
     m = results["median"]
-    s = results["sizes"]
-    if not any(x in m.get(w, {}) for w in m for x in BINDING_SYSTEMS):
-        return []
-    columns = ("gateway", *BINDING_SYSTEMS)
+    present = [x for x in BINDINGS if any(x in m.get(w, {}) for w in m)]
     rows: list[tuple[str, ...]] = []
-
-    def row(label: str, workload: str, metric: str, digits: int = 0) -> None:
-        if workload not in m:
-            return
-        values = [_get(m, workload, x, metric) for x in columns]
-        ratio = _ratio(_div(values[1], values[0]))
-        rows.append((label, *(_num(v, digits) for v in values), ratio))
-
-    for workload, label in (
-        ("long", f"1 stream x {s['long']:,}"),
-        ("many", f"{s['streams']} streams x {s['per_stream']:,}"),
+    for workload, metric, label, digits in (
+        ("long", "events_per_s", "1 stream: events/s", 0),
+        ("long", "cpu_us_per_event", "1 stream: gateway CPU us/event", 1),
+        ("many", "events_per_s", "many streams: events/s", 0),
+        ("many", "cpu_us_per_event", "many streams: gateway CPU us/event", 1),
+        ("fanout", "deliveries_per_s", "fan-out: deliveries/s", 0),
+        ("fanout", "cpu_us_per_delivery", "fan-out: gateway CPU us per delivery", 1),
+        ("latency", "p50_ms", "latency p50, ms", 2),
+        ("latency", "p99_ms", "latency p99, ms", 2),
+        ("ttfe", "ttfe_ms_p50", "time to first event, ms (p50)", 2),
     ):
-        row(f"{label}: events/s", workload, "events_per_s")
-        row(f"{label}: gateway CPU us/event", workload, "cpu_us_per_event", 1)
-    row(
-        f"fan-out: 1 task x {s['fanout_events']:,} events to {s['subscribers']} subscribers, "
-        "deliveries/s",
-        "fanout",
-        "deliveries_per_s",
-    )
-    row("fan-out: gateway CPU us per delivered event", "fanout", "cpu_us_per_delivery", 1)
-    for q in ("p50", "p99"):
-        row(
-            f"latency {q}, ms ({s['paced_streams']} streams x {s['paced_rate']:g} ev/s)",
-            "latency",
-            f"{q}_ms",
-            2,
+        if workload not in m:
+            continue
+        jsonrpc = _get(m, workload, "gateway", metric)
+        others = [_get(m, workload, x, metric) for x in present]
+        rows.append(
+            (
+                label,
+                _num(jsonrpc, digits),
+                *(_num(v, digits) for v in others),
+                *(_ratio(_div(v, jsonrpc)) for v in others),
+            )
         )
-    row("time to first event, ms (p50)", "ttfe", "ttfe_ms_p50", 2)
-    header = ("", "JSON-RPC (SSE)", "gRPC", "gRPC / JSON-RPC")
+    if not rows or not present:
+        return []
+    names = [BINDINGS[x] for x in present]
+    header = (
+        "",
+        "gateway JSON-RPC",
+        *(f"gateway {n}" for n in names),
+        *(f"{n} / JSON-RPC" for n in names),
+    )
     return [
         "",
-        "### The gateway's bindings: JSON-RPC over SSE and gRPC",
+        "### The gateway by binding: JSON-RPC, REST and gRPC",
         "",
         *_table(header, rows),
         "",
-        "The same gateway process on its memory store, reached through `POST /` "
-        "(SendStreamingMessage, SSE) and through `lf.a2a.v1.A2AService` on its gRPC port "
-        "(a grpc.aio client, one channel per client process). CPU is the gateway's.",
+        "The same gateway process on its memory store: JSON-RPC and REST over SSE, gRPC "
+        "through `lf.a2a.v1.A2AService` on its gRPC port (a grpc.aio client). CPU is the "
+        "gateway's.",
     ]
 
 

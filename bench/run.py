@@ -1,8 +1,8 @@
 """`make bench`: direct gRPC, the gateway and the a2a-sdk server on the same workload.
 
-The gateway is measured through each of its bindings: JSON-RPC over SSE (`gateway`) and
-gRPC (`gateway_grpc`, the same process through `lf.a2a.v1.A2AService`), on every workload
-but `short` and `idle`.
+The gateway runs as three systems: `gateway` (JSON-RPC), `gateway_rest` (the same process
+over its HTTP+JSON/REST binding) and `gateway_grpc` (the same process over its gRPC binding,
+`lf.a2a.v1.A2AService`): same workloads in the same run, but `short` and `idle`.
 
 Starts its own processes on 127.0.0.1 (the load agent, the gateway in front of it, the
 a2a-sdk server, and client processes), runs every workload `BENCH_RUNS` times (default 3),
@@ -199,7 +199,7 @@ def run_clients(
 class Target:
     """One system under test: how clients reach it, and whose CPU is its CPU."""
 
-    kind: str  # client kind: grpc (the agent), a2a-grpc (the gateway's gRPC binding) or sse
+    kind: str  # client kind: grpc (the agent), sse (JSON-RPC), rest or a2a-grpc (gRPC binding)
     url: str  # sse: the replicas' URLs, comma-separated (the client spreads streams)
     servers: tuple[str, ...]  # its server processes (not the agent, not redis-server)
     redis: bool = False  # it uses the bench's redis-server
@@ -239,6 +239,8 @@ class Bench:
             self.targets = {
                 "direct": Target("grpc", self.agent.address, ("agent",)),
                 "gateway": Target("sse", gateway.address, ("gateway",)),
+                # the same gateway process, over its REST binding
+                report.REST: Target("rest", gateway.address, ("gateway",)),
                 "sdk": Target("sse", sdk.address, ("sdk",)),
                 # the same gateway process, through its gRPC binding
                 "gateway_grpc": Target("a2a-grpc", grpc_address(gateway), ("gateway",)),

@@ -32,7 +32,8 @@ def test_listen_grpc_port_in_the_config_file_turns_the_binding_on(tmp_path: Path
     try:
         address = grpc_address(gateway)
         card = httpx.get(f"{gateway.address}/.well-known/agent-card.json", timeout=TIMEOUT).json()
-        assert card["supportedInterfaces"][-1]["url"] == address
+        [grpc_entry] = [i for i in card["supportedInterfaces"] if i["protocolBinding"] == "GRPC"]
+        assert grpc_entry["url"] == address
         with grpc.insecure_channel(address) as channel:
             answer = stub(channel).SendMessage(  # type: ignore[arg-type]
                 send_request("steps 1"), metadata=V1, timeout=TIMEOUT

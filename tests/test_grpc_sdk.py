@@ -88,7 +88,8 @@ async def test_card_lists_the_grpc_interface_with_the_agent_as_tenant(
     url = f"{grpc_gateway.address}/agents/scripted/"
     async with httpx.AsyncClient(timeout=TIMEOUT) as http:
         card = (await http.get(url + ".well-known/agent-card.json")).json()
-    assert card["supportedInterfaces"][-1] == {
+    [grpc_interface] = [i for i in card["supportedInterfaces"] if i["protocolBinding"] == "GRPC"]
+    assert grpc_interface == {
         "url": grpc_address(grpc_gateway),
         "protocolBinding": "GRPC",
         "protocolVersion": "1.0",
@@ -99,8 +100,9 @@ async def test_card_lists_the_grpc_interface_with_the_agent_as_tenant(
     assert resume["params"]["grpcEventIdField"] == 100_000
     assert [i["protocolBinding"] for i in card["supportedInterfaces"]] == [
         "JSONRPC",
-        "JSONRPC",
+        "HTTP+JSON",
         "GRPC",
+        "JSONRPC",  # 0.3, last
     ]
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.core import errors, resume
-from gateway.http import card
+from gateway.http import card, fallback
 
 if TYPE_CHECKING:
     from gateway.http.app import Gateway
@@ -38,7 +38,8 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
     except errors.A2AError as exc:
         return json_response({"error": exc.to_json()}, status=503)
     at_root = "agent" not in request.path_params
-    url = gateway.prefix(request, upstream, at_root=at_root) + "/"
+    prefix = gateway.prefix(request, upstream, at_root=at_root)
+    url = prefix + "/"
     extension = resume.card_entry(
         retained_events=gateway.settings.max_events_per_task,
         finished_ttl=gateway.settings.finished_task_ttl,
@@ -51,17 +52,36 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
         overrides=upstream.spec.card_overrides,
         extensions=[extension],
         security=gateway.security,
-        interfaces=grpc_interfaces(gateway, url, upstream.name),
+        interfaces=interfaces(
+            prefix, rest=gateway.settings.rest, grpc=grpc_interface(gateway, url, upstream.name)
+        ),
     )
     return gateway.cards.respond(request, orjson.dumps(body))
 
 
-def grpc_interfaces(gateway: Gateway, url: str, agent: str) -> list[dict[str, Any]]:
+def interfaces(
+    prefix: str, *, rest: bool = True, grpc: card.Interface | None = None
+) -> list[card.Interface]:
+    """Every enabled binding of the agent at `prefix` (its base URL, no trailing slash), in
+    the order a client should prefer: JSON-RPC v1.0 first (the resume extension and the
+    browser events endpoint live there), then REST (HTTP+JSON, paths under `prefix`), then
+    gRPC (`grpc`, when it is on), and the v0.3 JSON-RPC entry last, for v1.0 clients that
+    fall back. A binding adds its line."""
+    found = [card.Interface("JSONRPC", prefix + "/")]
+    if rest:
+        found.append(card.Interface("HTTP+JSON", prefix))
+    if grpc is not None:
+        found.append(grpc)
+    found.append(card.Interface("JSONRPC", prefix + "/", "0.3"))
+    return found
+
+
+def grpc_interface(gateway: Gateway, url: str, agent: str) -> card.Interface | None:
     """The card's GRPC entry when the gRPC binding is on: the host of the card's `url`."""
     if gateway.grpc is None:
-        return []
+        return None
     host = urlsplit(url).hostname or gateway.settings.host
-    return [card.grpc_interface(host, gateway.grpc.port, agent)]
+    return card.grpc_interface(host, gateway.grpc.port, agent)
 
 
 async def list_agents(gateway: Gateway, request: Request) -> Response:
@@ -115,8 +135,6 @@ async def metrics_page(gateway: Gateway, request: Request) -> Response:
 
 
 def unknown_agent(request: Request) -> Response:
-    name = request.path_params.get("agent", "")
-    return json_response(
-        {"error": {"code": 404, "message": f"No agent named {name!r} here", "agent": name}},
-        status=404,
-    )
+    """404 AGENT_NOT_FOUND, in the shape of the binding that serves the path (fallback.py)."""
+    name = str(request.path_params.get("agent", ""))
+    return fallback.response(request, errors.agent_not_found(name), {})
