@@ -1,5 +1,6 @@
-"""One task across bindings: created over gRPC, followed and resumed over JSON-RPC (SSE with
-`Last-Event-ID`) and the browser events endpoint, cancelled over gRPC. Same task id, same
+"""One task across bindings: created over gRPC, followed over JSON-RPC and streamed over REST,
+resumed by `Last-Event-ID` over JSON-RPC, REST and the browser events endpoint, cancelled
+over gRPC. Same task id, same
 event ids, same event contents (compared as ProtoJSON through the normative proto).
 
 Also the gRPC side of the resume extension: a dropped gRPC stream resumed with
@@ -7,13 +8,16 @@ Also the gRPC side of the resume extension: a dropped gRPC stream resumed with
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from a2a.types import a2a_pb2 as pb
+from httpx_sse import connect_sse
 
 from gateway.bindings.grpc.convert import event_id_of
 from tests import a2a
@@ -54,6 +58,23 @@ def read(stream: Iterator[pb.StreamResponse], count: int | None = None) -> Seen:
     return seen
 
 
+def rest_stream(
+    url: str, *, headers: dict[str, str] | None = None, limit: int | None = None
+) -> Seen:
+    """(event id, normalised StreamResponse) of a REST SSE stream (`POST ...:subscribe`)."""
+    seen: Seen = []
+    with (
+        httpx.Client(timeout=TIMEOUT) as client,
+        connect_sse(client, "POST", url, headers={**a2a.V1, **(headers or {})}) as source,
+    ):
+        assert source.response.status_code == 200, source.response.read()
+        for event in source.iter_sse():
+            seen.append((int(event.id) if event.id else None, normalised(json.loads(event.data))))
+            if limit is not None and len(seen) >= limit:
+                break
+    return seen
+
+
 def sse(events: list[a2a.SseEvent]) -> Seen:
     return [(int(e.id) if e.id else None, normalised(e.result)) for e in events]
 
@@ -72,6 +93,11 @@ def test_a_task_is_one_task_across_bindings(grpc_gateway: Process, channel: grpc
         url, "SubscribeToTask", {"id": task_id}, headers={"Last-Event-ID": "1"}, limit=1
     )
     assert sse(followed) == seen[1:]
+    # Streamed over REST (HTTP+JSON): the current Task, then live; its id is event 2's.
+    rest_url = f"{url}tasks/{task_id}:subscribe"
+    streamed_rest = rest_stream(rest_url, limit=1)
+    assert streamed_rest[0][0] == 2
+    assert streamed_rest[0][1]["task"]["id"] == task_id
 
     # Cancelled over gRPC: the gRPC stream gets the CANCELED event and ends.
     canceled = a2a_stub.CancelTask(pb.CancelTaskRequest(id=task_id), metadata=V1, timeout=TIMEOUT)
@@ -86,6 +112,7 @@ def test_a_task_is_one_task_across_bindings(grpc_gateway: Process, channel: grpc
     assert sse(resumed) == seen[1:]
     replayed = a2a.events(f"{url}tasks/{task_id}/events?lastEventId=0")
     assert sse(replayed) == seen
+    assert rest_stream(rest_url, headers={"Last-Event-ID": "0"}) == seen
     again = a2a_stub.SubscribeToTask(
         pb.SubscribeToTaskRequest(id=task_id),
         metadata=(*V1, ("last-event-id", "0")),
