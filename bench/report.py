@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench import tracing
+
 SYSTEMS = ("direct", "gateway", "sdk")
 REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2")
 SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
@@ -374,6 +376,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = _table(header, rows)
     lines += bindings(results)
     lines += sharing(results)
+    lines += tracing.markdown(results)
     lines += [
         "",
         f"Machine: {machine['nproc']} cores ({machine['cpu']}), Python {machine['python']}, "
