@@ -1,7 +1,8 @@
 """`make bench`: direct gRPC, the gateway and the a2a-sdk server on the same workload.
 
-The gateway runs as two systems: `gateway` (JSON-RPC) and `gateway_rest` (the same process
-over its HTTP+JSON/REST binding, same workloads in the same run, but `short` and `idle`).
+The gateway runs as three systems: `gateway` (JSON-RPC), `gateway_rest` (the same process
+over its HTTP+JSON/REST binding) and `gateway_grpc` (the same process over its gRPC binding,
+`lf.a2a.v1.A2AService`): same workloads in the same run, but `short` and `idle`.
 
 Starts its own processes on 127.0.0.1 (the load agent, the gateway in front of it, the
 a2a-sdk server, and client processes), runs every workload `BENCH_RUNS` times (default 3),
@@ -31,6 +32,7 @@ import argparse
 import functools
 import os
 import platform
+import re
 import select
 import statistics
 import subprocess
@@ -52,6 +54,7 @@ from bench.workload import Spec
 
 AGENT_LINE = r"AGENT \S+ LISTENING (\S+)"
 GATEWAY_LINE = r"a2a-gateway listening on (http://\S+)"
+GRPC_LINE = re.compile(r"a2a-gateway gRPC on (\S+)")
 SDK_LINE = r"SDK LISTENING (http://\S+)"
 
 
@@ -103,9 +106,13 @@ def start_gateway(
     store: Server | None = None,
     prefix: str = "",
     running: int = 1000,
+    grpc: bool = False,
 ) -> Server:
-    """`running`: task turns at once (the default limit, 1000, unless idle needs more)."""
+    """`running`: task turns at once (the default limit, 1000, unless idle needs more);
+    `grpc`: with the gRPC binding on a free port too (see `grpc_address`)."""
     args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
+    if grpc:
+        args += ["--grpc-port", "0"]
     args += ["--agent", f"load={agent.address}", "--max-events-per-task", str(max_events)]
     args += ["--max-running-tasks", str(running)]
     args += ["--max-subscribers-per-task", str(max(100, running))]
@@ -114,6 +121,17 @@ def start_gateway(
     server = start(name, args, GATEWAY_LINE)
     server.address += "/"
     return server
+
+
+def grpc_address(gateway: Server, timeout: float = 10.0) -> str:
+    """The `host:port` of a gateway's gRPC binding (printed after its HTTP address)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = GRPC_LINE.search(gateway.output())
+        if match:
+            return match.group(1)
+        time.sleep(0.02)
+    raise TimeoutError(f"{gateway.name} printed no gRPC address:\n{gateway.output()}")
 
 
 def start_sdk() -> Server:
@@ -188,7 +206,7 @@ def run_clients(
 class Target:
     """One system under test: how clients reach it, and whose CPU is its CPU."""
 
-    kind: str  # client kind: grpc, sse (JSON-RPC) or rest
+    kind: str  # client kind: grpc (the agent), sse (JSON-RPC), rest or a2a-grpc (gRPC binding)
     url: str  # sse: the replicas' URLs, comma-separated (the client spreads streams)
     servers: tuple[str, ...]  # its server processes (not the agent, not redis-server)
     redis: bool = False  # it uses the bench's redis-server
@@ -223,7 +241,7 @@ class Bench:
         max_events = max(sizes.long, 10_000) + 10
         try:
             self.agent = self.started(start_agent())
-            gateway = self.started(start_gateway(self.agent, max_events))
+            gateway = self.started(start_gateway(self.agent, max_events, grpc=True))
             sdk = self.started(start_sdk())
             self.targets = {
                 "direct": Target("grpc", self.agent.address, ("agent",)),
@@ -231,6 +249,8 @@ class Bench:
                 # the same gateway process, over its REST binding
                 report.REST: Target("rest", gateway.address, ("gateway",)),
                 "sdk": Target("sse", sdk.address, ("sdk",)),
+                # the same gateway process, through its gRPC binding
+                "gateway_grpc": Target("a2a-grpc", grpc_address(gateway), ("gateway",)),
             }
             if redis is not None:
                 store = self.started(start_redis(redis))

@@ -383,6 +383,22 @@ def extension_support_required(uri: str) -> A2AError:
     )
 
 
+def unknown_tenant(name: str, known: list[str]) -> A2AError:
+    """No agent of that name (the gRPC binding's `tenant`); HTTP routes answer 404 instead."""
+    return A2AError(
+        INVALID_PARAMS,
+        f"Unknown agent {name!r} (the request's tenant); agents: {', '.join(known)}",
+        reason="AGENT_NOT_FOUND",
+        metadata={"agent": name[:64], "agents": ",".join(known)},
+        details=[
+            {
+                "@type": BAD_REQUEST,
+                "fieldViolations": [{"field": "tenant", "description": "no agent of that name"}],
+            }
+        ],
+    )
+
+
 def version_not_supported(version: str, supported: list[str]) -> A2AError:
     return A2AError(
         VERSION_NOT_SUPPORTED,

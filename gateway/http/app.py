@@ -26,6 +26,8 @@ else the first, is also served at the root):
 Unmatched paths and verbs, and uncaught exceptions, answer in the path's binding's error
 shape (fallback.py), never Starlette's `{"detail": ...}`.
 
+With `grpc_port` set, the lifespan also serves `lf.a2a.v1.A2AService` (bindings/grpc/).
+
 The ASGI stack, outermost first: CORS (when origins are configured), the guard (guard.py:
 JSON content types on POST, the Host check against DNS rebinding), the metrics port (when
 set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
@@ -56,6 +58,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.agents import forwarding
 from gateway.agents.upstream import Upstream
+from gateway.bindings.grpc.server import GrpcServer
 from gateway.bindings.jsonrpc import handler as jsonrpc
 from gateway.bindings.jsonrpc import versions
 from gateway.bindings.rest import handler as rest
@@ -122,6 +125,9 @@ class Gateway:
             api_key_header=settings.auth.api_key_header if settings.auth.api_keys else None,
         )
         self.streams = Slots(settings.per_principal.streams)
+        per = settings.per_principal
+        self.limiter = RateLimiter(per.rate, per.burst) if per.rate > 0 else None
+        self.grpc: GrpcServer | None = None  # set by the lifespan when grpc_port is set
         self.draining = asyncio.Event()
         self._drain: asyncio.Task[None] | None = None
         self.dispatcher = Dispatcher(self.methods, self.metrics, self.streams, self.draining)
@@ -147,6 +153,17 @@ class Gateway:
             upstream.start()
         self.bridge.start_replicas()
 
+    async def start_grpc(self) -> str | None:
+        """Serve the gRPC binding when `grpc_port` is set (once; the CLI starts it before
+        uvicorn, to refuse a port in use first); its `host:port`. Raises OSError."""
+        if self.settings.grpc_port is None:
+            return None
+        if self.grpc is None:
+            server = GrpcServer(self, self.settings.host, self.settings.grpc_port)
+            await server.start()
+            self.grpc = server
+        return self.grpc.address
+
     def is_public(self, scope: Scope) -> bool:
         if scope["method"] not in ("GET", "HEAD"):
             return False
@@ -166,6 +183,8 @@ class Gateway:
     async def _drain_turns(self) -> None:
         self.draining.set()
         self.open_streams.drain()
+        if self.grpc is not None:
+            self.grpc.drain()
         await self.bridge.wait(self.settings.shutdown_grace)
         await self.bridge.close()
 
@@ -195,8 +214,13 @@ class Gateway:
             call.upstream,
             url=call.agent_url,
             base=call.base_url,
-            interfaces=pages.interfaces(prefix, rest=self.settings.rest),
+            interfaces=pages.interfaces(
+                prefix,
+                rest=self.settings.rest,
+                grpc=pages.grpc_interface(self, call.agent_url, call.upstream.name),
+            ),
             extended=True,
+            grpc=self.grpc is not None,
         )
 
     # --- routes -------------------------------------------------------------------------
@@ -342,7 +366,10 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway.start()
+        await gateway.start_grpc()
         yield
+        if gateway.grpc is not None:
+            await gateway.grpc.stop(settings.shutdown_grace)
         await gateway.close()
 
     app = FastAPI(
@@ -389,9 +416,10 @@ def create_app(settings: Settings) -> FastAPI:
         rest_routes.register(app, rest_handle)
     # add_middleware wraps: the last added runs first; Direct is innermost (direct.py).
     app.add_middleware(Direct, routes=direct)
-    if settings.per_principal.rate > 0:
-        limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)
-        app.add_middleware(RateLimit, limiter=limiter, on_limited=gateway.metrics.rate_limited)
+    if gateway.limiter is not None:  # one bucket per principal, shared with gRPC
+        app.add_middleware(
+            RateLimit, limiter=gateway.limiter, on_limited=gateway.metrics.rate_limited
+        )
     app.add_middleware(
         AuthMiddleware,
         authenticator=gateway.authenticator,

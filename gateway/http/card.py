@@ -44,9 +44,13 @@ class Interface:
     binding: str
     url: str
     version: str = "1.0"
+    tenant: str = ""  # gRPC: the agent, which every request names (bindings/grpc/)
 
     def to_json(self) -> dict[str, str]:
-        return {"url": self.url, "protocolBinding": self.binding, "protocolVersion": self.version}
+        out = {"url": self.url, "protocolBinding": self.binding, "protocolVersion": self.version}
+        if self.tenant:
+            out["tenant"] = self.tenant
+        return out
 
 
 def default_interfaces(url: str) -> list[Interface]:
@@ -149,6 +153,12 @@ def build(
     card["preferredTransport"] = legacy[0].binding
     card["additionalInterfaces"] = [{"url": i.url, "transport": i.binding} for i in legacy]
     return card
+
+
+def grpc_interface(host: str, port: int, agent: str) -> Interface:
+    """The gRPC binding's AgentInterface: `host:port` (section 10), the agent as `tenant`."""
+    shown = f"[{host}]" if ":" in host else host
+    return Interface("GRPC", f"{shown}:{port}", tenant=agent)
 
 
 def _content(

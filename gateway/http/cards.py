@@ -42,14 +42,17 @@ class Cards:
         base: str,
         interfaces: Sequence[card.Interface] | None = None,
         extended: bool = False,
+        grpc: bool = False,
     ) -> dict[str, Any]:
         """The card of `upstream` whose JSON-RPC endpoint is `url`, listing `interfaces`
-        (`base`: the gateway's base URL, for the JWKS). Raises A2AError when the agent
-        cannot be described."""
+        (`base`: the gateway's base URL, for the JWKS; `grpc`: whether the gRPC binding is
+        on, for the resume extension's entry). Raises A2AError when the agent cannot be
+        described."""
         description = await upstream.describe()
         entry = resume.card_entry(
             retained_events=self.settings.max_events_per_task,
             finished_ttl=self.settings.finished_task_ttl,
+            grpc=grpc,
         )
         body = card.build(
             description,

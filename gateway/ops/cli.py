@@ -62,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port; 0 picks a free one (default 8000)")
     serve.add_argument(
+        "--grpc-port",
+        type=int,
+        help="also serve the A2A gRPC binding (lf.a2a.v1.A2AService) on this port of --host; "
+        "0 picks a free one (default: off)",
+    )
+    serve.add_argument(
+        "--grpc-cert-file", metavar="PATH", help="PEM certificate (chain): gRPC over TLS"
+    )
+    serve.add_argument("--grpc-key-file", metavar="PATH", help="PEM private key of it")
+    serve.add_argument(
         "--keepalive", type=float, help="seconds between SSE keep-alive comments (default 15)"
     )
     serve.add_argument(
@@ -294,7 +304,15 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             for agent in agents:
                 if isinstance(agent, dict):
                     agent["deadline"] = args.deadline
-        for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers)):
+        listen = (
+            ("host", args.host),
+            ("port", args.port),
+            ("grpc_port", args.grpc_port),
+            ("grpc_cert_file", args.grpc_cert_file),
+            ("grpc_key_file", args.grpc_key_file),
+            ("workers", args.workers),
+        )
+        for key, value in listen:
             if value is not None:
                 _section(data, "listen")[key] = value
         if isinstance(data.get("store"), str):
@@ -437,7 +455,15 @@ async def serve(settings: Settings, log_level: str) -> None:
         log_level,
         http=server.limited_protocol(limits.max_header_bytes, limits.header_timeout),
     )
+    try:
+        grpc_address = await gateway.start_grpc()
+    except OSError as exc:
+        print(f"a2a-gateway: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(f"a2a-gateway listening on {server.url_of(sockets[0])}", flush=True)
+    if grpc_address is not None:
+        tls = " (TLS)" if settings.grpc_cert_file else ""
+        print(f"a2a-gateway gRPC on {grpc_address}{tls}", flush=True)
     if len(sockets) > 1:
         print(f"a2a-gateway metrics on {server.url_of(sockets[1])}/metrics", flush=True)
     await server.Server(config, gateway).serve(sockets=sockets)
@@ -455,6 +481,8 @@ def serve_workers(settings: Settings, log_level: str, argv: list[str]) -> None:
     there; streams end with the worker and clients resume on another one.)"""
     sock = server.listen(settings.host, settings.port)
     print(f"a2a-gateway listening on {server.url_of(sock)}", flush=True)
+    if settings.grpc_port is not None:  # every worker binds it (SO_REUSEPORT)
+        print(f"a2a-gateway gRPC on {settings.host}:{settings.grpc_port}", flush=True)
     os.environ[WORKER_ARGV] = json.dumps(argv)
     config = uvicorn_config(
         "gateway.ops.cli:worker_app", settings, log_level, factory=True, workers=settings.workers

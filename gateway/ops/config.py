@@ -169,7 +169,16 @@ class AgentConfig(Section):
 class ListenConfig(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    grpc_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    grpc_cert_file: ExistingFile | None = None
+    grpc_key_file: ExistingFile | None = None
     workers: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _grpc_tls(self) -> ListenConfig:
+        if (self.grpc_cert_file is None) != (self.grpc_key_file is None):
+            raise ValueError("grpc_cert_file and grpc_key_file go together (TLS needs both)")
+        return self
 
 
 class StoreConfig(Section):
@@ -346,6 +355,13 @@ class GatewayConfig(Section):
         for index, agent in enumerate(self.agents):
             if agent.extended_card and not auth:
                 found.append((f"agents[{index}].extended_card", EXTENDED_CARD_NEEDS_AUTH))
+        if self.listen.workers > 1 and self.listen.grpc_port == 0:
+            found.append(
+                (
+                    "listen.grpc_port",
+                    "with several workers, give a fixed port (every worker binds it)",
+                )
+            )
         return found
 
     def to_settings(self) -> Settings:
@@ -359,6 +375,9 @@ class GatewayConfig(Section):
             forward_headers=tuple(dict.fromkeys(self.forward_headers)),
             host=self.listen.host,
             port=self.listen.port,
+            grpc_port=self.listen.grpc_port,
+            grpc_cert_file=self.listen.grpc_cert_file,
+            grpc_key_file=self.listen.grpc_key_file,
             auth=self.auth.to_settings(),
             per_principal=PrincipalLimits(**self.per_principal.model_dump()),
             metrics=self.metrics.mode,

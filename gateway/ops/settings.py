@@ -211,6 +211,9 @@ class Settings:
     forward_headers: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
+    grpc_port: int | None = None  # the gRPC binding: off unless set (0 picks a free port)
+    grpc_cert_file: str | None = None  # PEM certificate chain: the gRPC port speaks TLS
+    grpc_key_file: str | None = None  # its PEM private key
     keepalive: float = 15.0
     max_body_bytes: int = 16 * MiB  # a 12 MiB file in base64 (docs/use-cases.md)
     max_events_per_task: int = 10_000
