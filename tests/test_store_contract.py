@@ -1,5 +1,5 @@
-"""The store contract, one suite run against both backends: MemoryStore and RedisStore (on a
-private redis-server). Then what only a shared store has: several writers, fencing, TTLs."""
+"""The store contract, one suite run against every backend: MemoryStore, RedisStore (on a
+private redis-server) and ClusterStore (on a private 3-primary Redis Cluster). Then what only a shared store has: several writers, fencing, TTLs."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gateway.core import task
 from gateway.core.events import Event
 from gateway.core.task import TaskRecord
 from gateway.stores.contract import EventsExpired, Store, StoreConflict, TaskQuery
+from gateway.stores.cluster import ClusterStore
 from gateway.stores.memory import MemoryStore
 from gateway.stores.redis import RedisStore
 from tests.redis_server import RedisServer
@@ -24,19 +25,24 @@ pytestmark = pytest.mark.anyio
 MakeStore = Callable[..., Store]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
-    """Build stores of the parametrised backend; redis ones share one fresh key prefix."""
+    """Build stores of the parametrised backend; redis and cluster ones share one fresh key
+    prefix."""
     made: list[Store] = []
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
     url = ""
     if request.param == "redis":
         url = request.getfixturevalue("redis_server").url
+    elif request.param == "cluster":
+        url = request.getfixturevalue("redis_cluster").url
 
     def make(**limits: Any) -> Store:
         store: Store
         if request.param == "memory":
             store = MemoryStore(**limits)
+        elif request.param == "cluster":
+            store = ClusterStore(url, prefix=prefix, **limits)
         else:
             store = RedisStore(url, prefix=prefix, **limits)
         made.append(store)
@@ -46,8 +52,8 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]
     for store in made:
         if isinstance(store, RedisStore):
             keys = [k async for k in store.redis.scan_iter(match=prefix + "*")]
-            if keys:
-                await store.redis.delete(*keys)
+            for key in keys:  # one by one: on Cluster they live in many slots
+                await store.redis.delete(key)
         await store.close()
 
 
@@ -226,16 +232,20 @@ async def test_finished_tasks_are_evicted_after_their_ttl(make_store: MakeStore)
 # --- what only a shared store has ------------------------------------------------------------
 
 
-@pytest.fixture
-async def shared(redis_server: RedisServer) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
-    """Two replicas' stores on one Redis and one prefix."""
+@pytest.fixture(params=["redis", "cluster"])
+async def shared(request: pytest.FixtureRequest) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two replicas' stores on one Redis (or one Redis Cluster) and one prefix."""
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    a = RedisStore(redis_server.url, prefix=prefix, max_events_per_task=100)
-    b = RedisStore(redis_server.url, prefix=prefix, max_events_per_task=100)
+    if request.param == "cluster":
+        url, kind = request.getfixturevalue("redis_cluster").url, ClusterStore
+    else:
+        url, kind = request.getfixturevalue("redis_server").url, RedisStore
+    a = kind(url, prefix=prefix, max_events_per_task=100)
+    b = kind(url, prefix=prefix, max_events_per_task=100)
     yield a, b
     keys = [k async for k in a.redis.scan_iter(match=prefix + "*")]
-    if keys:
-        await a.redis.delete(*keys)
+    for key in keys:
+        await a.redis.delete(key)
     await a.close()
     await b.close()
 

@@ -167,6 +167,7 @@ class StoreConfig(Section):
     url: str = "memory"
     prefix: Annotated[str, Field(min_length=1)] = "a2a:"
     lease: PositiveFloat = 10.0
+    cluster: bool = False  # the URL names a node of a Redis Cluster
 
     @model_validator(mode="before")
     @classmethod
@@ -318,6 +319,7 @@ class GatewayConfig(Section):
             store=self.store.url,
             store_prefix=self.store.prefix,
             lease=self.store.lease,
+            store_cluster=self.store.cluster,
             **flat,
         )
 

@@ -33,6 +33,8 @@ from gateway.core.events import Event
 
 log = logging.getLogger("a2a_gateway")
 
+UNKNOWN = 1 << 62  # a window's start after `resync`: it reaches back nowhere
+
 Decode = Callable[[list[tuple[bytes, dict[bytes, bytes]]]], list[Event]]
 
 
@@ -69,13 +71,26 @@ class Window:
     def last(self) -> int:
         return self.start + len(self.entries)
 
+    def wants(self, seq: int) -> bool:
+        """Whether an event of this seq would extend the window (else it is not decoded)."""
+        return self.start == UNKNOWN or seq > self.last
+
+    def resync(self) -> None:
+        """Forget what the window holds: its followers read Redis itself once, and the next
+        event that arrives starts it again (used when a feed may have missed events)."""
+        self.entries.clear()
+        self.start = UNKNOWN
+        self._wake()
+
     def add(self, events: list[Event]) -> None:
         """Take the events that extend the window; a gap restarts it after the gap."""
         added = False
         for event in events:
-            if event.seq <= self.last:
+            if self.start == UNKNOWN:
+                self.start = event.seq - 1
+            elif event.seq <= self.last:
                 continue
-            if event.seq > self.last + 1:
+            elif event.seq > self.last + 1:
                 self.entries.clear()
                 self.start = event.seq - 1
             self.entries.append(event)
@@ -138,7 +153,9 @@ class Tail:
         self._reader = aioredis.Redis.from_url(
             url,
             single_connection_client=True,
-            socket_timeout=block_ms / 1000 + socket_timeout,
+            # A blocked read answers within block_ms; under load it may take longer, and a
+            # slow answer must not count as Redis failing (that would end every stream).
+            socket_timeout=block_ms / 1000 + max(5.0, socket_timeout),
             socket_connect_timeout=socket_timeout,
         )
         self.capacity = capacity
@@ -217,8 +234,13 @@ class Tail:
             by_key = {w.key: w for w in self._windows.values()}
             for key, entries in found or []:
                 window = by_key.get(key.decode() if isinstance(key, bytes) else key)
-                if window is not None:
-                    window.add(self._decode(entries))
+                if window is None:
+                    continue
+                # This replica's own appends are in the window already (push): decode only
+                # what another replica appended.
+                fresh = [e for e in entries if window.wants(int(e[0].partition(b"-")[0]))]
+                if fresh:
+                    window.add(self._decode(fresh))
         self._task = None
 
     def _fail_all(self, exc: Exception) -> None:
