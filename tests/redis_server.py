@@ -7,6 +7,7 @@ redis-server is not installed or will not start, the tests that need it skip and
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,6 +24,20 @@ def free_port() -> int:
         return port
 
 
+def free_cluster_port() -> int:
+    """A free port P with P + 10000 free too (a cluster node's bus port) and P <= 55535."""
+    for _ in range(200):
+        port = random.randrange(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise OSError("no free pair of ports for a cluster node")
+
+
 class RedisServer:
     """One redis-server process. `persistent` turns on the append-only file (fsync always),
     so a restart on the same port and directory keeps every acknowledged write."""
@@ -32,7 +47,7 @@ class RedisServer:
         self.persistent = persistent
         self.cluster = cluster
         self.dir = Path(tempfile.mkdtemp(prefix="a2a-redis-"))
-        self.port = free_port()
+        self.port = free_cluster_port() if cluster else free_port()
         self.popen: subprocess.Popen[bytes] | None = None
 
     def __repr__(self) -> str:
