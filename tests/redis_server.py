@@ -1,4 +1,4 @@
-"""A private redis-server (or Redis Cluster) for tests: its own free port on 127.0.0.1 and its own temp dir.
+"""A private redis-server (or Redis Cluster) for tests: free ports on 127.0.0.1, own temp dirs.
 
 Never the machine's shared server: tests create, flush and kill only what they started. When
 redis-server is not installed or will not start, the tests that need it skip and say why.
@@ -146,9 +146,7 @@ class RedisCluster:
 
     def __init__(self, binary: str, cli: str, *, primaries: int = 3, replicas: int = 0) -> None:
         self.cli = cli
-        self.nodes = [
-            RedisServer(binary, cluster=True) for _ in range(primaries * (1 + replicas))
-        ]
+        self.nodes = [RedisServer(binary, cluster=True) for _ in range(primaries * (1 + replicas))]
         self.replicas = replicas
 
     def __repr__(self) -> str:

@@ -1,5 +1,6 @@
 """The store contract, one suite run against every backend: MemoryStore, RedisStore (on a
-private redis-server) and ClusterStore (on a private 3-primary Redis Cluster). Then what only a shared store has: several writers, fencing, TTLs."""
+private redis-server) and ClusterStore (on a private 3-primary Redis Cluster). Then what only
+a shared store has: several writers, fencing, TTLs."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import pytest
 from gateway.core import task
 from gateway.core.events import Event
 from gateway.core.task import TaskRecord
-from gateway.stores.contract import EventsExpired, Store, StoreConflict, TaskQuery
 from gateway.stores.cluster import ClusterStore
+from gateway.stores.contract import EventsExpired, Store, StoreConflict, TaskQuery
 from gateway.stores.memory import MemoryStore
 from gateway.stores.redis import RedisStore
 from tests.redis_server import RedisServer

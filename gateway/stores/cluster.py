@@ -33,7 +33,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from gateway.core.events import Event
 from gateway.core.task import is_final
@@ -221,18 +221,24 @@ class ClusterTail:
     async def _route_all(self, refresh: bool) -> None:
         backoff = 0.05
         while self._unrouted:
-            if refresh:
-                await asyncio.sleep(backoff)
-                with contextlib.suppress(RedisError, OSError):
+            try:
+                if refresh:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 1.0)
                     await self._cluster.nodes_manager.initialize()
-                backoff = min(backoff * 2, 1.0)
+                else:
+                    await self._cluster.initialize()  # once: the client starts lazily
+            except (RedisError, RedisClusterException, OSError) as exc:
+                log.debug("refreshing the cluster's slots: %s", exc)
+                refresh = True
+                continue
             channels, self._unrouted = self._unrouted, set()
             for channel in channels:
                 if channel not in self._channels or channel in self._where:
                     continue
                 try:
                     node = self._cluster.get_node_from_key(channel)
-                except (RedisError, OSError, AttributeError):
+                except (RedisError, RedisClusterException):
                     node = None
                 if node is None:
                     self._unrouted.add(channel)
