@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 SYSTEMS = ("direct", "gateway", "sdk")
-REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2")
+REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2", "gateway_cluster", "gateway_cluster_x2")
 SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
 
 
@@ -133,10 +133,20 @@ def sharing(results: dict[str, Any]) -> list[str]:
                 _num(_get(m, "idle", "gateway", "kb_per_stream"), 1),
                 _cpu(m, "idle", "gateway_redis", "kb_per_stream"),
                 "n/a",
+                "n/a",
+                "n/a",
                 "",
             )
         )
-    header = ("", "gateway (memory)", "gateway+redis", "gateway+redis x2", "redis / x2 vs memory")
+    header = (
+        "",
+        "gateway (memory)",
+        "gateway+redis",
+        "gateway+redis x2",
+        "gateway+cluster",
+        "gateway+cluster x2",
+        "redis / x2 / cluster / cluster x2 vs memory",
+    )
     return [
         *lines,
         *_table(header, rows),
@@ -147,8 +157,21 @@ def sharing(results: dict[str, Any]) -> list[str]:
         "the first, and a fan-out's task runs on the first while its subscribers alternate "
         "(half read it from the other replica, through Redis). CPU is the gateway processes' "
         "(both replicas summed) + redis-server's. Idle streams are measured for one replica "
-        "only (x2 n/a: each replica holds its own streams alike).",
+        "only (x2 n/a: each replica holds its own streams alike). gateway+cluster (x2): the "
+        "same on a private 3-primary Redis Cluster (`--store-cluster`), CPU of its 3 nodes "
+        "summed.",
     ]
+
+
+def failed(results: dict[str, Any]) -> list[str]:
+    """The cells that failed (the run went on without them), with their reasons."""
+    failures = results.get("failures") or []
+    if not failures:
+        return []
+    lines = ["", "Failed cells (not in the medians above):", ""]
+    for f in failures:
+        lines.append(f"- run {f.get('run', '?')}, {f['workload']} on {f['system']}: {f['reason']}")
+    return lines
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -281,6 +304,7 @@ def markdown(results: dict[str, Any]) -> str:
     header = ("", "direct gRPC", "gateway", "a2a-sdk 1.3", "ratio", "target", "status")
     lines = _table(header, rows)
     lines += sharing(results)
+    lines += failed(results)
     lines += [
         "",
         f"Machine: {machine['nproc']} cores ({machine['cpu']}), Python {machine['python']}, "
