@@ -60,6 +60,11 @@ class ClusterStore(RedisStore):
     def _tail(self, url: str, socket_timeout: float) -> Any:
         return ClusterTail(self.redis, socket_timeout=socket_timeout)
 
+    async def subscriber(self) -> Any:
+        """Classic Pub/Sub is broadcast to every node: a connection to any node hears all."""
+        await self.redis.initialize()  # the client starts lazily: no slot map before this
+        return self.redis.pubsub(node=self.redis.get_random_node(), ignore_subscribe_messages=True)
+
     def _follow_key(self, task_id: str) -> str:
         return self.keys.feed(task_id)
 

@@ -51,7 +51,7 @@ from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from gateway.core import errors
 from gateway.core.events import Event, compact
@@ -182,7 +182,7 @@ def unavailable(doing: str) -> Iterator[None]:
         if str(exc).startswith(_REFUSALS):
             raise
         raise errors.store_unavailable(f"{doing}: {exc}") from None
-    except (RedisError, OSError) as exc:
+    except (RedisError, RedisClusterException, OSError) as exc:  # cluster: no slot map yet...
         raise errors.store_unavailable(f"{doing}: {exc or type(exc).__name__}") from None
 
 
@@ -232,6 +232,10 @@ class RedisStore:
     def _tail(self, url: str, socket_timeout: float) -> Any:
         """The live tail of this replica (cluster.py: one over shard channels)."""
         return Tail(url, decode, pool=self.redis, socket_timeout=socket_timeout)
+
+    async def subscriber(self) -> Any:
+        """A Pub/Sub connection for the cancel channel (replicas.py)."""
+        return self.redis.pubsub(ignore_subscribe_messages=True)
 
     def _follow_key(self, task_id: str) -> str:
         """What the tail watches for a task: its stream (cluster.py: its feed channel)."""

@@ -35,7 +35,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from gateway.core import errors
 from gateway.core.task import FAILED, FINAL, TaskRecord, set_status
@@ -183,7 +183,7 @@ class Replicas:
                 for task_id in await self.renew():
                     log.warning("task %s: this replica lost its lease; stopping the turn", task_id)
                     self._stop(task_id, "lost")
-            except RedisError as exc:
+            except (RedisError, RedisClusterException) as exc:
                 log.warning("lease heartbeat failed: %s", exc)
 
     # --- sweeper ------------------------------------------------------------------------
@@ -231,7 +231,7 @@ class Replicas:
             await asyncio.sleep(self.lease_ms / 2000 * random.uniform(0.8, 1.2))
             try:
                 await self.sweep()
-            except (RedisError, errors.A2AError) as exc:
+            except (RedisError, RedisClusterException, errors.A2AError) as exc:
                 log.warning("lease sweep failed: %s", exc)
 
     # --- cancel across replicas ---------------------------------------------------------
@@ -280,19 +280,21 @@ class Replicas:
     async def _listen(self) -> None:
         backoff = 0.05
         while True:
-            pubsub = self.store.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub: Any = None
             try:
+                pubsub = await self.store.subscriber()
                 await pubsub.subscribe(self.keys.cancel)
                 backoff = 0.05
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._on_message(message)
-            except RedisError as exc:
+            except (RedisError, RedisClusterException) as exc:
                 log.debug("cancel channel: %s; subscribing again", exc)
             finally:
-                with contextlib.suppress(RedisError):
-                    await pubsub.aclose()
+                if pubsub is not None:
+                    with contextlib.suppress(RedisError):
+                        await pubsub.aclose()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
 
