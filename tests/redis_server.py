@@ -74,7 +74,7 @@ class RedisServer:
         ]  # fmt: skip
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
-            args += ["--cluster-node-timeout", "2000"]
+            args += ["--cluster-node-timeout", "1000"]  # failover within ~2 s in tests
         with (self.dir / "redis.log").open("ab") as log:
             self.popen = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

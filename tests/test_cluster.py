@@ -1,9 +1,11 @@
 """The Redis store on a real 3-primary Redis Cluster, under faults: a task's slot moving to
-another primary mid-stream (MOVED/ASK), and the primary of a task's slot paused for 2 s. Two
-gateway replicas each time; no event may be lost or repeated and the task must end."""
+another primary mid-stream (MOVED/ASK), the primary of a task's slot paused for 2 s, and (on
+a cluster with replicas) that primary killed. Two gateway replicas each time; no event may be
+lost or repeated and the task must end."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 
@@ -11,9 +13,11 @@ import pytest
 
 from tests import a2a
 from tests.conftest import Backend
-from tests.redis_server import RedisCluster, RedisServer
+from tests.redis_server import RedisCluster, RedisServer, start_cluster
 from tests.servers import Process
-from tests.test_replicas import Reader, assert_one_clean_log, get
+from tests.test_replicas import Reader, assert_one_clean_log, get, wait_state
+
+TERMINAL = {"TASK_STATE_COMPLETED", "TASK_STATE_FAILED"}
 
 
 @pytest.fixture
@@ -106,3 +110,42 @@ def test_a_paused_primary_delays_but_loses_nothing(
     assert seen[-1].state == "TASK_STATE_COMPLETED"
     assert get(b, task_id)["result"]["status"]["state"] == "TASK_STATE_COMPLETED"
     assert [e.result for e in assert_one_clean_log(b, task_id)] == [e.result for e in seen]
+
+
+@pytest.fixture(scope="module")
+def failover_cluster() -> Iterator[RedisCluster]:
+    """3 primaries, each with a replica (6 processes), for the failover test only."""
+    try:
+        cluster = start_cluster(replicas=1)
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.close()
+
+
+def test_a_primary_killed_mid_stream_fails_over_and_nothing_is_repeated(
+    failover_cluster: RedisCluster, scripted_agent: Process
+) -> None:
+    """The task's primary is killed (-9); its replica takes over within about 2 s. The turn
+    either rides it out (writes retry for 3 s) or fails with STORE_UNAVAILABLE: either way the
+    task ends, its log has every id once and in order, and what the client saw is that log."""
+    backend = Backend("cluster", failover_cluster)
+    prefix = f"test-{time.monotonic_ns()}:"
+    try:
+        a, b = (
+            backend.gateway(scripted_agent, "--lease", "2", prefix=prefix).address
+            + "/agents/scripted/"
+            for _ in range(2)
+        )
+        client = Reader(a, "SendStreamingMessage", {"message": a2a.user_message("steps 150 20")})
+        client.start()
+        client.wait_for(5)
+        task_id = client.events[0].result["task"]["id"]
+        owner(failover_cluster, slot_of(failover_cluster, task_id)).stop(signal.SIGKILL)
+        seen = [e for e in client.finish(timeout=60) if "result" in e.data]
+        final = wait_state(b, task_id, TERMINAL, timeout=30)["status"]["state"]
+        log = assert_one_clean_log(b, task_id)
+        assert [e.result for e in seen] == [e.result for e in log[: len(seen)]]
+        assert log[-1].state == final
+    finally:
+        backend.stop_all()

@@ -223,7 +223,8 @@ class RedisStore:
         pool = aioredis.BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
-            timeout=socket_timeout,
+            # Waiting for a free connection under load is not Redis failing: wait longer.
+            timeout=max(5.0, socket_timeout),
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
         )
