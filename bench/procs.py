@@ -68,7 +68,17 @@ class Server:
         return self.popen.pid
 
     def cpu(self) -> float:
-        return cpu_seconds(self.pid)
+        """CPU seconds of the process and of its live descendants (`--workers` children)."""
+        total, pending = 0.0, [self.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                total += cpu_seconds(pid)
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except (OSError, IndexError, ValueError):
+                continue
+            pending += [int(c) for c in children]
+        return total
 
     def rss(self) -> int:
         return rss_bytes(self.pid)

@@ -7,7 +7,13 @@ import math
 from typing import Any
 
 SYSTEMS = ("direct", "gateway", "sdk")
-REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2", "gateway_cluster", "gateway_cluster_x2")
+REDIS_SYSTEMS = (
+    "gateway_redis",
+    "gateway_redis_x2",
+    "gateway_redis_w2",
+    "gateway_cluster",
+    "gateway_cluster_x2",
+)
 SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
 
 
@@ -135,6 +141,7 @@ def sharing(results: dict[str, Any]) -> list[str]:
                 "n/a",
                 "n/a",
                 "n/a",
+                "n/a",
                 "",
             )
         )
@@ -143,9 +150,10 @@ def sharing(results: dict[str, Any]) -> list[str]:
         "gateway (memory)",
         "gateway+redis",
         "gateway+redis x2",
+        "gateway+redis --workers 2",
         "gateway+cluster",
         "gateway+cluster x2",
-        "redis / x2 / cluster / cluster x2 vs memory",
+        "each vs memory",
     )
     return [
         *lines,
@@ -157,7 +165,9 @@ def sharing(results: dict[str, Any]) -> list[str]:
         "the first, and a fan-out's task runs on the first while its subscribers alternate "
         "(half read it from the other replica, through Redis). CPU is the gateway processes' "
         "(both replicas summed) + redis-server's. Idle streams are measured for one replica "
-        "only (x2 n/a: each replica holds its own streams alike). gateway+cluster (x2): the "
+        "only (x2 n/a: each replica holds its own streams alike). gateway+redis --workers 2: "
+        "one gateway with two worker processes on one port, on that Redis (CPU: both "
+        "workers and their supervisor). gateway+cluster (x2): the "
         "same on a private 3-primary Redis Cluster (`--store-cluster`), CPU of its 3 nodes "
         "summed.",
     ]

@@ -105,6 +105,7 @@ def start_gateway(
     prefix: str = "",
     running: int = 1000,
     cluster: bool = False,
+    workers: int = 1,
 ) -> Server:
     """`running`: task turns at once (the default limit, 1000, unless idle needs more)."""
     args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
@@ -114,6 +115,8 @@ def start_gateway(
         args += ["--store", store.address, "--store-prefix", prefix]
         if cluster:
             args.append("--store-cluster")
+        if workers > 1:
+            args += ["--workers", str(workers)]
     server = start(name, args, GATEWAY_LINE)
     server.address += "/"
     return server
@@ -253,6 +256,19 @@ class Bench:
                     ",".join(r.address for r in replicas[1:]),
                     tuple(r.name for r in replicas[1:]),
                     redis=("redis",),
+                )
+                workers = self.started(
+                    start_gateway(
+                        self.agent,
+                        max_events,
+                        name="gateway_redis_w2",
+                        store=store,
+                        prefix="bench5:",
+                        workers=2,
+                    )
+                )
+                self.targets["gateway_redis_w2"] = Target(
+                    "sse", workers.address, (workers.name,), redis=("redis",)
                 )
                 self.add_cluster(redis, max_events)
             warm = Spec(events=20, size=sizes.size)
