@@ -172,6 +172,9 @@ class ClusterTail:
         if window is not None:
             window.add([event])
 
+    def foreign(self, task_id: str) -> None:
+        """Nothing to do: feeds bring every writer's events (this one's are dropped undecoded)."""
+
     def invalidate(self, task_id: str) -> None:
         window = self._windows.get(task_id)
         if window is not None:

@@ -67,12 +67,13 @@ from gateway.stores.contract import (
 from gateway.stores.redis_tail import Tail
 
 # KEYS: task, events, lease, feed (all of one slot)
-# ARGV: id, seq, body, updated, state, ctx, token, final, terminal, checkpoint, maxlen, ttl_ms,
-#       unowned, replica, publish
+# ARGV: id, first seq, n, state, ctx, updated, token, final, terminal, checkpoint, maxlen,
+#       ttl_ms, unowned, replica, publish, then n pairs (body, time): events first..first+n-1
 _APPEND = """
 local cur = redis.call('HGET', KEYS[1], 'seq')
-local seq = tonumber(ARGV[2])
-if seq == 1 then
+local first = tonumber(ARGV[2])
+local last = first + tonumber(ARGV[3]) - 1
+if first == 1 then
   if cur then
     if redis.call('HGET', KEYS[1], 'w') == ARGV[7] then return 0 end
     return redis.error_reply('EXISTS')
@@ -80,24 +81,27 @@ if seq == 1 then
 else
   if not cur then return redis.error_reply('GONE') end
   cur = tonumber(cur)
-  if cur ~= seq - 1 then
-    if cur == seq and redis.call('HGET', KEYS[1], 'w') == ARGV[7] then return 0 end
+  if cur ~= first - 1 then
+    if cur == last and redis.call('HGET', KEYS[1], 'w') == ARGV[7] then return 0 end
     return redis.error_reply('CONFLICT ' .. cur)
   end
 end
 if ARGV[13] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
   return redis.error_reply('LEASED')
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], seq .. '-0', 'b', ARGV[3], 'u', ARGV[4])
-redis.call('HSET', KEYS[1], 'seq', seq, 'state', ARGV[5], 'ctx', ARGV[6], 'updated', ARGV[4],
+for seq = first, last do
+  local i = 16 + 2 * (seq - first)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], seq .. '-0', 'b', ARGV[i], 'u', ARGV[i + 1])
+  if ARGV[15] == '1' then redis.call('SPUBLISH', KEYS[4], seq .. ' ' .. ARGV[i]) end
+end
+redis.call('HSET', KEYS[1], 'seq', last, 'state', ARGV[4], 'ctx', ARGV[5], 'updated', ARGV[6],
            'w', ARGV[7])
-if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'rec', ARGV[10], 'cseq', seq) end
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'rec', ARGV[10], 'cseq', last) end
 if ARGV[8] == '1' and redis.call('GET', KEYS[3]) == ARGV[14] then redis.call('DEL', KEYS[3]) end
 if ARGV[9] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[12])
   redis.call('PEXPIRE', KEYS[2], ARGV[12])
 end
-if ARGV[15] == '1' then redis.call('SPUBLISH', KEYS[4], seq .. ' ' .. ARGV[3]) end
 return 1
 """
 
@@ -264,31 +268,47 @@ class RedisStore:
     ) -> Event:
         """Log the next event; StoreConflict when another writer got there first (or, with
         `unowned`, while a replica holds the task's lease)."""
-        seq = record.last_seq + 1
-        final = is_final(body)
-        raw = orjson.dumps(body)
-        record.last_seq = seq
-        checkpoint = (
-            dump(record) if "task" in body or final or seq % self.checkpoint_every == 0 else b""
-        )
+        return (await self.append_many(record, [(body, record.updated)], unowned=unowned))[0]
+
+    async def append_many(
+        self,
+        record: TaskRecord,
+        items: list[tuple[dict[str, Any], float]],
+        *,
+        unowned: bool = False,
+    ) -> list[Event]:
+        """Log the next events (body, time) at once: one script, one round trip, fenced and
+        recognised on retry as a whole (all of them are logged or none). `record` already has
+        them all applied; only the last may be final. A checkpoint, when one is due within the
+        batch, is the record after its last event."""
+        first = record.last_seq + 1
+        last = first + len(items) - 1
+        bodies = [body for body, _ in items]
+        raws = [orjson.dumps(body) for body in bodies]
+        final = is_final(bodies[-1])
+        record.last_seq = last
+        due = final or any("task" in b for b in bodies)
+        due = due or last // self.checkpoint_every != (first - 1) // self.checkpoint_every
         keys = self.keys
         args: list[Any] = [
             record.id,
-            seq,
-            raw,
-            repr(record.updated),
+            first,
+            len(items),
             record.state,
             record.context_id,
+            repr(record.updated),
             f"{self.replica}:{next(self._tokens)}",
             int(final),
             int(record.terminal),
-            checkpoint,
+            dump(record) if due else b"",
             self.max_events_per_task,
             max(1, int(self.finished_ttl * 1000)),
             int(unowned),
             self.replica,
             int(self.publishes),
         ]
+        for raw, (_, when) in zip(raws, items, strict=True):
+            args += [raw, repr(when)]
         task_keys = [
             keys.task(record.id),
             keys.events(record.id),
@@ -298,15 +318,19 @@ class RedisStore:
         try:
             await self._retrying(lambda: self._append(keys=task_keys, args=args))
         except ResponseError as exc:  # one of our script's refusals
-            record.last_seq = seq - 1
+            record.last_seq = first - 1
+            self.tail.foreign(record.id)
             raise StoreConflict(f"task {record.id}: {exc}") from None
         except BaseException:
-            record.last_seq = seq - 1
+            record.last_seq = first - 1
             raise
-        event = Event(seq, body, final)
-        event.preset(compact(raw))
-        self.tail.push(record.id, event)
-        return event
+        events = []
+        for seq, body, raw in zip(range(first, last + 1), bodies, raws, strict=True):
+            event = Event(seq, body, is_final(body))
+            event.preset(compact(raw))
+            self.tail.push(record.id, event)
+            events.append(event)
+        return events
 
     async def _retrying(self, write: Any) -> Any:
         """Run an idempotent write, retrying connection trouble for `retry_for` seconds."""
