@@ -26,8 +26,9 @@ seq is the one before it, so two writers can never both log seq N: the loser lea
 is stale and stops. Because the SSE id of an event is its seq, which is also its stream id, an
 id works on every replica. A write whose answer was lost is retried with the same token and
 recognised as already done, never logged twice. Writes retry for `retry_for` seconds while
-Redis is away (the pump waits: nothing is buffered), then raise STORE_UNAVAILABLE; reads fail
-at once with it. Socket timeouts are short; the client reconnects by itself when Redis returns.
+Redis is away (the pump waits, reading at most bridge.READ_AHEAD events ahead), then raise
+STORE_UNAVAILABLE; a follower's reads retry as long, other reads fail at once with it. Socket
+timeouts are short; the client reconnects by itself when Redis returns.
 
 Retention: a terminal event sets a TTL (`finished_ttl`) on the task's hash and stream; index
 entries whose task expired are removed lazily by the next ListTasks of that owner (only those
