@@ -129,6 +129,34 @@ async def test_follow_yields_waiting_events_in_one_batch_then_live_ones(
     assert batches == [[1, 2, 3, 4], [5]]
 
 
+def statuses(record: TaskRecord, count: int) -> list[tuple[dict[str, Any], float]]:
+    """`count` WORKING updates applied to `record`, as (body, time) for append_many."""
+    items = []
+    for i in range(count):
+        body = task.set_status(record, task.WORKING, None, 10.0 + i)
+        items.append((body, record.updated))
+    return items
+
+
+async def test_several_events_are_logged_at_once_in_order(make_store: MakeStore) -> None:
+    store = make_store(max_events_per_task=50)
+    record = await add(store, "t")
+    follower = store.follow("t", 0)
+    assert [e.seq for e in await anext(follower)] == [1]
+    events = await store.append_many(record, statuses(record, 5))
+    assert [e.seq for e in events] == [2, 3, 4, 5, 6]
+    assert record.last_seq == 6
+    seen: list[int] = []
+    while len(seen) < 5:
+        seen += [e.seq for e in await anext(follower)]
+    assert seen == [2, 3, 4, 5, 6]
+    await follower.aclose()
+    assert await store.bounds("t") == (1, 6)
+    again = await store.get("t")
+    assert again is not None
+    assert (again.last_seq, again.updated) == (6, record.updated)
+
+
 async def test_a_follower_behind_the_retained_window_gets_events_expired(
     make_store: MakeStore,
 ) -> None:
@@ -287,6 +315,20 @@ async def test_a_stale_writer_is_refused_and_logs_nothing(
     again = await a.get("t")
     assert again is not None
     assert again.state == task.FAILED
+
+
+async def test_a_stale_writer_s_batch_is_refused_whole(
+    shared: tuple[RedisStore, RedisStore],
+) -> None:
+    a, b = shared
+    record = await add(a, "t")
+    copy = await b.get("t")
+    assert copy is not None
+    await working(b, copy)
+    with pytest.raises(StoreConflict):
+        await a.append_many(record, statuses(record, 3))
+    assert record.last_seq == 1
+    assert await a.bounds("t") == (1, 2)
 
 
 async def test_an_unowned_write_is_refused_while_a_lease_is_held(
