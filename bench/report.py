@@ -159,6 +159,8 @@ def sharing(results: dict[str, Any]) -> list[str]:
         *lines,
         *_table(header, rows),
         "",
+        *_table(("issue 16 target (gateway+redis, one replica)", "measured", "status"), targets(m)),
+        "",
         "gateway+redis: one replica with `--store redis://` on a private redis-server "
         "(no persistence) on this machine. gateway+redis x2: two replicas on that Redis with "
         "one key prefix; concurrent streams alternate between them, the single stream runs on "
@@ -171,6 +173,56 @@ def sharing(results: dict[str, Any]) -> list[str]:
         "same on a private 3-primary Redis Cluster (`--store-cluster`), CPU of its 3 nodes "
         "summed.",
     ]
+
+
+def targets(m: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Where the Redis store stands against issue 16's targets, as ratios of one run."""
+    rows: list[tuple[str, ...]] = []
+    for workload, least in (("long", 0.5), ("many", 0.6)):
+        ratio = _div(
+            _get(m, workload, "gateway_redis", "events_per_s"),
+            _get(m, workload, "gateway", "events_per_s"),
+        )
+        rows.append(
+            (
+                f"{workload}: events/s >= {least}x the memory store's",
+                _ratio(ratio),
+                _status(None if ratio is None else ratio >= least),
+            )
+        )
+    for workload in ("long", "many"):
+        cpu = _get(m, workload, "gateway_redis", "redis_cpu_us_per_event")
+        rows.append(
+            (
+                f"{workload}: redis-server CPU <= 50 us/event",
+                _num(cpu, 1),
+                _status(None if cpu is None else cpu <= 50),
+            )
+        )
+    base, redis = (
+        _get(m, "latency", "gateway", "p99_ms"),
+        _get(m, "latency", "gateway_redis", "p99_ms"),
+    )
+    added = None if base is None or redis is None else redis - base
+    rows.append(
+        (
+            "latency p99 added <= +3 ms",
+            "n/a" if added is None else f"{added:+.2f} ms",
+            _status(None if added is None else added <= 3),
+        )
+    )
+    ratio = _div(
+        _get(m, "many", "gateway_redis_w2", "events_per_s"),
+        _get(m, "many", "gateway", "events_per_s"),
+    )
+    rows.append(
+        (
+            "many: --workers 2 on Redis > one memory-store process",
+            _ratio(ratio),
+            _status(None if ratio is None else ratio > 1),
+        )
+    )
+    return rows
 
 
 def failed(results: dict[str, Any]) -> list[str]:
