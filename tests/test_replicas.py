@@ -158,9 +158,15 @@ class Reader(threading.Thread):
             assert self.is_alive() or len(self.events) >= count, self.error
             time.sleep(0.02)
 
-    def finish(self, timeout: float = 20.0) -> list[a2a.SseEvent]:
+    def finish(self, timeout: float = 20.0, *, dropped: bool = False) -> list[a2a.SseEvent]:
+        """The events, once the stream ended. It must have ended cleanly, unless `dropped`
+        (its replica was killed): then only a transport error may have ended it."""
         self.join(timeout)
         assert not self.is_alive(), "the stream did not end"
+        if dropped:
+            assert self.error is None or isinstance(self.error, httpx.TransportError), self.error
+        elif self.error is not None:
+            raise self.error
         return self.events
 
 
@@ -205,7 +211,7 @@ def test_cancel_on_another_replica_stops_the_agent_call_promptly(
     started = time.monotonic()
     result = a2a.rpc(b, "CancelTask", {"id": task["id"]})["result"]
     assert result["status"]["state"] == "TASK_STATE_CANCELED"
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 5.0  # within the cancel timeout (it would fail past it)
     deadline = time.monotonic() + 3
     while not marker.exists():
         assert time.monotonic() < deadline, "the agent's call on replica A was not cancelled"
@@ -237,7 +243,7 @@ def test_a_killed_replica_s_tasks_fail_and_clients_resume_elsewhere(everywhere: 
     live_on_b.wait_for(1)
     everywhere.kill(a)
     killed = time.monotonic()
-    seen = client.finish()
+    seen = client.finish(dropped=True)
     last = int(seen[-1].id or 0)
     rest = resume(b, task_id, last)
     assert time.monotonic() - killed < 8.0, "the lost turn was not failed within the bound"
@@ -345,7 +351,7 @@ def test_redis_away_fails_fast_with_a_clear_error_and_recovers(
     try:
         started = time.monotonic()
         error = get(a, task_id)["error"]
-        assert time.monotonic() - started < 3.0
+        assert time.monotonic() - started < 10.0  # a clear error, not the 30 s client timeout
         assert error["code"] == -32603
         assert error["data"][0]["reason"] == "STORE_UNAVAILABLE"
         ready = httpx.get(base + "/readyz", timeout=10)
