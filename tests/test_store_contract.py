@@ -150,7 +150,7 @@ async def test_several_events_are_logged_at_once_in_order(make_store: MakeStore)
     while len(seen) < 5:
         seen += [e.seq for e in await anext(follower)]
     assert seen == [2, 3, 4, 5, 6]
-    await follower.aclose()
+    await follower.aclose()  # type: ignore[attr-defined]  # an async generator
     assert await store.bounds("t") == (1, 6)
     again = await store.get("t")
     assert again is not None
@@ -265,6 +265,7 @@ async def test_finished_tasks_are_evicted_after_their_ttl(make_store: MakeStore)
 async def shared(request: pytest.FixtureRequest) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
     """Two replicas' stores on one Redis (or one Redis Cluster) and one prefix."""
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    kind: type[RedisStore]
     if request.param == "cluster":
         url, kind = request.getfixturevalue("redis_cluster").url, ClusterStore
     else:
