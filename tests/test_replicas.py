@@ -341,6 +341,30 @@ def test_redis_restarted_mid_stream_loses_and_repeats_nothing(
     assert log[-1].state == "TASK_STATE_COMPLETED"  # a short outage is ridden out
 
 
+def test_redis_paused_for_2_s_mid_stream_delays_but_ends_no_stream(
+    cluster: Cluster, own_redis: RedisServer
+) -> None:
+    """A slow Redis (stopped for 2 s, under the 3 s the writes and followers wait) is waited
+    out: the stream on A and a follower on B both get every event once, and it completes."""
+    a, b = cluster.start(2, redis=own_redis)
+    client = Reader(a, "SendStreamingMessage", {"message": a2a.user_message("steps 80 20")})
+    client.start()
+    client.wait_for(5)
+    task_id = client.events[0].result["task"]["id"]
+    follower = Reader(b, "SubscribeToTask", {"id": task_id}, last=0)
+    follower.start()
+    follower.wait_for(5)
+    own_redis.pause()
+    try:
+        time.sleep(2.0)  # the fault itself: Redis stopped for 2 s, not a readiness wait
+    finally:
+        own_redis.resume()
+    seen = client.finish(timeout=60)
+    assert a2a.ids(seen) == list(range(1, len(seen) + 1))
+    assert seen[-1].state == "TASK_STATE_COMPLETED"
+    assert [e.result for e in follower.finish(timeout=60)] == [e.result for e in seen]
+
+
 def test_redis_away_fails_fast_with_a_clear_error_and_recovers(
     cluster: Cluster, own_redis: RedisServer
 ) -> None:
