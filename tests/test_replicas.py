@@ -345,8 +345,9 @@ def test_redis_paused_for_2_s_mid_stream_delays_but_ends_no_stream(
     cluster: Cluster, own_redis: RedisServer
 ) -> None:
     """A slow Redis (stopped for 2 s, under the 3 s the writes and followers wait) is waited
-    out: the stream on A and a follower on B both get every event once, and it completes."""
-    a, b = cluster.start(2, redis=own_redis)
+    out: the stream on A and a follower on B both get every event once, and it completes. (A
+    lease of 10 s: a pause longer than the lease rightly fails the turn, REPLICA_LOST.)"""
+    a, b = cluster.start(2, "--lease", "10", redis=own_redis)
     client = Reader(a, "SendStreamingMessage", {"message": a2a.user_message("steps 80 20")})
     client.start()
     client.wait_for(5)
