@@ -1,17 +1,19 @@
 """Bench clients, one process each, one JSON line of results on stdout.
 
-Two clients read the same workload: `sse` (a raw asyncio HTTP/1.1 client that parses
-SSE minimally, used for the gateway and the a2a-sdk server alike) and `grpc` (a
-grpc.aio client calling the agent's Run directly: the ceiling). Modes:
+Three clients read the same workload: `sse` (a raw asyncio HTTP/1.1 client that parses
+SSE minimally, speaking JSON-RPC to the gateway and the a2a-sdk server alike), `rest` (the
+same reader, speaking the gateway's HTTP+JSON binding: requests.py) and `grpc` (a grpc.aio
+client calling the agent's Run directly: the ceiling). Modes:
 
 - stream:  `--streams` concurrent streams of the spec; events, first and last times,
            and (with `--latency`) receive - send of every chunk, in microseconds;
 - serial:  `--streams` streams one after the other (time to first event, cost per event);
-- fanout:  (sse) one SendStreamingMessage plus `--streams - 1` SubscribeToTask on it;
+- fanout:  (sse, rest) one SendStreamingMessage plus `--streams - 1` SubscribeToTask on it;
 - idle:    open `--streams` idle streams, print {"open": n}, close on a line on stdin.
 
-For `sse`, `--url` may list several replicas of one gateway, comma-separated: stream k goes
-to replica k mod n (the fan-out's sender, stream 0, to the first; its subscribers round robin).
+For `sse` and `rest`, `--url` may list several replicas of one gateway, comma-separated:
+stream k goes to replica k mod n (the fan-out's sender, stream 0, to the first; its
+subscribers round robin).
 
     python -m bench.client sse stream --url http://127.0.0.1:8000/ --streams 10 \
         --spec "events=1000;size=200"
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from bench.procs import raise_nofile
+from bench.requests import stream_request, subscribe_request
 from bench.workload import STAMP, Spec, stamp_of
 
 FINAL_MARKS = (
@@ -57,20 +60,6 @@ class Result:
     error: str = ""
     task_id: str = ""
     latencies: list[int] = field(default_factory=list)  # ns
-
-
-def request_body(method: str, params: dict[str, Any]) -> bytes:
-    return orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-
-
-def send_params(spec: str) -> dict[str, Any]:
-    return {
-        "message": {
-            "messageId": str(uuid.uuid4()),
-            "role": "ROLE_USER",
-            "parts": [{"text": spec}],
-        }
-    }
 
 
 class SseProtocol(asyncio.Protocol):
@@ -184,7 +173,7 @@ class SseProtocol(asyncio.Protocol):
         for line in region.split(b"\n"):
             if line.startswith(b"data:"):
                 body = orjson.loads(line[5:])
-                result = body.get("result", {})
+                result = body.get("result", body)  # JSON-RPC wraps it, REST does not
                 if "task" in result:
                     self.result.task_id = result["task"]["id"]
                 else:
@@ -227,11 +216,9 @@ async def sse_open(
     return protocol
 
 
-async def sse_stream(url: str, spec: str, *, latency: bool) -> Result:
+async def sse_stream(kind: str, url: str, spec: str, *, latency: bool) -> Result:
     result = Result()
-    protocol = await sse_open(
-        url, request_body("SendStreamingMessage", send_params(spec)), result, latency=latency
-    )
+    protocol = await sse_open(*stream_request(kind, url, spec), result, latency=latency)
     await protocol.done
     return result
 
@@ -314,7 +301,7 @@ def stream_runner(args: argparse.Namespace) -> Any:
         client = GrpcClient(args.url)
         return lambda spec: client.stream(spec, latency=args.latency)
     urls = itertools.cycle(args.url.split(","))
-    return lambda spec: sse_stream(next(urls), spec, latency=args.latency)
+    return lambda spec: sse_stream(args.kind, next(urls), spec, latency=args.latency)
 
 
 async def gather_bounded(coros: list[Awaitable[Result]], timeout: float) -> list[Result]:
@@ -327,16 +314,17 @@ async def mode_fanout(args: argparse.Namespace) -> dict[str, Any]:
     first = Result()
     opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     sender = await sse_open(
-        urls[0],
-        request_body("SendStreamingMessage", send_params(args.spec)),
+        *stream_request(args.kind, urls[0], args.spec),
         first,
         on_open=lambda _: opened.done() or opened.set_result(None),  # type: ignore[func-returns-value]
     )
     await asyncio.wait_for(opened, args.timeout)
-    body = request_body("SubscribeToTask", {"id": first.task_id})
     others = [Result() for _ in range(args.streams - 1)]
     subscribers = await asyncio.gather(
-        *(sse_open(urls[(i + 1) % len(urls)], body, r) for i, r in enumerate(others))
+        *(
+            sse_open(*subscribe_request(args.kind, urls[(i + 1) % len(urls)], first.task_id), r)
+            for i, r in enumerate(others)
+        )
     )
     await asyncio.wait_for(
         asyncio.gather(sender.done, *(s.done for s in subscribers)), args.timeout
@@ -360,8 +348,7 @@ async def mode_idle(args: argparse.Namespace) -> dict[str, Any]:
             result = Result()
             opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             protocol = await sse_open(
-                args.url,
-                request_body("SendStreamingMessage", send_params(args.spec)),
+                *stream_request(args.kind, args.url, args.spec),
                 result,
                 on_open=lambda _: opened.done() or opened.set_result(None),  # type: ignore[func-returns-value]
             )
@@ -389,7 +376,7 @@ MODES = {"stream": mode_stream, "serial": mode_serial, "fanout": mode_fanout, "i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="A bench client.")
-    parser.add_argument("kind", choices=["sse", "grpc"])
+    parser.add_argument("kind", choices=["sse", "rest", "grpc"])
     parser.add_argument("mode", choices=list(MODES))
     parser.add_argument("--url", required=True, help="SSE: the JSON-RPC URL; grpc: host:port")
     parser.add_argument("--streams", type=int, default=1)
@@ -399,7 +386,7 @@ def main() -> None:
     args = parser.parse_args()
     raise_nofile()
     coro = MODES[args.mode](args)
-    if args.kind == "sse":
+    if args.kind != "grpc":
         try:
             import uvloop
 

@@ -1,5 +1,8 @@
 """`make bench`: direct gRPC, the gateway and the a2a-sdk server on the same workload.
 
+The gateway runs as two systems: `gateway` (JSON-RPC) and `gateway_rest` (the same process
+over its HTTP+JSON/REST binding, same workloads in the same run, but `short` and `idle`).
+
 Starts its own processes on 127.0.0.1 (the load agent, the gateway in front of it, the
 a2a-sdk server, and client processes), runs every workload `BENCH_RUNS` times (default 3),
 the three systems side by side within each run, and writes the medians to
@@ -192,7 +195,7 @@ def run_clients(
 class Target:
     """One system under test: how clients reach it, and whose CPU is its CPU."""
 
-    kind: str  # client kind: grpc or sse
+    kind: str  # client kind: grpc, sse (JSON-RPC) or rest
     url: str  # sse: the replicas' URLs, comma-separated (the client spreads streams)
     servers: tuple[str, ...]  # its server processes (not the agent, not redis-server)
     redis: tuple[str, ...] = ()  # the store processes it uses (redis-server, cluster nodes)
@@ -234,6 +237,8 @@ class Bench:
             self.targets = {
                 "direct": Target("grpc", self.agent.address, ("agent",)),
                 "gateway": Target("sse", gateway.address, ("gateway",)),
+                # the same gateway process, over its REST binding
+                report.REST: Target("rest", gateway.address, ("gateway",)),
                 "sdk": Target("sse", sdk.address, ("sdk",)),
             }
             if redis is not None:
@@ -405,7 +410,7 @@ class Bench:
                 result, cpu = measured(
                     self.servers,
                     functools.partial(
-                        run_clients, "sse", "fanout", target.url, s.subscribers, spec
+                        run_clients, target.kind, "fanout", target.url, s.subscribers, spec
                     ),
                 )
                 window = result["end"] - result["first_chunk"]
@@ -632,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {workload}: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
         finally:
             failures += [{**f, "run": str(index + 1)} for f in bench.failures]
-            systems = [s for s in bench.targets if s.startswith("gateway_")]
+            systems = [s for s in bench.targets if s in report.REDIS_SYSTEMS]
             skipped = "; ".join(filter(None, [skipped, *bench.skipped]))
             bench.close()
         if "idle" in only:

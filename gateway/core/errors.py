@@ -9,6 +9,9 @@ The tree::
     │                                        REQUEST_TIMEOUT      (HTTP 408 body too slow)
     │                                        UNAUTHENTICATED      (HTTP 401 + WWW-Authenticate)
     ├─ method not found            -32601   METHOD_NOT_FOUND
+    │                                        ROUTE_NOT_FOUND      (HTTP 404, no such path)
+    │                                        AGENT_NOT_FOUND      (HTTP 404, no such agent)
+    │                                        METHOD_NOT_ALLOWED   (HTTP 405 + Allow)
     ├─ invalid params              -32602   INVALID_PARAMS       (+ google.rpc.BadRequest)
     ├─ internal error              -32603   INTERNAL / AGENT_UNAVAILABLE / AGENT_TIMEOUT ...
     │                                        limits: TOO_MANY_TASKS / TOO_MANY_SUBSCRIBERS
@@ -117,6 +120,35 @@ def method_not_found(method: str) -> A2AError:
         f"Method not found: {method}",
         reason="METHOD_NOT_FOUND",
         metadata={"method": method},
+    )
+
+
+def route_not_found(verb: str, path: str) -> A2AError:
+    """No route of the gateway serves `path` (whatever the verb)."""
+    return A2AError(
+        METHOD_NOT_FOUND,
+        f"Not found: no {verb} {path[:200]} here",
+        reason="ROUTE_NOT_FOUND",
+        metadata={"path": path[:200]},
+    )
+
+
+def agent_not_found(name: str) -> A2AError:
+    return A2AError(
+        METHOD_NOT_FOUND,
+        f"No agent named {name[:100]!r} here",
+        reason="AGENT_NOT_FOUND",
+        metadata={"agent": name[:100]},
+    )
+
+
+def method_not_allowed(verb: str, path: str, allowed: str) -> A2AError:
+    """`path` exists but not for `verb`; `allowed` is the Allow header's value."""
+    return A2AError(
+        INVALID_REQUEST,
+        f"Method not allowed: {path[:200]} answers {allowed}, not {verb}",
+        reason="METHOD_NOT_ALLOWED",
+        metadata={"path": path[:200], "allow": allowed},
     )
 
 

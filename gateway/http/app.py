@@ -10,6 +10,10 @@ else the first, is also served at the root):
     GET  {prefix}/.well-known/agent.json       the same card at its legacy (v0.2) path
     GET  {prefix}/tasks/{id}/events            a task's events for browsers' EventSource
                                                (v1.0 shapes; resume.py)
+    *    {prefix}[/{tenant}]/message:send ...      A2A HTTP+JSON/REST (bindings/rest/routes.py:
+                                               message:send, message:stream, tasks,
+                                               tasks/{id}[:cancel|:subscribe], push configs,
+                                               extendedAgentCard)
     GET  /agents                               the agents and their card URLs
     GET  /healthz                              the process is up
     GET  /readyz                               every agent has a target whose gRPC health
@@ -18,6 +22,9 @@ else the first, is also served at the root):
     GET  /metrics                              Prometheus (public, behind auth, off, or
                                                alone on its own port: `Settings.metrics*`)
     GET  /ui/                                  the browser page (static files in http/ui/)
+
+Unmatched paths and verbs, and uncaught exceptions, answer in the path's binding's error
+shape (fallback.py), never Starlette's `{"detail": ...}`.
 
 The ASGI stack, outermost first: CORS (when origins are configured), the metrics port
 (when set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
@@ -39,6 +46,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,13 +57,15 @@ from gateway.agents import forwarding
 from gateway.agents.upstream import Upstream
 from gateway.bindings.jsonrpc import handler as jsonrpc
 from gateway.bindings.jsonrpc import versions
+from gateway.bindings.rest import handler as rest
+from gateway.bindings.rest import routes as rest_routes
 from gateway.core import errors, stream
 from gateway.core.bridge import Bridge, Caller
 from gateway.core.dispatch import Dispatcher
 from gateway.core.methods import EventStream, Methods
 from gateway.core.stream import Observer
 from gateway.core.subscribers import Subscribers
-from gateway.http import card, conditional, pages, sse, urls
+from gateway.http import card, conditional, fallback, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
 from gateway.http.limits import RateLimit, RateLimiter, Slots
 from gateway.ops import logs
@@ -286,7 +296,13 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         await gateway.close()
 
-    app = FastAPI(title="A2A gRPC gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="A2A gRPC gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        exception_handlers={HTTPException: fallback.http_exception, Exception: fallback.internal},
+    )
     app.state.gateway = gateway
 
     def route(handler: Callable[[Gateway, Request], Awaitable[Response]]) -> Endpoint:
@@ -309,6 +325,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_route("/readyz", route(pages.readyz), methods=["GET"])
     if settings.metrics != "off" and settings.metrics_port is None:
         app.add_route("/metrics", route(pages.metrics_page), methods=["GET"])
+
+    async def rest_handle(operation: rest_routes.Operation, request: Request) -> Response:
+        return await rest.handle(gateway, operation, request)
+
+    if settings.rest:
+        rest_routes.register(app, rest_handle)
     # add_middleware wraps: the last added runs first.
     if settings.per_principal.rate > 0:
         limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)
@@ -325,7 +347,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=[
                 "Authorization",
                 "Content-Type",

@@ -199,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument(
         "--shutdown-grace", type=float, help="seconds running turns get at SIGTERM (default 10)"
     )
+    ops.add_argument(
+        "--no-rest",
+        dest="rest",
+        action="store_false",
+        default=None,
+        help="serve JSON-RPC only, without the HTTP+JSON/REST binding",
+    )
     client_commands.add_commands(commands)
     return parser
 
@@ -340,6 +347,8 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             data["cors_origins"] = list(args.cors_origins)
         if args.shutdown_grace is not None:
             data["shutdown_grace"] = args.shutdown_grace
+        if args.rest is not None:
+            data["rest"] = args.rest
         if args.card_files or args.card_overrides:
             by_name = {a["name"]: a for a in agents if isinstance(a, dict) and "name" in a}
             try:

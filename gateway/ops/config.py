@@ -274,6 +274,7 @@ class GatewayConfig(Section):
     cors_origins: list[str] = Field(default_factory=list)
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
     store: StoreConfig = StoreConfig()
+    rest: bool = True
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
 
@@ -315,6 +316,7 @@ class GatewayConfig(Section):
             metrics_port=self.metrics.port,
             cors_origins=tuple(self.cors_origins),
             shutdown_grace=self.shutdown_grace,
+            rest=self.rest,
             workers=self.listen.workers,
             store=self.store.url,
             store_prefix=self.store.prefix,
