@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
 
 from bench.procs import raise_nofile
-from bench.requests import stream_request, subscribe_request
+from bench.requests import request_body, send_params, stream_request, subscribe_request
 from bench.workload import STAMP, Spec, stamp_of
 
 FINAL_MARKS = (
@@ -338,7 +339,8 @@ async def mode_fanout(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def mode_idle(args: argparse.Namespace) -> dict[str, Any]:
-    """Open idle streams (each waits for its first event), report, close on stdin."""
+    """Open idle streams (each waits for its first event), report, close on stdin. With
+    `--task`, each stream is another subscriber of that one task (SubscribeToTask)."""
     limit = asyncio.Semaphore(200)
     protocols: list[SseProtocol] = []
     results: list[Result] = []
@@ -348,7 +350,11 @@ async def mode_idle(args: argparse.Namespace) -> dict[str, Any]:
             result = Result()
             opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             protocol = await sse_open(
-                *stream_request(args.kind, args.url, args.spec),
+                *(
+                    subscribe_request(args.kind, args.url, args.task)
+                    if args.task
+                    else stream_request(args.kind, args.url, args.spec)
+                ),
                 result,
                 on_open=lambda _: opened.done() or opened.set_result(None),  # type: ignore[func-returns-value]
             )
@@ -371,7 +377,37 @@ async def mode_idle(args: argparse.Namespace) -> dict[str, Any]:
     return {"open": opened_count, "errors": sorted({r.error for r in results if r.error})[:5]}
 
 
-MODES = {"stream": mode_stream, "serial": mode_serial, "fanout": mode_fanout, "idle": mode_idle}
+async def mode_waiting(args: argparse.Namespace) -> dict[str, Any]:
+    """Leave `--streams` tasks waiting for input (SendMessage returns once the agent asks),
+    report, then wait for a line on stdin: the tasks hold no call and no stream."""
+    limit = asyncio.Semaphore(50)
+    done = 0
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=args.timeout) as client:
+
+        async def one() -> None:
+            nonlocal done
+            async with limit:
+                body = request_body("SendMessage", send_params(args.spec))
+                headers = {"Content-Type": "application/json", "A2A-Version": "1.0"}
+                reply = await client.post(args.url, content=body, headers=headers)
+                state = reply.json()["result"]["task"]["status"]["state"]
+                done += state == "TASK_STATE_INPUT_REQUIRED"
+
+        await asyncio.gather(*(one() for _ in range(args.streams)))
+    print(orjson.dumps({"open": done, "seconds": time.monotonic() - started}).decode(), flush=True)
+    loop = asyncio.get_running_loop()
+    await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), args.timeout)
+    return {"open": done}
+
+
+MODES = {
+    "stream": mode_stream,
+    "serial": mode_serial,
+    "fanout": mode_fanout,
+    "idle": mode_idle,
+    "waiting": mode_waiting,
+}
 
 
 def main() -> None:
@@ -383,6 +419,7 @@ def main() -> None:
     parser.add_argument("--spec", default=Spec().text())
     parser.add_argument("--latency", action="store_true")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--task", default="", help="idle: subscribe to this task instead")
     args = parser.parse_args()
     raise_nofile()
     coro = MODES[args.mode](args)

@@ -361,6 +361,45 @@ def markdown(results: dict[str, Any]) -> str:
                 _status(None if gateway is None else gateway <= 32),
             )
         )
+        extra = _get(m, "idle", "gateway_shapes", "kb_per_subscriber")
+        if extra is not None:
+            rows.append(
+                (
+                    "idle: KB per extra subscriber of one task (gateway)",
+                    "n/a",
+                    _num(extra, 1),
+                    "",
+                    "",
+                    "<= 16 KB",
+                    _status(extra <= 16),
+                )
+            )
+            waiting = _get(m, "idle", "gateway_shapes", "kb_per_waiting_task")
+            rows.append(
+                (
+                    "idle: KB per task waiting for input, no call, no stream (gateway)",
+                    "n/a",
+                    _num(waiting, 1),
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            )
+    if "finished" in m:
+        ratio = _get(m, "finished", "gateway", "ratio")
+        rows.append(
+            (
+                f"finished tasks: RSS / payload ({s['finished_tasks']} tasks x 400 KB, "
+                "streamed and replayed in v1.0 and v0.3)",
+                "n/a",
+                f"{_num(ratio, 2)}x",
+                "",
+                "",
+                "<= 1.5x",
+                _status(None if ratio is None else ratio <= 1.5),
+            )
+        )
     if "fanout" in m:
         fan = _get(m, "fanout", "gateway", "cpu_us_per_delivery")
         tasks = _get(m, "many", "gateway", "cpu_us_per_event")

@@ -335,7 +335,8 @@ ERROR_TABLE = [
 def test_error_table(
     base: str, verb: str, path: str, body: bytes | None, status: int, reason: str
 ) -> None:
-    response = httpx.request(verb, base + path, content=body, timeout=TIMEOUT)
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    response = httpx.request(verb, base + path, content=body, headers=headers, timeout=TIMEOUT)
     error_of(response, status, reason)
     if status == 405:
         assert response.headers["allow"]

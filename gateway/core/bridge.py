@@ -322,9 +322,13 @@ class Bridge:
             if claimed:
                 await self._release(task_id)
             raise
-        call = upstream.stub.Run(
-            request, timeout=upstream.deadline, metadata=grpc_metadata, wait_for_ready=False
+        call = upstream.run(
+            request.SerializeToString(),
+            timeout=upstream.deadline,
+            metadata=grpc_metadata,
+            wait_for_ready=False,
         )
+        del request
         try:
             first = await call.read()
             if first is grpc.aio.EOF:
@@ -474,6 +478,7 @@ class Bridge:
                     if event is grpc.aio.EOF or _is_final(event):
                         break
                     await self.store.append(record, apply_event(record, event, time.time()))
+                    event = None  # not kept while the call waits, maybe for minutes
                     event = await call.read()
             else:
                 ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)

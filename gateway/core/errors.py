@@ -8,6 +8,9 @@ The tree::
     │                                        BODY_TOO_LARGE       (HTTP 413)
     │                                        REQUEST_TIMEOUT      (HTTP 408 body too slow)
     │                                        UNAUTHENTICATED      (HTTP 401 + WWW-Authenticate)
+    │                                        CLIENT_DISCONNECTED  (mid-body; nobody reads it)
+    │                                        UNSUPPORTED_MEDIA_TYPE (HTTP 415: a POST not JSON)
+    │                                        HOST_NOT_ALLOWED     (HTTP 403: DNS rebinding guard)
     ├─ method not found            -32601   METHOD_NOT_FOUND
     │                                        ROUTE_NOT_FOUND      (HTTP 404, no such path)
     │                                        AGENT_NOT_FOUND      (HTTP 404, no such agent)
@@ -203,6 +206,36 @@ def request_timeout(seconds: float) -> A2AError:
         INVALID_REQUEST,
         f"Invalid request: the body was not received within {seconds:g} seconds",
         reason="REQUEST_TIMEOUT",
+    )
+
+
+def client_disconnected(received: int) -> A2AError:
+    """The client went away before the end of its body (nobody reads this answer)."""
+    return A2AError(
+        INVALID_REQUEST,
+        f"Invalid request: the client disconnected after {received} bytes of the body",
+        reason="CLIENT_DISCONNECTED",
+    )
+
+
+def unsupported_media_type(content_type: str | None) -> A2AError:
+    """A POST whose body is not declared JSON (a cross-site "simple" request, see guard.py)."""
+    shown = repr(content_type) if content_type else "none"
+    return A2AError(
+        INVALID_REQUEST,
+        f"Invalid request: Content-Type must be application/json or application/a2a+json, "
+        f"not {shown}",
+        reason="UNSUPPORTED_MEDIA_TYPE",
+        metadata={"accepted": "application/json,application/a2a+json"},
+    )
+
+
+def host_not_allowed(host: str) -> A2AError:
+    """A request whose Host is not one this gateway serves (DNS rebinding, see guard.py)."""
+    return A2AError(
+        INVALID_REQUEST,
+        f"Invalid request: Host {host[:100]!r} is not allowed (see --allowed-host)",
+        reason="HOST_NOT_ALLOWED",
     )
 
 

@@ -26,8 +26,9 @@ else the first, is also served at the root):
 Unmatched paths and verbs, and uncaught exceptions, answer in the path's binding's error
 shape (fallback.py), never Starlette's `{"detail": ...}`.
 
-The ASGI stack, outermost first: CORS (when origins are configured), the metrics port
-(when set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
+The ASGI stack, outermost first: CORS (when origins are configured), the guard (guard.py:
+JSON content types on POST, the Host check against DNS rebinding), the metrics port (when
+set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
 Public without credentials: the Agent Cards, /agents (names and card URLs only, which the
 cards publish anyway), /healthz, /readyz, the page at /ui/ (its calls need credentials)
 and, by configuration, /metrics.
@@ -48,7 +49,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -65,8 +66,9 @@ from gateway.core.dispatch import Dispatcher
 from gateway.core.methods import EventStream, Methods
 from gateway.core.stream import Observer
 from gateway.core.subscribers import Subscribers
-from gateway.http import card, conditional, fallback, pages, sse, urls
+from gateway.http import card, conditional, fallback, guard, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
+from gateway.http.direct import Direct, Endpoint
 from gateway.http.limits import RateLimit, RateLimiter, Slots
 from gateway.ops import logs
 from gateway.ops.metrics import Metrics
@@ -118,6 +120,7 @@ class Gateway:
         )
         self.streams = Slots(settings.per_principal.streams)
         self.draining = asyncio.Event()
+        self._drain: asyncio.Task[None] | None = None
         self.dispatcher = Dispatcher(self.methods, self.metrics, self.streams, self.draining)
         self.open_streams = sse.Streams()
         self.cards = conditional.Documents(max_age=settings.card_max_age)
@@ -147,15 +150,25 @@ class Gateway:
             return self.settings.metrics == "public"
         return PUBLIC_PATHS.match(path) is not None
 
-    async def drain(self) -> None:
-        """Shutdown, first part: open streams say goodbye now (`retry:`, then close), new
-        requests are refused, running turns get `shutdown_grace` seconds, then are cancelled."""
+    def start_drain(self) -> asyncio.Task[None]:
+        """Shutdown, first part (once; `close` waits for it): open streams say goodbye now
+        (`retry:`, then close), new requests are refused, running turns get
+        `shutdown_grace` seconds, then are cancelled."""
+        if self._drain is None:
+            self._drain = asyncio.create_task(self._drain_turns())
+        return self._drain
+
+    async def _drain_turns(self) -> None:
         self.draining.set()
         self.open_streams.drain()
         await self.bridge.wait(self.settings.shutdown_grace)
         await self.bridge.close()
 
     async def close(self) -> None:
+        """Shutdown, last part (the lifespan's end): after a drain in progress has given the
+        running turns their grace, stop everything."""
+        if self._drain is not None:
+            await self._drain
         self.draining.set()
         self.open_streams.drain()
         await self.bridge.close()
@@ -225,7 +238,9 @@ class Gateway:
     async def read_body(self, request: Request) -> bytes:
         """The whole body, within `max_body_bytes` and `limits.body_timeout` seconds.
 
-        Raises A2AError BODY_TOO_LARGE, or REQUEST_TIMEOUT for a client sending slowly."""
+        Raises A2AError BODY_TOO_LARGE, REQUEST_TIMEOUT for a client sending slowly, or
+        CLIENT_DISCONNECTED for one gone before the end of its body (logged on one info
+        line; the answer reaches no one)."""
         limit = self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -242,6 +257,9 @@ class Gateway:
                     chunks.append(chunk)
         except TimeoutError:
             raise errors.request_timeout(timeout) from None
+        except ClientDisconnect:
+            log.info("the client disconnected after %d bytes of its body", size)
+            raise errors.client_disconnected(size) from None
         return b"".join(chunks)
 
 
@@ -284,9 +302,6 @@ def make_store(settings: Settings) -> tuple[Store, Replicas | None]:
     return shared, Replicas(shared, lease=settings.lease)
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 def create_app(settings: Settings) -> FastAPI:
     gateway = Gateway(settings)
 
@@ -312,6 +327,12 @@ def create_app(settings: Settings) -> FastAPI:
         return endpoint
 
     rpc = route(jsonrpc.rpc)
+    direct: list[tuple[str, str, Endpoint]] = []
+    for prefix in ("", "/agents/{agent}"):
+        direct.append(("POST", f"{prefix}/", rpc))
+        if prefix:
+            direct.append(("POST", prefix, rpc))
+        direct.append(("GET", f"{prefix}/tasks/{{task_id}}/events", route(jsonrpc.task_events)))
     for prefix in ("", "/agents/{agent}"):
         app.add_route(f"{prefix}/", rpc, methods=["POST"])
         if prefix:
@@ -331,7 +352,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     if settings.rest:
         rest_routes.register(app, rest_handle)
-    # add_middleware wraps: the last added runs first.
+    # add_middleware wraps: the last added runs first; Direct is innermost (direct.py).
+    app.add_middleware(Direct, routes=direct)
     if settings.per_principal.rate > 0:
         limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)
         app.add_middleware(RateLimit, limiter=limiter, on_limited=gateway.metrics.rate_limited)
@@ -343,6 +365,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     if settings.metrics_port is not None:
         app.add_middleware(MetricsPort, gateway=gateway, port=settings.metrics_port)
+    app.add_middleware(guard.Guard, allowed=guard.allowed_hosts(settings))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

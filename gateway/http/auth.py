@@ -96,7 +96,10 @@ def _query_token(scope: Scope) -> bytes | None:
     """
     if scope.get("method") != "GET" or not str(scope.get("path", "")).endswith("/events"):
         return None
-    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+    # latin-1 both ways: percent-escapes become the raw bytes, whatever they are (as UTF-8,
+    # a token outside latin-1 could not be encoded back: a 500, found by tests/test_fuzz.py).
+    query = scope.get("query_string", b"").decode("latin-1")
+    for key, value in parse_qsl(query, encoding="latin-1"):
         if key == "access_token" and value:
             return str(value).encode("latin-1")
     return None

@@ -197,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow browser calls from this origin (repeat; '*' for any)",
     )
     ops.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        help="a Host name served besides loopback ones (repeat; '*.example.com'; '*' for any)",
+    )
+    ops.add_argument(
         "--shutdown-grace", type=float, help="seconds running turns get at SIGTERM (default 10)"
     )
     ops.add_argument(
@@ -345,6 +352,8 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
                 _section(data, "metrics")[key] = value
         if args.cors_origins:
             data["cors_origins"] = list(args.cors_origins)
+        if args.allowed_hosts:
+            data["allowed_hosts"] = list(args.allowed_hosts)
         if args.shutdown_grace is not None:
             data["shutdown_grace"] = args.shutdown_grace
         if args.rest is not None:

@@ -197,6 +197,7 @@ class Settings:
     metrics: str = "public"  # public | auth | off (with metrics_port: only there, public)
     metrics_port: int | None = None
     cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback (http/guard.py)
     shutdown_grace: float = 10.0  # seconds running turns get to finish at shutdown
     rest: bool = True  # the HTTP+JSON/REST binding (bindings/rest/)
     store: str = "memory"
