@@ -14,6 +14,9 @@ so the caller sees each event exactly once, in order. A stream that cannot be re
 `ConnectionLost`. Events are read with `timeout` seconds at most between two chunks (the
 gateway sends a keep-alive every 15 s), so a silent connection counts as dropped.
 
+Inside an OpenTelemetry span, every request carries its trace context (W3C `traceparent`,
+`tracestate`, `baggage`), so the gateway's spans of the call join the caller's trace.
+
 The client speaks A2A v1.0 (`A2A-Version: 1.0`) and is not thread-safe; one per task is
 fine, and so is one for many concurrent calls in one event loop.
 """
@@ -30,6 +33,7 @@ from typing import Any
 
 import httpx
 from httpx_sse import EventSource
+from opentelemetry import propagate
 
 from a2a_client.errors import A2AError, ConnectionLost, NotAnA2AEndpoint, StreamingNotSupported
 from a2a_client.model import (
@@ -88,6 +92,12 @@ def wire_state(state: str) -> str:
     return "TASK_STATE_" + state.upper().replace("-", "_")
 
 
+async def _propagate(request: httpx.Request) -> None:
+    """Send the current trace context on (W3C traceparent, tracestate, baggage), so a call
+    made inside a span (an agent's turn) joins its trace; nothing outside one."""
+    propagate.inject(request.headers)
+
+
 class A2AClient:
     """One agent endpoint (its JSON-RPC URL; the card is at `URL/.well-known/...`)."""
 
@@ -109,7 +119,9 @@ class A2AClient:
         base = {**VERSION_HEADERS, **(headers or {})}
         if token is not None:
             base["Authorization"] = f"Bearer {token}"
-        self._http = httpx.AsyncClient(headers=base, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            headers=base, timeout=timeout, event_hooks={"request": [_propagate]}
+        )
         self._card: dict[str, Any] | None = None
         self._ids = 0
 

@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
 
+from agent_runtime import tracing
 from agent_runtime.artifact_stream import ArtifactStream
 from agent_runtime.content import Content, agent_message, new_id, text_of, to_parts
 from generated import task_service_pb2 as pb
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 Write = Callable[[pb.AgentEvent], Awaitable[None]]
 
@@ -112,6 +117,21 @@ class TaskContext:
     @property
     def caller(self) -> Caller:
         return self._caller
+
+    @property
+    def events(self) -> int:
+        """Events sent in this turn so far."""
+        return self._events
+
+    def span(self, name: str, **attributes: str | int | float | bool) -> ContextManager[Span]:
+        """A span of the agent's own, current for a `with` block: a child of this turn's span
+        (itself a child of the gateway's turn), so calls made inside carry the trace on.
+        Non-recording when tracing is off. Attributes: ids and counts, never contents.
+
+            with ctx.span("lookup", **{"db.system.name": "postgresql"}) as span:
+                span.set_attribute("rows", 3)
+        """
+        return tracing.span(name, attributes)
 
     @property
     def cancelled(self) -> asyncio.Event:

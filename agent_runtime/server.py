@@ -3,6 +3,9 @@
 The server carries the agent's `TaskService`, the standard gRPC health service
 (SERVING for "" and for "a2a_bridge.v1.TaskService") and server reflection.
 
+Tracing: `start()` turns it on when the `OTEL_*` environment says so (see tracing.py;
+`service.name` defaults to the agent's name), `stop()` flushes it.
+
 Lifecycle: `start()` binds (port 0 picks a free port, see `port`), starts, marks the
 services SERVING and prints exactly one line to stdout, flushed, for launchers:
 ``AGENT <name> LISTENING <host>:<port>``. `stop()` first sets health NOT_SERVING,
@@ -23,6 +26,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from agent_runtime import tracing
 from agent_runtime.info import AgentInfo
 from agent_runtime.service import SERVICE_NAME, Handler, TaskService
 from generated import task_service_pb2_grpc as pb_grpc
@@ -92,6 +96,7 @@ class AgentServer:
         if port == 0:
             raise RuntimeError(f"cannot bind {host}:{self._requested_port}")
         await server.start()
+        tracing.setup(self.info.name)
         self._server, self._port = server, port
         for service in ("", SERVICE_NAME):
             await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -104,6 +109,7 @@ class AgentServer:
             return
         await self._health.enter_graceful_shutdown()
         await self._server.stop(self.grace if grace is None else grace)
+        tracing.shutdown()
         logger.info("agent %s stopped", self.info.name)
 
     async def wait(self) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench import tracing
+
 SYSTEMS = ("direct", "gateway", "sdk")
 REDIS_SYSTEMS = (
     "gateway_redis",
@@ -432,6 +434,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += bindings(results)
     lines += sharing(results)
     lines += failed(results)
+    lines += tracing.markdown(results)
     lines += [
         "",
         f"Machine: {machine['nproc']} cores ({machine['cpu']}), Python {machine['python']}, "

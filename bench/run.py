@@ -55,6 +55,7 @@ from bench.procs import (
     start_cluster,
     start_redis,
 )
+from bench.tracing import tracing_cost
 from bench.workload import Spec
 
 AGENT_LINE = r"AGENT \S+ LISTENING (\S+)"
@@ -623,8 +624,8 @@ def hold_open(
             popen.wait(5)
 
 
-WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle", "finished")
-ALONE = ("idle", "finished")  # in fresh processes, after the others
+WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle", "finished", "tracing")
+ALONE = ("idle", "finished", "tracing")  # in fresh processes, after the others
 
 
 def machine() -> dict[str, Any]:
@@ -695,19 +696,19 @@ def main(argv: list[str] | None = None) -> int:
     systems: list[str] = []
     for index in range(args.runs):
         print(f"run {index + 1}/{args.runs}", file=sys.stderr, flush=True)
-        bench = Bench(sizes, redis)
+        shared = [w for w in only if w not in ALONE]
+        bench = Bench(sizes, redis) if shared else None
         try:
-            for workload in only:
-                if workload in ALONE:
-                    continue
+            for workload in shared:
                 began = time.monotonic()
                 runs[workload].append(getattr(bench, workload)())
                 print(f"  {workload}: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
         finally:
-            failures += [{**f, "run": str(index + 1)} for f in bench.failures]
-            systems = [s for s in bench.targets if s in report.REDIS_SYSTEMS]
-            skipped = "; ".join(filter(None, [skipped, *bench.skipped]))
-            bench.close()
+            if bench is not None:
+                failures += [{**f, "run": str(index + 1)} for f in bench.failures]
+                systems = [s for s in bench.targets if s in report.REDIS_SYSTEMS]
+                skipped = "; ".join(filter(None, [skipped, *bench.skipped]))
+                bench.close()
         if "idle" in only:
             began = time.monotonic()
             runs["idle"].append(idle(sizes, redis))
@@ -716,6 +717,10 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             runs["finished"].append(finished(sizes))
             print(f"  finished: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
+        if "tracing" in only:
+            began = time.monotonic()
+            runs["tracing"].append(tracing_cost(sizes))
+            print(f"  tracing: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
     results = {
         "machine": machine(),
         "sizes": sizes.as_dict(),

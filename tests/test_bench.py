@@ -52,6 +52,11 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
     assert results["median"]["long"]["gateway"]["events"] >= results["sizes"]["long"]
     assert results["median"]["idle"]["gateway"]["streams"] == results["sizes"]["idle"]
     assert "| direct gRPC | gateway | a2a-sdk 1.3 |" in table
+    traced = results["median"]["tracing"]
+    assert set(traced) == {"gateway", "gateway_traced"}
+    assert traced["gateway_traced"]["events"] == traced["gateway"]["events"]
+    assert traced["gateway_traced"]["exports"] >= 1  # spans reached the sink
+    assert "### Cost of tracing" in table
     assert "| gateway JSON-RPC | gateway REST | REST / JSON-RPC |" in table
     assert results["median"]["long"][REST]["events"] >= results["sizes"]["long"]
     assert table in stdout

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Span
 
 from gateway.agents.upstream import Upstream
 from gateway.bindings.jsonrpc.envelope import RequestId
@@ -46,12 +47,15 @@ class EventStream:
 
     A stream with `task_id` None sends `head` only (a direct message reply). `release` gives
     back the stream's subscriber slot; whoever sends the stream calls it when it ends.
+    `span`: with tracing on, the stream's span (a child of its request's): whoever sends the
+    stream ends it with what it sent (`tracing.end_stream`), else its release does.
     """
 
     task_id: str | None
     after: int
     head: list[Event] = field(default_factory=list)
     release: Callable[[], None] | None = None
+    span: Span | None = None
 
 
 Result = dict[str, Any] | EventStream

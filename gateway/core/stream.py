@@ -38,16 +38,27 @@ log = logging.getLogger("a2a_gateway")
 
 
 class Observer:
-    """Counts what one stream sends: events (per chunk), time to the first event, evictions."""
+    """Counts what one stream sends: events (per chunk), time to the first event, evictions;
+    `events` is the count so far, `ended` "evicted" or "error" when the stream ended so, and
+    `error` the reason of the error event that ended it (the stream's trace reads them)."""
 
-    __slots__ = ("method", "metrics", "received")
+    __slots__ = ("ended", "error", "events", "method", "metrics", "received")
 
     def __init__(self, metrics: Metrics, method: str, received: float | None) -> None:
         self.metrics = metrics
         self.method = method
         self.received = received
+        self.events = 0
+        self.ended: str | None = None
+        self.error: str | None = None
+
+    def failed(self, error: errors.A2AError) -> None:
+        """The stream ends on `error` (after `evicted()` when it fell behind)."""
+        self.ended = self.ended or "error"
+        self.error = error.reason or str(error.code)
 
     def sent(self, events: int) -> None:
+        self.events += events
         if events:
             self.metrics.sse_events.inc(events)
             if self.received is not None:
@@ -58,6 +69,7 @@ class Observer:
                 self.received = None
 
     def evicted(self) -> None:
+        self.ended = "evicted"
         self.metrics.subscriber_evicted()
 
 

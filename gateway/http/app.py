@@ -70,7 +70,7 @@ from gateway.http import card, conditional, fallback, guard, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
 from gateway.http.direct import Direct, Endpoint
 from gateway.http.limits import RateLimit, RateLimiter, Slots
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
 from gateway.ops.settings import Settings
 from gateway.stores.cluster import ClusterStore
@@ -100,6 +100,7 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        tracing.setup(settings.tracing)
         self.store, replicas = make_store(settings)
         self.bridge = Bridge(
             self.store,
@@ -175,6 +176,7 @@ class Gateway:
         await self.store.close()
         for upstream in self.upstreams.values():
             await upstream.close()
+        tracing.shutdown()
 
     # --- routes -------------------------------------------------------------------------
 
@@ -208,32 +210,44 @@ class Gateway:
             principal=principal,
             request_id=request_id,
             headers=forwarding.forwarded(request.headers, self.settings.forward_headers),
+            trace=tracing.carrier(request.headers),
         )
 
     def stream_response(
-        self, result: EventStream, framing: sse.Framing, method: str, received: float
+        self,
+        result: EventStream,
+        framing: sse.Framing,
+        method: str,
+        received: float,
     ) -> Response:
         """The SSE response of a stream in a binding's framing. The dispatcher made
-        `result.release` give back the stream's slots; it runs once when the stream closes."""
+        `result.release` give back the stream's slots; it runs once when the stream closes.
+        With tracing on, the stream's span (`result.span`) ends with it: events sent, and why."""
         if result.task_id is not None:
             logs.bind(task_id=result.task_id)
         self.metrics.stream_opened()
+        observer = Observer(self.metrics, method, received)
 
         def closed(seconds: float) -> None:
+            if result.span is not None:
+                why = observer.ended or tracing.STREAM_ENDS.get(response.why, str(response.why))
+                tracing.end_stream(
+                    result.span, events=observer.events, why=why, error=observer.error
+                )
             if result.release is not None:
                 result.release()
             self.metrics.stream_closed(seconds)
 
-        observer = Observer(self.metrics, method, received)
         batches = stream.batches(
             self.store, result, keepalive=self.settings.keepalive, observer=observer
         )
-        return sse.response(
+        response = sse.response(
             sse.body(batches, framing, observer),
             streams=self.open_streams,
             send_timeout=self.settings.send_timeout,
             on_close=closed,
         )
+        return response
 
     async def read_body(self, request: Request) -> bytes:
         """The whole body, within `max_body_bytes` and `limits.body_timeout` seconds.

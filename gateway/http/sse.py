@@ -83,6 +83,8 @@ async def body(
             if observer is not None:
                 observer.sent(count)
     except errors.A2AError as exc:
+        if observer is not None:
+            observer.failed(exc)
         yield framing.error(exc)
 
 

@@ -21,7 +21,7 @@ from a2a_client import commands as client_commands
 from gateway.http import server
 from gateway.http.app import Gateway, create_app
 from gateway.http.auth import load_keys
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 from gateway.ops.config import ConfigError, load
 from gateway.ops.settings import Settings, parse_api_key
 
@@ -213,6 +213,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="serve JSON-RPC only, without the HTTP+JSON/REST binding",
     )
+    traces = serve.add_argument_group(
+        "tracing (OpenTelemetry; off unless set here, in the file or OTEL_*)"
+    )
+    traces.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="turn tracing on: send spans to this OTLP collector, e.g. http://127.0.0.1:4318 "
+        "(see docs/tracing.md)",
+    )
+    traces.add_argument(
+        "--otlp-protocol", choices=["http/protobuf", "grpc"], help="default http/protobuf"
+    )
+    traces.add_argument(
+        "--trace-sampling-ratio", type=float, metavar="RATIO", help="0..1 (default 1, every trace)"
+    )
     client_commands.add_commands(commands)
     return parser
 
@@ -356,6 +371,16 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             data["allowed_hosts"] = list(args.allowed_hosts)
         if args.shutdown_grace is not None:
             data["shutdown_grace"] = args.shutdown_grace
+        traces = (
+            ("endpoint", args.otlp_endpoint),
+            ("protocol", args.otlp_protocol),
+            ("sampling_ratio", args.trace_sampling_ratio),
+        )
+        for key, value in traces:
+            if value is not None:
+                _section(data, "tracing")[key] = value
+        if args.otlp_endpoint is not None:
+            _section(data, "tracing")["enabled"] = True
         if args.rest is not None:
             data["rest"] = args.rest
         if args.card_files or args.card_overrides:
@@ -474,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load(args.config, overrides=_overrides(args))
         if settings.auth.enabled:
             load_keys(settings.auth)  # fail now, with a message, on a bad key file
+        tracing.resolve(settings.tracing, os.environ)  # likewise on a bad OTEL_* protocol
     except ConfigError as exc:
         return _refuse(exc, args.config)
     except (ValueError, OSError) as exc:

@@ -51,6 +51,7 @@ from gateway.ops.settings import (
     PrincipalLimits,
     Settings,
     TlsSpec,
+    TracingSettings,
     split_target,
 )
 
@@ -261,6 +262,27 @@ class MetricsConfig(Section):
     port: Annotated[int, Field(ge=0, le=65535)] | None = None
 
 
+class TracingConfig(Section):
+    """OpenTelemetry tracing; unset keys fall back to the `OTEL_*` variables (docs/tracing.md)."""
+
+    enabled: bool | None = None
+    endpoint: str | None = None
+    protocol: Literal["http/protobuf", "grpc"] | None = None
+    service_name: Annotated[str, Field(min_length=1)] | None = None
+    sampling_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} must be an http:// or https:// URL")
+        return value
+
+    def to_settings(self) -> TracingSettings:
+        return TracingSettings(**self.model_dump())
+
+
 class GatewayConfig(Section):
     agents: list[AgentConfig] = Field(min_length=1)
     default_agent: str | None = None
@@ -275,6 +297,7 @@ class GatewayConfig(Section):
     allowed_hosts: list[str] = Field(default_factory=list)
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
     store: StoreConfig = StoreConfig()
+    tracing: TracingConfig = TracingConfig()
     rest: bool = True
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
@@ -324,6 +347,7 @@ class GatewayConfig(Section):
             store_prefix=self.store.prefix,
             lease=self.store.lease,
             store_cluster=self.store.cluster,
+            tracing=self.tracing.to_settings(),
             **flat,
         )
 

@@ -147,6 +147,31 @@ class PrincipalLimits:
     max_header_bytes: int = 64 * KiB
 
 
+TRACE_PROTOCOLS = ("http/protobuf", "grpc")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TracingSettings:
+    """OpenTelemetry tracing (docs/tracing.md). Each None means "as the standard `OTEL_*`
+    environment variables say, else the default": `enabled` None is on when an `endpoint` is
+    set or `OTEL_TRACES_EXPORTER` names `otlp`; `endpoint` None is `OTEL_EXPORTER_OTLP_(TRACES_)
+    ENDPOINT`; `service_name` None is `OTEL_SERVICE_NAME`, else `a2a-gateway`;
+    `sampling_ratio` None is `OTEL_TRACES_SAMPLER(_ARG)`, else every trace (parent-based)."""
+
+    enabled: bool | None = None
+    endpoint: str | None = None
+    protocol: str | None = None  # http/protobuf | grpc
+    service_name: str | None = None
+    sampling_ratio: float | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.protocol is not None and self.protocol not in TRACE_PROTOCOLS:
+            raise ValueError(f"tracing protocol must be one of {', '.join(TRACE_PROTOCOLS)}")
+        if self.sampling_ratio is not None and not 0 <= self.sampling_ratio <= 1:
+            raise ValueError("tracing sampling_ratio must be between 0 and 1")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything the app needs. `default_agent` (else the first agent) is served at the root.
@@ -205,6 +230,7 @@ class Settings:
     lease: float = 10.0
     store_cluster: bool = False  # `store` names a node of a Redis Cluster
     workers: int = 1
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @property
     def shared_store(self) -> bool:

@@ -24,7 +24,7 @@ from gateway.core.events import Encoder, Event
 from gateway.core.methods import Call, EventStream
 from gateway.http import sse
 from gateway.http.pages import unknown_agent
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 
 if TYPE_CHECKING:
     from gateway.http.app import Gateway
@@ -104,7 +104,9 @@ async def rpc(gateway: Gateway, request: Request) -> Response:
         gateway.dispatcher.finished(BINDING, method, exc.code, received)
         return answer(rpc_request.id, exc)
     try:
-        result = await gateway.dispatcher.call(route.target, call, binding=BINDING, label=method)
+        result = await gateway.dispatcher.call(
+            route.target, call, binding=BINDING, label=method, version=route.wire
+        )
     except errors.A2AError as exc:
         return answer(rpc_request.id, exc)
     if isinstance(result, EventStream):
@@ -150,6 +152,14 @@ async def task_events(gateway: Gateway, request: Request) -> Response:
             return Response(status_code=204)
         return answer(None, exc, status)
     gateway.dispatcher.opened(result, principal)
+    parent = tracing.parent_of(call.caller.trace)
+    result.span = tracing.start_stream(
+        parent,
+        method="SubscribeToTask",
+        binding=BINDING,
+        task_id=result.task_id,
+        wire_name="GET events",
+    )
     return gateway.stream_response(result, Framing(None), "GET events", received)
 
 
