@@ -78,6 +78,7 @@ from gateway.http.signing import JWKS_PATH
 from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
 from gateway.ops.settings import Settings
+from gateway.stores.cluster import ClusterStore
 from gateway.stores.contract import Store
 from gateway.stores.memory import MemoryStore
 from gateway.stores.redis import RedisStore
@@ -351,7 +352,8 @@ def make_store(settings: Settings) -> tuple[Store, Replicas | None]:
             finished_ttl=settings.finished_task_ttl,
         )
         return memory, None
-    shared = RedisStore(
+    kind = ClusterStore if settings.store_cluster else RedisStore
+    shared = kind(
         settings.store,
         prefix=settings.store_prefix,
         max_events_per_task=settings.max_events_per_task,

@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         "redis://HOST:PORT/DB, shared by every replica on it",
     )
     serve.add_argument(
+        "--store-cluster",
+        action="store_const",
+        const=True,
+        help="the --store URL is a node of a Redis Cluster (the others are discovered)",
+    )
+    serve.add_argument(
         "--store-prefix", metavar="PREFIX", help="prefix of every Redis key (default 'a2a:')"
     )
     serve.add_argument(
@@ -317,7 +323,12 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
                 _section(data, "listen")[key] = value
         if isinstance(data.get("store"), str):
             data["store"] = {"url": data["store"]}
-        store = (("url", args.store), ("prefix", args.store_prefix), ("lease", args.lease))
+        store = (
+            ("url", args.store),
+            ("prefix", args.store_prefix),
+            ("lease", args.lease),
+            ("cluster", args.store_cluster),
+        )
         for key, value in store:
             if value is not None:
                 _section(data, "store")[key] = value

@@ -187,6 +187,7 @@ class StoreConfig(Section):
     url: str = "memory"
     prefix: Annotated[str, Field(min_length=1)] = "a2a:"
     lease: PositiveFloat = 10.0
+    cluster: bool = False  # the URL names a node of a Redis Cluster
 
     @model_validator(mode="before")
     @classmethod
@@ -392,6 +393,7 @@ class GatewayConfig(Section):
             lease=self.store.lease,
             card_signing_key_file=self.card_signing.key_file if self.card_signing else None,
             card_signing_kid=self.card_signing.kid if self.card_signing else "",
+            store_cluster=self.store.cluster,
             tracing=self.tracing.to_settings(),
             **flat,
         )
