@@ -454,6 +454,8 @@ async def serve(settings: Settings, log_level: str) -> None:
     """Bind first (port 0 allowed; a ConfigError if the agents' channels cannot be set up),
     say where, then serve until SIGINT/SIGTERM, draining."""
     sockets = [server.listen(settings.host, settings.port)]
+    if settings.port == 0:  # the bound port (the gRPC binding's extended card names it)
+        settings = dataclasses.replace(settings, port=sockets[0].getsockname()[1])
     if settings.metrics_port is not None:
         sockets.append(server.listen(settings.host, settings.metrics_port))
         settings = dataclasses.replace(settings, metrics_port=sockets[1].getsockname()[1])
