@@ -27,7 +27,7 @@ from tests.grpc_a2a import (
 )
 from tests.otlp_receiver import HttpReceiver, ReceivedSpan
 from tests.servers import Process, start_agent, start_gateway, write_config
-from tests.tracing_helpers import CLIENT_SPAN, TRACE_ID, TRACEPARENT, otel_env
+from tests.tracing_helpers import CLIENT_SPAN, RUN, TRACE_ID, TRACEPARENT, otel_env
 
 pytestmark = pytest.mark.anyio
 
@@ -188,7 +188,35 @@ async def test_a_grpc_stream_with_a_traceparent_is_one_trace(
     request = next(s for s in spans if s.name == "a2a/SendStreamingMessage")
     sent = next(s for s in spans if s.name == "a2a/stream")
     assert request.parent_id == CLIENT_SPAN
-    assert request.attributes["a2a.binding"] == "grpc"
+    assert request.kind == "SERVER"
+    attributes = request.attributes
+    assert (attributes["rpc.system"], attributes["a2a.binding"]) == ("grpc", "grpc")
+    assert (attributes["a2a.version"], attributes["a2a.agent"]) == ("1.0", "scripted")
+    assert attributes["rpc.grpc.status_code"] == "OK"
+    turn = next(s for s in spans if s.name == RUN)
+    assert turn.parent_id == request.span_id
     assert sent.parent_id == request.span_id
     assert sent.attributes["a2a.stream.events"] == len(events)
     assert sent.attributes["a2a.stream.end"] == "completed"
+
+
+async def test_a_refused_grpc_call_is_traced_with_its_grpc_status(
+    wired: Process, receiver: HttpReceiver
+) -> None:
+    trace_id = "6bf92f3577b34da6a3ce929d0e0e4738"
+    metadata = (
+        *ALICE,
+        ("a2a-extensions", OPTIONAL),
+        ("traceparent", f"00-{trace_id}-{CLIENT_SPAN}-01"),
+    )
+    async with grpc.aio.insecure_channel(grpc_address(wired)) as opened:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub(opened).SendMessage(
+                send_request("extensions"), metadata=metadata, timeout=TIMEOUT
+            )
+    spans = receiver.wait_for(lambda spans: any(s.trace_id == trace_id for s in spans))
+    request = next(s for s in spans if s.trace_id == trace_id)
+    assert request.name == "a2a/SendMessage"
+    assert request.attributes["rpc.grpc.status_code"] == "FAILED_PRECONDITION"
+    assert request.attributes["a2a.error.reason"] == "EXTENSION_SUPPORT_REQUIRED"
+    assert request.status == 2

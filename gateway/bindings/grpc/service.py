@@ -15,6 +15,11 @@ Each RPC, in order (the HTTP bindings' order, so limits and errors agree):
 4. `Dispatcher.call(method, Call, binding="grpc")`: limits, metrics, logs like any binding.
    Errors leave through status.py (code, message, `google.rpc.Status` details).
 
+The Call also carries what the HTTP bindings fill from headers: the `a2a-extensions` asked
+for (core/extensions.py; the activated ones go back as initial metadata before the answer or
+the first event), the W3C trace context of the metadata (`Caller.trace`; a stream's span ends
+in `send` with what it sent and why), and the card URLs of GetExtendedAgentCard (`card_urls`).
+
 Streams (SendStreamingMessage, SubscribeToTask) are server-streaming: one `StreamResponse`
 per event of core/stream.py, each carrying its event id (convert.py). Resume: send
 `SubscribeToTask` with metadata `last-event-id: N` (the resume extension; same rules and
@@ -168,7 +173,7 @@ class Service:
             try:
                 call = await self.call_of(method, request, request_type, context, received)
                 result = await self.gateway.dispatcher.call(
-                    method, call, binding=BINDING, label=method
+                    method, call, binding=BINDING, label=method, version=SUPPORTED_VERSION
                 )
                 if isinstance(result, EventStream):  # no unary method streams
                     if result.release is not None:
@@ -194,7 +199,7 @@ class Service:
             try:
                 call = await self.call_of(method, request, request_type, context, received)
                 result = await self.gateway.dispatcher.call(
-                    method, call, binding=BINDING, label=method
+                    method, call, binding=BINDING, label=method, version=SUPPORTED_VERSION
                 )
             except errors.A2AError as exc:
                 await self.abort(context, exc)
