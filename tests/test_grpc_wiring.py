@@ -220,3 +220,32 @@ async def test_a_refused_grpc_call_is_traced_with_its_grpc_status(
     assert request.attributes["rpc.grpc.status_code"] == "FAILED_PRECONDITION"
     assert request.attributes["a2a.error.reason"] == "EXTENSION_SUPPORT_REQUIRED"
     assert request.status == 2
+
+
+async def test_a_grpc_stream_the_client_leaves_ends_its_span_as_client_gone(
+    wired: Process, receiver: HttpReceiver
+) -> None:
+    trace_id = "7bf92f3577b34da6a3ce929d0e0e4739"
+    metadata = (
+        *ALICE,
+        ("a2a-extensions", REQUIRED),
+        ("traceparent", f"00-{trace_id}-{CLIENT_SPAN}-01"),
+    )
+    async with grpc.aio.insecure_channel(grpc_address(wired)) as opened:
+        call = stub(opened).SendStreamingMessage(
+            send_request("hang"), metadata=metadata, timeout=TIMEOUT
+        )
+        first = await call.read()
+        assert isinstance(first, pb.StreamResponse)
+        call.cancel()
+        await stub(opened).CancelTask(  # the agent's turn would hang until cancelled
+            pb.CancelTaskRequest(id=first.task.id), metadata=ALICE, timeout=TIMEOUT
+        )
+
+    def ended(spans: list[ReceivedSpan]) -> bool:
+        return any(s.trace_id == trace_id and s.name == "a2a/stream" for s in spans)
+
+    spans = receiver.wait_for(ended)
+    sent = next(s for s in spans if s.trace_id == trace_id and s.name == "a2a/stream")
+    assert sent.attributes["a2a.stream.end"] == "client_gone"
+    assert sent.attributes["a2a.stream.events"] >= 1
