@@ -182,7 +182,7 @@ async def test_a_grpc_stream_with_a_traceparent_is_one_trace(
 
     def complete(spans: list[ReceivedSpan]) -> bool:
         names = {s.name for s in spans if s.trace_id == TRACE_ID}
-        return {"a2a/SendStreamingMessage", "a2a/stream"} <= names
+        return {"a2a/SendStreamingMessage", "a2a/stream", RUN} <= names
 
     spans = [s for s in receiver.wait_for(complete) if s.trace_id == TRACE_ID]
     request = next(s for s in spans if s.name == "a2a/SendStreamingMessage")
