@@ -18,6 +18,8 @@ else the first, is also served at the root):
     GET  /metrics                              Prometheus (public, behind auth, off, or
                                                alone on its own port: `Settings.metrics*`)
     GET  /ui/                                  the browser page (static files in http/ui/)
+    GET  /.well-known/jwks.json                the key push notifications are signed with
+                                               (when `push.signing` is on; push/signing.py)
 
 The ASGI stack, outermost first: CORS (when origins are configured), the metrics port
 (when set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
@@ -61,6 +63,7 @@ from gateway.http.limits import RateLimit, RateLimiter, Slots
 from gateway.ops import logs
 from gateway.ops.metrics import Metrics
 from gateway.ops.settings import Settings
+from gateway.push import auto as push
 from gateway.stores.contract import Store
 from gateway.stores.memory import MemoryStore
 from gateway.stores.redis import RedisStore
@@ -71,6 +74,7 @@ log = logging.getLogger("a2a_gateway")
 JSON = "application/json"
 PUBLIC_PATHS = re.compile(
     r"^(/agents/[^/]+)?/\.well-known/agent(-card)?\.json$|^/(healthz|readyz|agents)$|^/ui(/.*)?$"
+    r"|^/\.well-known/jwks\.json$"
 )
 UI_DIR = Path(__file__).resolve().parent / "ui"
 
@@ -97,7 +101,8 @@ class Gateway:
             replicas=replicas,
         )
         self.subscribers = Subscribers(limit_per_task=settings.max_subscribers_per_task)
-        self.methods = Methods(self.store, self.bridge, self.subscribers)
+        self.push = push.build(settings.push, self.store, self.metrics)
+        self.methods = Methods(self.store, self.bridge, self.subscribers, self.push)
         self.metrics.methods = frozenset(versions.method_names())
         self.metrics.running(lambda: self.bridge.running)
         self.authenticator = Authenticator(settings.auth) if settings.auth.enabled else None
@@ -127,6 +132,8 @@ class Gateway:
         for upstream in self.upstreams.values():
             upstream.start()
         self.bridge.start_replicas()
+        if self.push is not None:
+            self.push.deliveries.start()
 
     def is_public(self, scope: Scope) -> bool:
         if scope["method"] not in ("GET", "HEAD"):
@@ -148,6 +155,8 @@ class Gateway:
         self.draining.set()
         self.open_streams.drain()
         await self.bridge.close()
+        if self.push is not None:
+            await self.push.close()
         await self.store.close()
         for upstream in self.upstreams.values():
             await upstream.close()
@@ -305,6 +314,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_route("/agents", route(pages.list_agents), methods=["GET"])
     app.add_route("/healthz", route(pages.healthz), methods=["GET"])
     app.add_route("/readyz", route(pages.readyz), methods=["GET"])
+    signer = gateway.push.deliveries.sender.signer if gateway.push is not None else None
+    if signer is not None:
+        jwks = orjson.dumps(signer.jwks())
+
+        async def jwks_page(request: Request) -> Response:
+            return Response(jwks, media_type=JSON, headers={"Cache-Control": "max-age=300"})
+
+        app.add_route("/.well-known/jwks.json", jwks_page, methods=["GET"])
     if settings.metrics != "off" and settings.metrics_port is None:
         app.add_route("/metrics", route(pages.metrics_page), methods=["GET"])
     # add_middleware wraps: the last added runs first.

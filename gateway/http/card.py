@@ -79,12 +79,15 @@ def build(
     overrides: Mapping[str, Any] | None = None,
     extensions: list[dict[str, Any]] | None = None,
     security: dict[str, Any] | None = None,
+    push: bool = False,
 ) -> dict[str, Any]:
     """The AgentCard JSON (v1.0 and v0.3) for an agent whose JSON-RPC endpoint is `url`,
     advertising the gateway's protocol `extensions` (AgentExtension objects).
 
-    `security` holds `securitySchemes` and `securityRequirements` (see `security()`)."""
+    `security` holds `securitySchemes` and `securityRequirements` (see `security()`);
+    `push`: the gateway delivers push notifications (capabilities.pushNotifications)."""
     card = _content(description, fallback_name, overrides or {})
+    card["capabilities"]["pushNotifications"] = push
     if extensions:
         card["capabilities"]["extensions"] = extensions
     if security:

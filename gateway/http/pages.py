@@ -49,6 +49,7 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
         overrides=upstream.spec.card_overrides,
         extensions=[extension],
         security=gateway.security,
+        push=gateway.push is not None,
     )
     return gateway.cards.respond(request, orjson.dumps(body))
 

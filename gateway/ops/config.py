@@ -53,6 +53,7 @@ from gateway.ops.settings import (
     TlsSpec,
     split_target,
 )
+from gateway.push.settings import PushSettings
 
 ENV_PREFIX = "A2A_GATEWAY__"
 Problem = tuple[str, str]
@@ -260,6 +261,34 @@ class MetricsConfig(Section):
     port: Annotated[int, Field(ge=0, le=65535)] | None = None
 
 
+class PushConfig(Section):
+    """Push notifications; the defaults are PushSettings' own (see push/settings.py)."""
+
+    enabled: bool = True
+    allow_hosts: list[str] = Field(default_factory=list)
+    allow_http: bool = False
+    timeout: PositiveFloat = 10.0
+    max_attempts: PositiveInt = 8
+    max_retry_time: PositiveFloat = 900.0
+    backoff: PositiveFloat = 1.0
+    max_backoff: PositiveFloat = 60.0
+    max_configs_per_task: PositiveInt = 10
+    signing: bool = False
+    signing_key_file: ExistingFile | None = None
+    lease: PositiveFloat = 10.0
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        PushSettings(allow_hosts=tuple(value))  # a CIDR entry must parse
+        return value
+
+    def to_settings(self) -> PushSettings:
+        values = self.model_dump()
+        values["allow_hosts"] = tuple(values["allow_hosts"])
+        return PushSettings(**values)
+
+
 class GatewayConfig(Section):
     agents: list[AgentConfig] = Field(min_length=1)
     default_agent: str | None = None
@@ -273,6 +302,7 @@ class GatewayConfig(Section):
     cors_origins: list[str] = Field(default_factory=list)
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
     store: StoreConfig = StoreConfig()
+    push: PushConfig = PushConfig()
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
 
@@ -318,6 +348,7 @@ class GatewayConfig(Section):
             store=self.store.url,
             store_prefix=self.store.prefix,
             lease=self.store.lease,
+            push=self.push.to_settings(),
             **flat,
         )
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.http.card import check_overrides
+from gateway.push.settings import PushSettings
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 HOSTNAME_PATTERN = re.compile(
@@ -198,6 +199,7 @@ class Settings:
     store_prefix: str = "a2a:"
     lease: float = 10.0
     workers: int = 1
+    push: PushSettings = field(default_factory=PushSettings)  # push notifications (push/)
 
     @property
     def shared_store(self) -> bool:
