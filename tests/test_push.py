@@ -4,9 +4,9 @@ webhook receiver on 127.0.0.1 (tests/receiver.py), the guard configured to allow
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -112,7 +112,7 @@ def test_a_failing_receiver_gets_retries_then_the_rest_in_order(
     ids = [h.event_id for h in hits]
     assert ids[:3] == [1, 1, 1]  # 500, 500, then 200
     assert ids[2:] == list(range(1, len(ids) - 1))
-    gaps = [b.at - a.at for a, b in zip(hits[:2], hits[1:3], strict=True)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(hits[:3])]
     assert all(gap > 0 for gap in gaps)
 
 
@@ -129,7 +129,8 @@ def test_a_hanging_receiver_delays_only_its_own_config(
     )
     assert created["result"]["deliveryStatus"]["state"] == "active", created
     hits = receiver.wait_terminal(ok)
-    assert len(hits) == 1 and terminal(hits[0].json)  # the snapshot of the finished task
+    assert len(hits) == 1  # the snapshot of the finished task
+    assert terminal(hits[0].json)
     assert hits[0].event_id == 7
     assert [h.event_id for h in receiver.at(hang)] == [1]  # still waiting on event 1
     listed = rpc(push_gateway, "ListTaskPushNotificationConfigs", {"taskId": task["id"]})
@@ -185,7 +186,9 @@ def test_config_methods_create_get_list_delete(push_gateway: Process, receiver: 
         "CreateTaskPushNotificationConfig",
         {"taskId": task_id, "url": receiver.url(f"/ok/{name()}"), "token": "t"},
     )["result"]
-    assert created["taskId"] == task_id and created["id"] and created["token"] == "t"
+    assert created["taskId"] == task_id
+    assert created["id"]
+    assert created["token"] == "t"
     got = rpc(
         push_gateway, "GetTaskPushNotificationConfig", {"taskId": task_id, "id": created["id"]}
     )
@@ -261,7 +264,8 @@ def test_v03_push_config_methods(push_gateway: Process, receiver: Receiver) -> N
     got = call03("tasks/pushNotificationConfig/get", {"id": task_id})["result"]
     assert got["pushNotificationConfig"]["url"] == url
     listed = call03("tasks/pushNotificationConfig/list", {"id": task_id})["result"]
-    assert len(listed) == 2 and all(c["taskId"] == task_id for c in listed)
+    assert len(listed) == 2
+    assert all(c["taskId"] == task_id for c in listed)
     params = {"id": task_id, "pushNotificationConfigId": task_id}
     assert call03("tasks/pushNotificationConfig/delete", params)["result"] is None
 
