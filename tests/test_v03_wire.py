@@ -169,7 +169,7 @@ def test_task_created_in_v1_is_read_in_v03_and_the_reverse(gateway: Process) -> 
     ],
 )
 def test_push_config_of_an_unknown_task_is_task_not_found(gateway: Process, method: str) -> None:
-    params = {"id": "x", "taskId": "x", "pushNotificationConfigId": "y"}
+    params: dict[str, Any] = {"id": "x", "taskId": "x", "pushNotificationConfigId": "y"}
     if method.endswith("/set"):
         params["pushNotificationConfig"] = {"url": "https://example.com/hook"}
     error = call(url_of(gateway), method, params)["error"]
