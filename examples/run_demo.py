@@ -118,6 +118,7 @@ async def _run(
         port = str(_free_port())  # the workflow agent must know the gateway's URL up front
     targets = await _start_agents(config_file, processes, f"http://127.0.0.1:{port}")
     gateway_args = ["-m", "gateway", "serve", "--config", config_file.name, "--port", port]
+    gateway_args += DEMO_PUSH
     gateway, url = await _start([sys.executable, *gateway_args], GATEWAY_LINE)
     processes.append(gateway)
     _banner(url, targets)
@@ -166,6 +167,10 @@ async def _start_agents(
     return targets
 
 
+# The local demo's webhooks live on this machine: let the SSRF guard through to 127.0.0.1 over
+# http (a deployment keeps the default: https to public addresses only), and sign requests.
+DEMO_PUSH = ["--push-allow", "127.0.0.1", "--push-allow-http", "--push-signing"]
+
 CURL_BODY = (
     '{"jsonrpc":"2.0","id":1,"method":"SendStreamingMessage","params":{"message":'
     '{"messageId":"m1","role":"ROLE_USER","parts":[{"text":"A2A lets agents talk."}]}}}'
@@ -192,6 +197,12 @@ def _banner(url: str, targets: dict[str, str]) -> None:
         "Or with the CLI (a live progress bar; the workflow agent calls the other two):",
         f"  a2a-gateway call {url}/agents/document-analysis/ 'A2A lets agents talk.'",
         f"  a2a-gateway call {url}/agents/workflow/ 'A2A lets agents talk.'",
+        "",
+        "Push notifications: this demo allows webhooks on 127.0.0.1 over http (the SSRF",
+        "guard refuses them by default). In a second terminal:",
+        f"  a2a-gateway webhook --port 9000 --jwks {url}/.well-known/jwks.json",
+        f"  a2a-gateway call {url}/agents/document-analysis/ 'A2A lets agents talk.' \\",
+        "    --push http://127.0.0.1:9000/",
         "",
         "Press Ctrl-C to stop.",
         "",
