@@ -106,6 +106,19 @@ def classify(status: int, headers: httpx.Headers) -> Outcome:
     )
 
 
+def backoff(
+    settings: PushSettings, attempts: int, retry_after: float | None, jitter: float | None = None
+) -> float:
+    """Seconds to wait after `attempts` failed attempts: `backoff` doubled per attempt up to
+    `max_backoff`, half of it fixed and half random (`jitter` in [0, 1] fixes the random
+    part), and never less than the receiver's `Retry-After` (itself capped at max_backoff)."""
+    delay: float = min(settings.max_backoff, settings.backoff * 2.0 ** (attempts - 1))
+    delay = delay / 2 + (random.random() if jitter is None else jitter) * delay / 2
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, settings.max_backoff))
+    return delay
+
+
 def where(url: str) -> str:
     """The part of a webhook URL that is safe to log: scheme and host (never path or query)."""
     scheme, _, rest = url.partition("://")
@@ -253,10 +266,7 @@ class Delivery:
             metrics.attempts.labels(outcome.result).inc()
             if outcome.ok:
                 break
-            delay = min(settings.max_backoff, settings.backoff * 2 ** (attempts - 1))
-            delay = delay / 2 + random.uniform(0, delay / 2)
-            if outcome.retry_after is not None:
-                delay = max(delay, min(outcome.retry_after, settings.max_backoff))
+            delay = backoff(settings, attempts, outcome.retry_after)
             spent = time.monotonic() - first + delay
             if not outcome.retry:
                 await self._fail(event.seq, outcome)
