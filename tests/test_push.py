@@ -317,3 +317,45 @@ def test_the_guard_refuses_webhooks_naming_the_field(guarded_gateway: Process, u
     )
     field = inline["error"]["data"][1]["fieldViolations"][0]["field"]
     assert field == "configuration.taskPushNotificationConfig.url"
+
+
+def test_a_deleted_config_gets_no_more_notifications(
+    push_gateway: Process, receiver: Receiver
+) -> None:
+    path = f"/ok/{name()}"
+    task = send(
+        push_gateway, "steps 30 50", {"url": receiver.url(path), "id": "d"}, returnImmediately=True
+    )
+    receiver.wait_for(lambda: len(receiver.at(path)) >= 2, what="two deliveries")
+    rpc(push_gateway, "DeleteTaskPushNotificationConfig", {"taskId": task["id"], "id": "d"})
+    after_delete = len(receiver.at(path))
+    other = f"/ok/{name()}"
+    rpc(
+        push_gateway,
+        "CreateTaskPushNotificationConfig",
+        {"taskId": task["id"], "url": receiver.url(other)},
+    )
+    receiver.wait_terminal(other)  # the task has finished
+    assert len(receiver.at(path)) <= after_delete + 1  # at most the one in flight
+    assert not any(terminal(h.json) for h in receiver.at(path))
+
+
+def test_with_push_off_the_methods_are_not_supported(scripted_agent: Process) -> None:
+    process = start_gateway({"scripted": scripted_agent.address}, "--no-push")
+    try:
+        endpoint = process.address + "/"
+        error = a2a.rpc(endpoint, "ListTaskPushNotificationConfigs", {"taskId": "x"})["error"]
+        assert error["code"] == -32003
+        inline = a2a.rpc(
+            endpoint,
+            "SendMessage",
+            {
+                "message": a2a.user_message("steps 1"),
+                "configuration": {"taskPushNotificationConfig": {"url": "https://example.com/"}},
+            },
+        )
+        assert inline["error"]["code"] == -32003
+        card = httpx.get(endpoint + ".well-known/agent-card.json", timeout=10).json()
+        assert card["capabilities"]["pushNotifications"] is False
+    finally:
+        process.stop()

@@ -27,34 +27,45 @@ def receiver() -> Iterator[Receiver]:
     running.stop()
 
 
+class Replicas:
+    """Gateway replicas on one key prefix of the private Redis, push allowed to 127.0.0.1."""
+
+    def __init__(self, redis: RedisServer, agent: Process, config: Path) -> None:
+        self.redis = redis
+        self.agent = agent
+        self.config = config
+        self.prefix = f"test-push-{uuid.uuid4().hex[:8]}:"
+        self.processes: list[Process] = []
+
+    def start(self) -> Process:
+        process = start_gateway(
+            {"scripted": self.agent.address},
+            "--lease", "1", *Backend("redis", self.redis).args(self.prefix),
+            config=self.config,
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+
 @pytest.fixture
 def replicas(
     redis_server: RedisServer, scripted_agent: Process, tmp_path: Path
-) -> Iterator[list[Process]]:
-    config = write_config(tmp_path / "gateway.yaml", {"push": PUSH})
-    prefix = f"test-push-{uuid.uuid4().hex[:8]}:"
-    started: list[Process] = []
-
-    def start() -> Process:
-        process = start_gateway(
-            {"scripted": scripted_agent.address},
-            "--lease", "1", *Backend("redis", redis_server).args(prefix),
-            config=config,
-        )  # fmt: skip
-        started.append(process)
-        return process
-
-    start()
-    start()
-    yield started
-    for process in started:
-        process.stop()
+) -> Iterator[Replicas]:
+    group = Replicas(
+        redis_server, scripted_agent, write_config(tmp_path / "g.yaml", {"push": PUSH})
+    )
+    yield group
+    group.stop_all()
 
 
 def test_a_killed_delivering_replica_is_continued_by_another_without_a_gap(
-    replicas: list[Process], receiver: Receiver
+    replicas: Replicas, receiver: Receiver
 ) -> None:
-    a, b = replicas
+    a, b = replicas.start(), replicas.start()
     task = a2a.start_task(b.address + "/", "steps 30 100")  # the turn runs on b
     path = f"/ok/{uuid.uuid4().hex[:8]}"
     params = {"taskId": task["id"], "url": receiver.url(path), "id": "hook"}
@@ -79,3 +90,24 @@ def test_a_killed_delivering_replica_is_continued_by_another_without_a_gap(
     ref = {"taskId": task["id"], "id": "hook"}
     config = a2a.rpc(b.address + "/", "GetTaskPushNotificationConfig", ref)["result"]
     assert config["deliveryStatus"] == {"state": "done", "lastEventId": last}
+
+
+def test_configs_survive_a_restart_of_every_replica(replicas: Replicas, receiver: Receiver) -> None:
+    first = replicas.start()
+    task = a2a.start_task(first.address + "/", "ask")  # input-required: the task waits
+    path = f"/ok/{uuid.uuid4().hex[:8]}"
+    params = {"taskId": task["id"], "url": receiver.url(path), "id": "kept", "token": "t"}
+    assert "result" in a2a.rpc(first.address + "/", "CreateTaskPushNotificationConfig", params)
+    receiver.wait_for(lambda: len(receiver.at(path)) >= 1, what="the snapshot")
+    replicas.stop_all()
+    again = replicas.start()
+    ref = {"taskId": task["id"], "id": "kept"}
+    config = a2a.rpc(again.address + "/", "GetTaskPushNotificationConfig", ref)["result"]
+    assert config["url"] == receiver.url(path)
+    assert config["token"] == "t"
+    assert config["deliveryStatus"]["state"] == "active"
+    answer = {"message": a2a.user_message("42", taskId=task["id"])}
+    assert "result" in a2a.rpc(again.address + "/", "SendMessage", answer)
+    hits = receiver.wait_terminal(path, timeout=60)  # the restarted replica delivers the rest
+    ids = [h.event_id for h in hits]
+    assert sorted(set(ids)) == list(range(ids[0], ids[-1] + 1))
