@@ -14,15 +14,15 @@ HAVE_NODE := $(shell command -v node >/dev/null && command -v npm >/dev/null && 
 A2A03 := .venv-a2a03
 A2A03_STAMP := $(A2A03)/.installed-stamp
 
-.PHONY: setup protos run test lint fmt clean node-agent a2a03 bench
+.PHONY: setup protos run test lint fmt clean node-agent a2a03 bench lock
 
 
 setup: $(STAMP) $(STUBS)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 protos: $(STUBS)
@@ -57,15 +57,23 @@ test: setup lint node-agent a2a03
 # for the v0.3 interop tests. If it cannot be created, those tests skip and say why.
 a2a03: $(A2A03_STAMP)
 
-$(A2A03_STAMP):
+$(A2A03_STAMP): tests/sdk03/requirements.txt
 	@rm -rf $(A2A03)
-	@if $(PYTHON) -m venv $(A2A03) && $(A2A03)/bin/python -m pip install --quiet 'a2a-sdk<0.4'; \
+	@if $(PYTHON) -m venv $(A2A03) && $(A2A03)/bin/python -m pip install --quiet -r tests/sdk03/requirements.txt; \
 	then touch $@; \
 	else rm -rf $(A2A03); echo "WARNING: could not create $(A2A03); v0.3 interop tests will skip" >&2; fi
 # The side-by-side benchmark (about 10 minutes, 20 with the Redis systems, which
 # BENCH_NO_REDIS=1 leaves out; BENCH_SCALE=0.01 for a smoke run).
 bench: setup
 	$(PY) -m bench.run
+
+# Reproducible installs: constraints.txt pins every package `make setup` installs (and
+# tests/sdk03/requirements.txt the a2a-sdk 0.3 environment); `make lock` refreshes both.
+lock: setup
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra dev --extra fast -o constraints.txt pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o tests/sdk03/requirements.txt tests/sdk03/requirements.in
 
 lint: setup
 	$(VENV)/bin/ruff check .

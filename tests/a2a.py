@@ -76,12 +76,14 @@ def stream(
     headers: dict[str, str] | None = None,
     limit: int | None = None,
     client: httpx.Client | None = None,
+    into: list[SseEvent] | None = None,
 ) -> list[SseEvent]:
-    """POST a streaming method and collect its events (at most `limit`, then disconnect)."""
+    """POST a streaming method and collect its events (at most `limit`, then disconnect),
+    appended to `into` as they arrive when given (for a reader in another thread)."""
     if client is None:
         with httpx.Client(timeout=30) as own:
-            return stream(url, method, params, headers=headers, limit=limit, client=own)
-    events: list[SseEvent] = []
+            return stream(url, method, params, headers=headers, limit=limit, client=own, into=into)
+    events: list[SseEvent] = [] if into is None else into
     with connect_sse(
         client, "POST", url, json=request(method, params), headers={**V1, **(headers or {})}
     ) as source:

@@ -28,6 +28,10 @@ class Request:
 
 Answer = Callable[[Request], bytes | list[bytes]]
 
+HOLD = b"(hold)"
+"""Last chunk of an answer that keeps the connection open, silent, until the server closes
+(a peer that stopped sending without closing). Compared by identity, never written."""
+
 
 def response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
     head = (
@@ -52,6 +56,7 @@ class StubServer:
     requests: list[Request] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -69,6 +74,7 @@ class StubServer:
         tb: TracebackType | None,
     ) -> None:
         assert self._server is not None
+        self._closing.set()
         self._server.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -86,6 +92,9 @@ class StubServer:
             self.requests.append(request)
             answer = self.answer(request)
             for chunk in [answer] if isinstance(answer, bytes) else answer:
+                if chunk is HOLD:
+                    await self._closing.wait()
+                    break
                 writer.write(chunk)
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError):

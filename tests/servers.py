@@ -26,6 +26,16 @@ AGENT_LINE = re.compile(r"AGENT (\S+) LISTENING ([\d.]+):(\d+)")
 GATEWAY_LINE = re.compile(r"a2a-gateway listening on (http://\S+)")
 
 
+LOGS: list[Path] = []
+"""Every log file this test session's processes wrote; removed when the session passes
+(`remove_logs`, called by conftest), kept for reading when it fails."""
+
+
+def remove_logs() -> None:
+    while LOGS:
+        LOGS.pop().unlink(missing_ok=True)
+
+
 @dataclass
 class Process:
     popen: subprocess.Popen[bytes]
@@ -59,6 +69,7 @@ def start(
     `pattern`."""
     fd, name = tempfile.mkstemp(prefix="a2a-test-", suffix=".log")
     log = Path(name)
+    LOGS.append(log)
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with os.fdopen(fd, "wb") as out:
         popen = subprocess.Popen(

@@ -218,6 +218,7 @@ def metric(base: str, name: str, **labels: str) -> float:
 
 def test_requests_without_credentials_get_401_before_any_work(auth_gateway: Process) -> None:
     url = auth_gateway.address + "/agents/scripted/"
+    before = work_done(auth_gateway)
     for method in ("SendMessage", "SendStreamingMessage", "GetTask", "ListTasks"):
         response = httpx.post(
             url, json=a2a.request(method, {"message": a2a.user_message("steps 1")}), timeout=10
@@ -230,6 +231,17 @@ def test_requests_without_credentials_get_401_before_any_work(auth_gateway: Proc
         error = response.json()["error"]
         assert error["code"] == -32600
         assert error["data"][0]["reason"] == "UNAUTHENTICATED"
+    assert work_done(auth_gateway) == before  # no method ran, no agent was called
+
+
+def work_done(gateway: Process) -> tuple[float, float]:
+    """(A2A requests handled, gRPC calls to agents) from the gateway's metrics."""
+    lines = httpx.get(gateway.address + "/metrics", timeout=10).text.splitlines()
+
+    def total(name: str) -> float:
+        return sum(float(x.split()[-1]) for x in lines if x.startswith(name + "{"))
+
+    return total("a2a_jsonrpc_requests_total"), total("a2a_upstream_calls_total")
 
 
 def test_a_bad_token_gets_invalid_token(auth_gateway: Process) -> None:
@@ -250,6 +262,7 @@ def test_public_routes_need_no_credentials(auth_gateway: Process) -> None:
         "/.well-known/agent-card.json",
         "/agents/scripted/.well-known/agent-card.json",
         "/metrics",
+        "/readyz",
     ):
         assert httpx.get(base + path, timeout=10).status_code == 200, path
     assert httpx.get(base + "/nope", timeout=10).status_code == 401  # unknown: not public

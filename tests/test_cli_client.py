@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import a2a
+from tests.conftest import API_KEYS, make_token
 from tests.servers import ROOT, Process
 
 
@@ -134,3 +138,85 @@ def test_bad_urls_exit_1_with_a_clear_message(gateway: Process) -> None:
     not_gateway = cli("agents", gateway.address + "/healthz")
     assert not_gateway.returncode == 1
     assert "not an a2a-gateway agents list" in not_gateway.stderr
+
+
+def test_rejected_and_auth_required_exit_5_and_7(url: str) -> None:
+    rejected = cli("call", url, "reject")
+    assert rejected.returncode == 5, rejected.stderr
+    assert "rejected: not my kind of task" in rejected.stderr
+    auth = cli("call", url, "auth-required")
+    assert auth.returncode == 7, auth.stderr
+    assert "auth-required: sign in first" in auth.stderr
+
+
+def test_ctrl_c_on_a_terminal_offers_detach_and_exits_130_leaving_the_task_running(
+    url: str,
+) -> None:
+    """stdin is a real pseudo-terminal, so `call` asks "cancel the task or detach?"."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "call", url, "hang"],
+        cwd=ROOT,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    seen = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while text not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            ready, _, _ = select.select([controller], [], [], 0.1)
+            if ready:
+                seen += os.read(controller, 4096)
+
+    try:
+        read_until(b"working forever")
+        process.send_signal(signal.SIGINT)
+        read_until(b"[c/d]")
+        os.write(controller, b"d\n")
+        assert process.wait(30) == 130, seen.decode(errors="replace")
+        read_until(b"detached")
+    finally:
+        process.kill()
+        os.close(controller)
+    task_id = next(w for w in seen.decode(errors="replace").split() if len(w) == 36 and "-" in w)
+    task = a2a.rpc(url, "GetTask", {"id": task_id})["result"]
+    assert task["status"]["state"] == "TASK_STATE_WORKING"  # detached: it goes on
+    a2a.rpc(url, "CancelTask", {"id": task_id})
+
+
+def test_token_env_token_and_headers_reach_a_gateway_that_insists_on_them(
+    auth_gateway: Process,
+) -> None:
+    url = auth_gateway.address + "/agents/scripted/"
+    refused = cli("call", url, "steps 1")
+    assert refused.returncode == 1
+    assert "401" in refused.stderr or "Unauthenticated" in refused.stderr
+    token = make_token("dana")
+    by_flag = cli("call", url, "caller", "--token", token)
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert "principal=dana" in by_flag.stderr
+    by_env = cli_env({"A2A_TOKEN": make_token("erin")}, "call", url, "caller")
+    assert by_env.returncode == 0, by_env.stderr
+    assert "principal=erin" in by_env.stderr
+    header = f"X-API-Key: {API_KEYS['alice']}"
+    by_header = cli("call", url, "caller", "--header", header)
+    assert by_header.returncode == 0, by_header.stderr
+    assert "principal=alice" in by_header.stderr
+
+
+def cli_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )

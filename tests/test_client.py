@@ -17,6 +17,7 @@ from a2a_client import (
     TaskEvent,
 )
 from tests import a2a
+from tests.http_stub import Request, StubServer, json_response
 from tests.proxy import CuttingProxy
 from tests.servers import Process
 
@@ -145,9 +146,24 @@ async def test_a_failed_task_says_why(url: str) -> None:
     assert last.metadata["error"]["reason"] == "AGENT_ERROR"
 
 
-async def test_the_token_and_headers_are_sent(url: str) -> None:
-    async with A2AClient(url, token="s3cret", headers={"X-Tenant-Id": "t1"}) as client:
-        request = client._http.build_request("GET", url)
-    assert request.headers["authorization"] == "Bearer s3cret"
-    assert request.headers["x-tenant-id"] == "t1"
-    assert request.headers["a2a-version"] == "1.0"
+async def test_the_token_and_headers_are_sent() -> None:
+    """What arrives at a loopback server, not what the client meant to send."""
+    card = {"name": "stub", "capabilities": {"streaming": True}, "url": "x"}
+    task = {"id": "t1", "contextId": "c1", "status": {"state": "TASK_STATE_WORKING"}}
+
+    def answer(request: Request) -> bytes:
+        if request.method == "GET":
+            return json_response(card)
+        return json_response({"jsonrpc": "2.0", "id": request.json()["id"], "result": task})
+
+    async with (
+        StubServer(answer) as server,
+        A2AClient(server.url, token="s3cret", headers={"X-Tenant-Id": "t1"}) as client,
+    ):
+        await client.get("t1")
+    posted = [r for r in server.requests if r.method == "POST"]
+    assert len(posted) == 1
+    assert posted[0].headers["authorization"] == "Bearer s3cret"
+    assert posted[0].headers["x-tenant-id"] == "t1"
+    assert posted[0].headers["a2a-version"] == "1.0"
+    assert posted[0].json()["method"] == "GetTask"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 import anyio
@@ -17,7 +18,7 @@ from a2a_client import (
     NotAnA2AEndpoint,
     StreamingNotSupported,
 )
-from tests.http_stub import Request, StubServer, json_response, response, stream_head
+from tests.http_stub import HOLD, Request, StubServer, json_response, response, stream_head
 from tests.servers import Process
 
 pytestmark = pytest.mark.anyio
@@ -170,12 +171,20 @@ async def test_a_silent_stream_times_out_and_resumes() -> None:
         if request.method == "GET":
             return json_response(CARD)
         if request.json()["method"] == "SendStreamingMessage":
-            return [stream_head(), event(1, TASK)]  # and then hangs until the client gives up
+            # then silent with the connection open: only the client's timeout ends it
+            return [stream_head(), event(1, TASK), HOLD]
         return [stream_head(), working(2), event(3, done)]
 
     async with (
         StubServer(answer) as server,
         A2AClient(server.url, timeout=0.5, backoff=0.01) as client,
     ):
-        events = await drain(client)
+        started = time.monotonic()
+        events = await drain(client)  # within 20 s: a timeout that did not fire fails here
+        waited = time.monotonic() - started
     assert [e.id for e in events] == [1, 2, 3]
+    assert waited >= 0.5  # it did wait for the silence, and did not see a close
+    resumed = [r for r in server.requests if r.method == "POST"][1].json()
+    assert resumed["method"] == "SubscribeToTask"
+    assert resumed["params"]["id"] == "t1"
+    assert [r for r in server.requests if r.method == "POST"][1].headers["last-event-id"] == "1"

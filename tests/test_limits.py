@@ -152,6 +152,7 @@ def test_a_reader_that_falls_out_of_the_window_gets_a_final_error_event(
     """It stops reading until the task is done, then reads on: it gets what was already on
     its way, then EVENTS_EXPIRED telling it to resubscribe, then the end of the stream."""
     url = agent_url(limited)
+    evicted_before = _evicted(limited)
     task = a2a.start_task(url, f"flood {FLOOD_EVENTS} {FLOOD_BYTES} 10")
     with _raw_get(limited, f"/agents/scripted/tasks/{task['id']}/events") as sock:
         assert poll(lambda: _state(url, task["id"]) == "TASK_STATE_COMPLETED")
@@ -162,6 +163,13 @@ def test_a_reader_that_falls_out_of_the_window_gets_a_final_error_event(
     tail = received[received.rindex(b"data: ") :]
     assert b'"error":{"code":-32603' in tail
     assert b"id: " not in tail
+    assert _evicted(limited) == evicted_before + 1  # a2a_subscribers_evicted_total counts it
+
+
+def _evicted(gateway: Process) -> float:
+    metrics = httpx.get(gateway.address + "/metrics", timeout=10).text
+    line = next(x for x in metrics.splitlines() if x.startswith("a2a_subscribers_evicted_total "))
+    return float(line.split()[-1])
 
 
 # --- running tasks ---------------------------------------------------------------------------

@@ -146,9 +146,15 @@ class Reader(threading.Thread):
             assert self.is_alive() or len(self.events) >= count, self.error
             time.sleep(0.02)
 
-    def finish(self, timeout: float = 20.0) -> list[a2a.SseEvent]:
+    def finish(self, timeout: float = 20.0, *, dropped: bool = False) -> list[a2a.SseEvent]:
+        """The events, once the stream ended. It must have ended cleanly, unless `dropped`
+        (its replica was killed): then only a transport error may have ended it."""
         self.join(timeout)
         assert not self.is_alive(), "the stream did not end"
+        if dropped:
+            assert self.error is None or isinstance(self.error, httpx.TransportError), self.error
+        elif self.error is not None:
+            raise self.error
         return self.events
 
 
@@ -225,7 +231,7 @@ def test_a_killed_replica_s_tasks_fail_and_clients_resume_elsewhere(cluster: Clu
     live_on_b.wait_for(1)
     cluster.kill(a)
     killed = time.monotonic()
-    seen = client.finish()
+    seen = client.finish(dropped=True)
     last = int(seen[-1].id or 0)
     rest = resume(b, task_id, last)
     assert time.monotonic() - killed < 8.0, "the lost turn was not failed within the bound"

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from tests import a2a
@@ -53,10 +54,15 @@ def test_get_unknown_task_is_task_not_found(url: str) -> None:
     assert error["data"][0]["reason"] == "TASK_NOT_FOUND"
 
 
-def test_a_task_is_only_reachable_through_its_agent(gateway: Process, url: str) -> None:
+def test_the_root_serves_the_first_agent_and_its_tasks(gateway: Process, url: str) -> None:
+    """The root is the same (first) agent, so it sees the task; that another agent does not
+    is test_multi_agent.py's test_a_task_is_reachable_only_through_its_agent."""
     task = send(url, "steps 1")["result"]["task"]
-    # The root serves the same (first) agent, so it sees the task ...
     assert "result" in a2a.rpc(gateway.address + "/", "GetTask", {"id": task["id"]})
+    unknown = httpx.post(
+        gateway.address + "/agents/nobody/", json=a2a.request("GetTask", {"id": task["id"]})
+    )
+    assert unknown.status_code == 404
 
 
 def test_list_tasks_filters_by_context_and_state_and_pages(url: str) -> None:
@@ -96,17 +102,22 @@ def test_list_tasks_rejects_a_page_token_it_did_not_issue(url: str) -> None:
 
 def test_cancel_running_task_records_canceled_and_ends_its_streams(url: str) -> None:
     task = send(url, "hang", returnImmediately=True)["result"]["task"]
-    events: list[a2a.SseEvent] = []
+    events: list[a2a.SseEvent] = []  # filled by the subscriber as its events arrive
     thread = threading.Thread(
-        target=lambda: events.extend(a2a.stream(url, "SubscribeToTask", {"id": task["id"]}))
+        target=a2a.stream,
+        args=(url, "SubscribeToTask", {"id": task["id"]}),
+        kwargs={"into": events},
     )
     thread.start()
     deadline = time.monotonic() + 10
-    while not events and time.monotonic() < deadline:
+    while not events:  # the subscriber has joined: its first event, the snapshot, is in
+        assert time.monotonic() < deadline, "the subscriber did not join"
         time.sleep(0.02)
+    assert events[0].kind == "task"
     canceled = a2a.rpc(url, "CancelTask", {"id": task["id"]})["result"]
     assert canceled["status"]["state"] == "TASK_STATE_CANCELED"
     thread.join(10)
+    assert not thread.is_alive(), "the subscriber's stream did not end"
     assert events[-1].state == "TASK_STATE_CANCELED"
     again = a2a.rpc(url, "CancelTask", {"id": task["id"]})["error"]
     assert again["code"] == -32002

@@ -98,3 +98,50 @@ async def test_cancelling_the_workflow_cancels_its_children(gateway_url: str) ->
             while (await analysis.get(child.id)).state != "canceled":
                 assert time.monotonic() < deadline, "the child task was not cancelled"
                 await anyio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def failing_child_url(scripted_agent: Process) -> Iterator[str]:
+    """The workflow whose "echo" child is the scripted test agent, which fails on
+    `error-midstream`; document-analysis is the real one, slow enough to be cancelled."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    agents: list[Process] = []
+    try:
+        agents.append(
+            start_agent("examples.agents.document_analysis", env={"DOC_ANALYSIS_DELAY": "2"})
+        )
+        agents.append(start_agent("examples.agents.workflow", "--gateway", url))
+        targets = {
+            "document-analysis": agents[0].address,
+            "echo": scripted_agent.address,
+            "workflow": agents[1].address,
+        }
+        agents.append(start_gateway(targets, "--port", str(port)))
+        yield url
+    finally:
+        for process in reversed(agents):
+            process.stop()
+
+
+async def test_a_child_that_fails_fails_the_workflow_and_cancels_the_other(
+    failing_child_url: str,
+) -> None:
+    async with (
+        A2AClient(failing_child_url + "/agents/workflow/") as client,
+        A2AClient(failing_child_url + "/agents/document-analysis/") as analysis,
+    ):
+        with anyio.fail_after(30):
+            events = [e async for e in client.stream("error-midstream in the echo child")]
+        last = events[-1]
+        assert isinstance(last, StatusEvent)
+        assert last.state == "failed", last.message_text
+        assert "echo" in last.message_text
+        assert "the model crashed" in last.message_text
+        child = (await analysis.list(page_size=1)).tasks[0]
+        deadline = time.monotonic() + 10
+        while (await analysis.get(child.id)).state != "canceled":
+            assert time.monotonic() < deadline, "the other child was not cancelled"
+            await anyio.sleep(0.05)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from a2a_client import (
     A2AClient,
     A2AClientError,
+    A2AError,
     ArtifactEvent,
     MessageEvent,
     StatusEvent,
@@ -87,10 +88,11 @@ async def call_child(ctx: TaskContext, gateway: str, agent: str, progress: Progr
     """Stream one child task into ours; cancel it if we are cancelled."""
     token = os.environ.get("A2A_GATEWAY_TOKEN")
     child_task: str | None = None
+    context = new_id()  # ours to choose: finds the child's task if we are cancelled early
     ours: dict[str, str] = {}  # the child's artifact ids -> ours
     async with A2AClient(f"{gateway.rstrip('/')}/agents/{agent}/", token=token) as client:
         try:
-            async for event in client.stream(ctx.text):
+            async for event in client.stream(ctx.text, context_id=context):
                 if isinstance(event, TaskEvent):
                     child_task = event.task.id
                 elif isinstance(event, StatusEvent):
@@ -111,12 +113,28 @@ async def call_child(ctx: TaskContext, gateway: str, agent: str, progress: Progr
                 elif isinstance(event, MessageEvent):
                     await ctx.artifact(event.message.text, name=f"{agent}: reply")
         except asyncio.CancelledError:
-            if child_task is not None:
-                with contextlib.suppress(A2AClientError, TimeoutError):
-                    async with asyncio.timeout(CANCEL_TIMEOUT):
-                        await client.cancel(child_task)
+            with contextlib.suppress(A2AClientError, TimeoutError):
+                async with asyncio.timeout(CANCEL_TIMEOUT):
+                    await cancel_child(client, child_task, context)
             raise
     await progress.update(agent, 100, f"{agent}: done")
+
+
+async def cancel_child(client: A2AClient, task_id: str | None, context_id: str) -> None:
+    """Cancel the child's task; one not named yet (cancelled while the child's stream was
+    starting) is found by the context id we gave it, once the gateway has created it."""
+    if task_id is None:
+        deadline = asyncio.get_running_loop().time() + CANCEL_TIMEOUT
+        while task_id is None:
+            page = await client.list(context_id=context_id, page_size=1)
+            if page.tasks:
+                task_id = page.tasks[0].id
+            elif asyncio.get_running_loop().time() > deadline:
+                return
+            else:
+                await asyncio.sleep(0.05)
+    with contextlib.suppress(A2AError):  # already finished: nothing to cancel
+        await client.cancel(task_id)
 
 
 async def workflow(ctx: TaskContext, *, gateway: str | None = None) -> None:

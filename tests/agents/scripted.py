@@ -126,6 +126,20 @@ async def ask(
     yield status(pb.TASK_STATE_INPUT_REQUIRED, "say more")
 
 
+async def reject(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """reject: the agent declines the task (REJECTED, a terminal state)."""
+    yield status(pb.TASK_STATE_REJECTED, "not my kind of task")
+
+
+async def auth_required(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """auth-required: the agent needs the user's credentials (AUTH_REQUIRED, interrupted)."""
+    yield status(pb.TASK_STATE_AUTH_REQUIRED, "sign in first")
+
+
 async def answer(
     request: pb.RunRequest, args: list[str], context: object
 ) -> AsyncIterator[pb.AgentEvent]:
@@ -252,6 +266,8 @@ SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "flood": flood,
     "hang": hang,
     "ask": ask,
+    "reject": reject,
+    "auth-required": auth_required,
     "answer": answer,
     "reply": reply,
     "reply-twice": reply_twice,
