@@ -359,3 +359,23 @@ def test_with_push_off_the_methods_are_not_supported(scripted_agent: Process) ->
         assert card["capabilities"]["pushNotifications"] is False
     finally:
         process.stop()
+
+
+def test_creating_a_failing_config_again_resumes_from_the_event_that_failed(
+    push_gateway: Process, receiver: Receiver
+) -> None:
+    refused, fixed = f"/status/410/{name()}", f"/ok/{name()}"
+    task = send(push_gateway, "steps 1", {"url": receiver.url(refused), "id": "again"})
+    ref = {"taskId": task["id"], "id": "again"}
+
+    def state() -> str:
+        config = rpc(push_gateway, "GetTaskPushNotificationConfig", ref)["result"]
+        return str(config["deliveryStatus"]["state"])
+
+    receiver.wait_for(lambda: state() == "failing", what="the config failing")
+    params = {**ref, "url": receiver.url(fixed)}
+    created = rpc(push_gateway, "CreateTaskPushNotificationConfig", params)["result"]
+    assert created["deliveryStatus"]["state"] == "active"
+    hits = receiver.wait_terminal(fixed)
+    assert [h.event_id for h in hits] == list(range(1, 7))
+    receiver.wait_for(lambda: state() == "done", what="the config done")

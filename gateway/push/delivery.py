@@ -260,8 +260,7 @@ class Delivery:
         attempts = 0
         while True:
             attempts += 1
-            if attempts > 1:
-                await self._check_current()
+            await self._check_current()  # deleted or replaced meanwhile (on any replica)?
             outcome = await self.sender.attempt(self.config, event.seq, body)
             metrics.attempts.labels(outcome.result).inc()
             if outcome.ok:
@@ -290,12 +289,14 @@ class Delivery:
             raise Given("done")
 
     async def _check_current(self) -> None:
-        """Before a retry: stop if the config was deleted or replaced meanwhile."""
+        """Before an attempt: stop if the config was deleted, reload it if it was replaced."""
         version = await self.state.version(self.config.task_id, self.config.id)
         if version == GONE:
             raise Given("deleted")
         if self.version and version != self.version:
             await self._reload()
+        else:
+            self.version = version
 
     async def _reload(self) -> None:
         found = await self.state.get(self.config.task_id, self.config.id)
