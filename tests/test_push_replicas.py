@@ -8,7 +8,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
+import jwt
 import pytest
 
 from tests import a2a
@@ -17,7 +20,13 @@ from tests.receiver import Receiver, terminal
 from tests.redis_server import RedisServer
 from tests.servers import Process, start_gateway, write_config
 
-PUSH = {"allow_hosts": ["127.0.0.1"], "allow_http": True, "lease": 1.0, "backoff": 0.05}
+PUSH = {
+    "allow_hosts": ["127.0.0.1"],
+    "allow_http": True,
+    "lease": 1.0,
+    "backoff": 0.05,
+    "signing": True,  # a generated key per replica
+}
 
 
 @pytest.fixture
@@ -90,6 +99,22 @@ def test_a_killed_delivering_replica_is_continued_by_another_without_a_gap(
     ref = {"taskId": task["id"], "id": "hook"}
     config = a2a.rpc(b.address + "/", "GetTaskPushNotificationConfig", ref)["result"]
     assert config["deliveryStatus"] == {"state": "done", "lastEventId": last}
+    # b's JWKS has a's key too: every request verifies, whichever replica signed it
+    keys = {k.key_id: k for k in jwt.PyJWKSet.from_dict(jwks(b)).keys}
+    signers = set()
+    for hit in hits:
+        token = hit.headers["x-a2a-notification-signature"]
+        kid = jwt.get_unverified_header(token)["kid"]
+        jwt.decode(token, keys[kid].key, algorithms=["ES256"], audience=receiver.url(path))
+        signers.add(kid)
+    assert len(signers) == 2
+
+
+def jwks(gateway: Process) -> dict[str, Any]:
+    document: dict[str, Any] = httpx.get(
+        gateway.address + "/.well-known/jwks.json", timeout=10
+    ).json()
+    return document
 
 
 def test_configs_survive_a_restart_of_every_replica(replicas: Replicas, receiver: Receiver) -> None:

@@ -133,7 +133,7 @@ class Gateway:
             upstream.start()
         self.bridge.start_replicas()
         if self.push is not None:
-            self.push.deliveries.start()
+            self.push.start()
 
     def is_public(self, scope: Scope) -> bool:
         if scope["method"] not in ("GET", "HEAD"):
@@ -314,12 +314,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_route("/agents", route(pages.list_agents), methods=["GET"])
     app.add_route("/healthz", route(pages.healthz), methods=["GET"])
     app.add_route("/readyz", route(pages.readyz), methods=["GET"])
-    signer = gateway.push.deliveries.sender.signer if gateway.push is not None else None
-    if signer is not None:
-        jwks = orjson.dumps(signer.jwks())
+    keys = gateway.push.keys if gateway.push is not None else None
+    if keys is not None:
 
         async def jwks_page(request: Request) -> Response:
-            return Response(jwks, media_type=JSON, headers={"Cache-Control": "max-age=300"})
+            document = await keys.document()
+            return Response(document, media_type=JSON, headers={"Cache-Control": "max-age=60"})
 
         app.add_route("/.well-known/jwks.json", jwks_page, methods=["GET"])
     if settings.metrics != "off" and settings.metrics_port is None:

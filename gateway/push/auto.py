@@ -6,6 +6,7 @@ from gateway.ops.metrics import Metrics
 from gateway.push.deliveries import Deliveries
 from gateway.push.delivery import Sender
 from gateway.push.guard import Guard
+from gateway.push.keys import Keys
 from gateway.push.methods import PushMethods
 from gateway.push.metrics import PushMetrics
 from gateway.push.redis import RedisPushState
@@ -29,6 +30,10 @@ def build(settings: PushSettings, store: Store, metrics: Metrics) -> PushMethods
         state = MemoryPushState()
     guard = Guard(allow_hosts=settings.allow_hosts, allow_http=settings.allow_http)
     signer = Signer(settings.signing_key_file) if settings.signing else None
+    keys = None
+    if signer is not None:
+        shared = store if isinstance(store, RedisStore) else None
+        keys = Keys(signer, shared.redis if shared else None, shared.keys.prefix if shared else "")
     sender = Sender(settings, PushMetrics(metrics), guard=guard, signer=signer)
     deliveries = Deliveries(store, state, sender, lease=settings.lease)
-    return PushMethods(settings, state, deliveries, guard)
+    return PushMethods(settings, state, deliveries, guard, keys)

@@ -27,6 +27,7 @@ from gateway.core.task import TaskRecord
 from gateway.push.configs import ConfigIn, ConfigRef, CreateParams, Cursor, ListParams, PushConfig
 from gateway.push.deliveries import Deliveries
 from gateway.push.guard import Guard, Refused
+from gateway.push.keys import Keys
 from gateway.push.settings import PushSettings
 from gateway.push.state import PushState, TooMany
 
@@ -54,12 +55,24 @@ def too_many(limit: int, field: str) -> errors.A2AError:
 
 class PushMethods:
     def __init__(
-        self, settings: PushSettings, state: PushState, deliveries: Deliveries, guard: Guard
+        self,
+        settings: PushSettings,
+        state: PushState,
+        deliveries: Deliveries,
+        guard: Guard,
+        keys: Keys | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
         self.deliveries = deliveries
         self.guard = guard
+        self.keys = keys  # the JWKS, when requests are signed
+
+    def start(self) -> None:
+        """Start the background work (needs the running loop)."""
+        self.deliveries.start()
+        if self.keys is not None:
+            self.keys.start()
 
     def __repr__(self) -> str:
         return f"<PushMethods {self.deliveries!r}>"
@@ -134,5 +147,7 @@ class PushMethods:
         return {}
 
     async def close(self) -> None:
+        if self.keys is not None:
+            await self.keys.close()
         await self.deliveries.close()
         await self.state.close()
