@@ -268,6 +268,18 @@ def test_v03_push_config_methods(push_gateway: Process, receiver: Receiver) -> N
     assert all(c["taskId"] == task_id for c in listed)
     params = {"id": task_id, "pushNotificationConfigId": task_id}
     assert call03("tasks/pushNotificationConfig/delete", params)["result"] is None
+    refused = {"taskId": task_id, "pushNotificationConfig": {"url": "gopher://127.0.0.1/"}}
+    error = call03("tasks/pushNotificationConfig/set", refused)["error"]
+    assert error["code"] == -32602
+    missing = call03("tasks/pushNotificationConfig/get", {"id": "nope"})["error"]
+    assert missing["code"] == -32001
+    unknown = call03("tasks/pushNotificationConfig/get", {"id": task_id})["error"]
+    assert unknown["code"] == -32001  # deleted above
+    no_schemes = {"taskId": task_id, "pushNotificationConfig": {"url": url, "authentication": {}}}
+    error = call03("tasks/pushNotificationConfig/set", no_schemes)["error"]
+    assert error["data"][1]["fieldViolations"][0]["field"] == (
+        "pushNotificationConfig.authentication.schemes"
+    )
 
 
 def test_the_card_says_push_notifications(push_gateway: Process) -> None:
