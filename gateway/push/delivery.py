@@ -232,7 +232,7 @@ class Delivery:
                         return
                     body = {"task": record.to_json()}
                     snapshot = Event(record.last_seq, body, record.terminal)
-                    await self._deliver(snapshot, terminal=record.terminal, snapshot=True)
+                    await self._deliver(snapshot, terminal=record.terminal)
                 async for batch in self.store.follow(task_id, self.cursor.acked):
                     for event in batch:
                         await self._deliver(event, terminal=_terminal(event.body))
@@ -251,7 +251,7 @@ class Delivery:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
-    async def _deliver(self, event: Event, *, terminal: bool, snapshot: bool = False) -> None:
+    async def _deliver(self, event: Event, *, terminal: bool) -> None:
         """Deliver one event until acknowledged; raises Given when the worker must stop."""
         body = event.encoded()
         settings = self.sender.settings
@@ -260,7 +260,7 @@ class Delivery:
         attempts = 0
         while True:
             attempts += 1
-            await self._check_current()  # deleted or replaced meanwhile (on any replica)?
+            await self._check_current()  # still ours? deleted or replaced meanwhile?
             outcome = await self.sender.attempt(self.config, event.seq, body)
             metrics.attempts.labels(outcome.result).inc()
             if outcome.ok:
@@ -289,10 +289,14 @@ class Delivery:
             raise Given("done")
 
     async def _check_current(self) -> None:
-        """Before an attempt: stop if the config was deleted, reload it if it was replaced."""
-        version = await self.state.version(self.config.task_id, self.config.id)
+        """Before an attempt: stop if the config was deleted or the claim lost (a replica
+        cut off from Redis sends nothing once another may have taken over), reload it if it
+        was replaced."""
+        version = await self.state.current(self.config.task_id, self.config.id)
         if version == GONE:
             raise Given("deleted")
+        if version == LOST:
+            raise Given("lost")
         if self.version and version != self.version:
             await self._reload()
         else:
@@ -303,7 +307,9 @@ class Delivery:
         if found is None:
             raise Given("deleted")
         self.config = found[0]
-        self.version = await self.state.version(self.config.task_id, self.config.id)
+        self.version = await self.state.current(self.config.task_id, self.config.id)
+        if self.version < 0:
+            raise Given("deleted or lost")
 
     async def _advance(self, cursor: Cursor) -> None:
         self.cursor = cursor

@@ -74,6 +74,14 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return tonumber(redis.call('HGET', KEYS[1], 'v:' .. ARGV[1]))
 """
 
+# KEYS: hash, lease; ARGV: cid, replica, lease_ms -> version (lease renewed), -1 lost, -2 gone
+_CURRENT = """
+if redis.call('HEXISTS', KEYS[1], 'c:' .. ARGV[1]) == 0 then return -2 end
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return tonumber(redis.call('HGET', KEYS[1], 'v:' .. ARGV[1]))
+"""
+
 # KEYS: lease; ARGV: replica, lease_ms -> 1 renewed, 0 lost
 _RENEW = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -103,6 +111,7 @@ class RedisPushState:
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
         self._renew = redis.register_script(_RENEW)
+        self._current = redis.register_script(_CURRENT)
         self._release = redis.register_script(_RELEASE)
 
     def __repr__(self) -> str:
@@ -168,10 +177,13 @@ class RedisPushState:
             await self.redis.zrem(self.due_key, self.member(task_id, config_id))
         return bool(removed)
 
-    async def version(self, task_id: str, config_id: str) -> int:
-        with unavailable("reading a push config"):
-            value = await self.redis.hget(self.key(task_id), f"v:{config_id}")
-        return GONE if value is None else int(value)
+    async def current(self, task_id: str, config_id: str) -> int:
+        keys = [self.key(task_id), self.lease(task_id, config_id)]
+        with unavailable("checking a push config"):
+            result = int(
+                await self._current(keys=keys, args=[config_id, self.replica, self.lease_ms])
+            )
+        return result if result >= 0 else (LOST if result == -1 else GONE)
 
     async def claim(self, task_id: str, config_id: str) -> bool:
         keys = [self.key(task_id), self.lease(task_id, config_id)]

@@ -8,6 +8,8 @@ Contract (`PushState`; memory here, Redis in redis.py):
 - `claim(task_id, config_id)` takes the right to deliver the config (a lease, on Redis; the
   memory backend has one process and always says yes unless the config is gone or inactive).
   Exactly one holder at a time.
+- `current(task_id, config_id)` is checked by the holder before every attempt: the config's
+  version, or `LOST` / `GONE` (so a holder whose claim lapsed sends nothing more).
 - `advance(config, cursor)` records a cursor, only for the holder: returns the config's
   version (a worker whose config was replaced reloads it), `LOST` when the claim is gone,
   `GONE` when the config was deleted. The write is the acknowledgement that survives the
@@ -45,7 +47,10 @@ class PushState(Protocol):
 
     async def delete(self, task_id: str, config_id: str) -> bool: ...
 
-    async def version(self, task_id: str, config_id: str) -> int: ...
+    async def current(self, task_id: str, config_id: str) -> int:
+        """For the holder, before each attempt: the config's version (and the claim renewed),
+        `LOST` when the claim is gone, `GONE` when the config was deleted."""
+        ...
 
     async def claim(self, task_id: str, config_id: str) -> bool: ...
 
@@ -119,7 +124,7 @@ class MemoryPushState:
             self._configs.pop(task_id, None)
         return found
 
-    async def version(self, task_id: str, config_id: str) -> int:
+    async def current(self, task_id: str, config_id: str) -> int:
         found = self._configs.get(task_id, {}).get(config_id)
         return GONE if found is None else found[2]
 
