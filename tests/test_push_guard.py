@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from pathlib import Path
 
 import httpx
 import jwt
 import pytest
 
+from gateway.ops.cli import _overrides, build_parser
+from gateway.ops.config import ConfigError, load
 from gateway.push.delivery import backoff, classify, retry_after, where
 from gateway.push.guard import Guard, Refused, Resolver, kind_of
 from gateway.push.settings import PushSettings
@@ -164,3 +167,30 @@ def test_signatures_verify_with_the_jwks_and_bind_the_body() -> None:
     claims = jwt.decode(token, key.key, algorithms=["ES256"], audience="https://h.example/")
     assert claims["request_body_sha256"] == hashlib.sha256(body).hexdigest()
     assert (claims["taskId"], claims["configId"], claims["eventId"]) == ("t", "c", 3)
+
+
+def test_push_settings_come_from_file_environment_and_flags(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text("agents: [{name: a, target: '127.0.0.1:1'}]\npush: {max_attempts: 3}\n")
+    environ = {"A2A_GATEWAY__PUSH__ALLOW_HOSTS": "[127.0.0.1, 10.0.0.0/8]"}
+    args = build_parser().parse_args(["serve", "--push-allow-http", "--push-signing"])
+    settings = load(path, environ=environ, overrides=_overrides(args)).push
+    assert settings.max_attempts == 3
+    assert settings.allow_hosts == ("127.0.0.1", "10.0.0.0/8")
+    assert settings.allow_http
+    assert settings.signing
+    assert settings.enabled
+
+
+def test_a_bad_push_setting_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        "agents: [{name: a, target: '127.0.0.1:1'}]\npush: {allow_hosts: [10.0.0.0/99]}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(path, environ={})
+    assert caught.value.problems[0][0] == "push.allow_hosts"
+    path.write_text("agents: [{name: a, target: '127.0.0.1:1'}]\npush: {timeout: 0}\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path, environ={})
+    assert caught.value.problems[0][0] == "push.timeout"
