@@ -3,6 +3,8 @@ a real gateway (push allowed to 127.0.0.1) and a real receiver."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -26,7 +28,7 @@ from a2a.types import (
 
 from tests import a2a
 from tests.receiver import Receiver
-from tests.servers import Process, start_gateway
+from tests.servers import ROOT, Process, start_gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -128,3 +130,31 @@ async def test_sdk_client_inline_config_receives_the_task(
     hits = await anyio.to_thread.run_sync(receiver.wait_terminal, path)
     assert [h.event_id for h in hits] == list(range(1, len(hits) + 1))
     assert all(h.headers["x-a2a-notification-token"] == "inline" for h in hits)
+
+
+SDK03 = ROOT / ".venv-a2a03" / "bin" / "python"
+
+
+@pytest.mark.skipif(not SDK03.exists(), reason=f"{SDK03} does not exist (`make a2a03`)")
+def test_sdk03_client_sets_and_gets_a_config(gateway: Process, receiver: Receiver) -> None:
+    task = a2a.start_task(gateway.address + "/agents/scripted/", "steps 1")
+    url = receiver.url(f"/ok/{uuid.uuid4().hex[:8]}")
+    driver = ROOT / "tests" / "sdk03" / "driver.py"
+    argv = [str(SDK03), str(driver), f"{gateway.address}/agents/scripted/", "push"]
+    result = subprocess.run(
+        [*argv, f"{task['id']} {url}"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    created, got = lines[0]["config"], lines[1]["config"]
+    assert created["taskId"] == task["id"]
+    assert created["pushNotificationConfig"]["id"] == task["id"]
+    assert got["pushNotificationConfig"]["url"] == url
+    assert got["pushNotificationConfig"]["authentication"] == {
+        "schemes": ["Bearer"],
+        "credentials": "c03",
+    }
+    assert lines[-1]["wire"] == [
+        ["tasks/pushNotificationConfig/set", None],
+        ["tasks/pushNotificationConfig/get", None],
+    ]
