@@ -43,7 +43,7 @@ if redis.call('HEXISTS', KEYS[1], c) == 0 then
 else
   cursor = redis.call('HGET', KEYS[1], s)
   local state = cjson.decode(cursor)
-  if state['state'] ~= 'active' then
+  if state['state'] == 'failing' then
     state['state'] = 'active'
     state['failure'] = cjson.null
     cursor = cjson.encode(state)

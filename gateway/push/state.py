@@ -3,8 +3,9 @@
 Contract (`PushState`; memory here, Redis in redis.py):
 
 - `put(config, cursor, limit)` creates a config with `cursor`, or replaces one of the same id
-  (keeping its cursor; a failing one becomes active again). A new config beyond `limit` per
-  task raises `TooMany`. Returns the cursor in effect. Every put bumps the config's version.
+  (keeping its cursor; a failing one becomes active again, a done one stays done). A new
+  config beyond `limit` per task raises `TooMany`. Returns the cursor in effect. Every put
+  bumps the config's version.
 - `claim(task_id, config_id)` takes the right to deliver the config (a lease, on Redis; the
   memory backend has one process and always says yes unless the config is gone or inactive).
   Exactly one holder at a time.
@@ -24,7 +25,7 @@ import time
 from collections import deque
 from typing import Protocol
 
-from gateway.push.configs import ACTIVE, Cursor, PushConfig
+from gateway.push.configs import ACTIVE, FAILING, Cursor, PushConfig
 
 LOST = -1
 GONE = -2
@@ -100,7 +101,7 @@ class MemoryPushState:
             configs[config.id] = (config, cursor, 1)
             return cursor
         _, old, version = known
-        if old.state != ACTIVE:
+        if old.state == FAILING:
             old = Cursor(old.acked, old.snapshot)  # a failing config is delivered again
         configs[config.id] = (config, old, version + 1)
         return old
