@@ -216,7 +216,8 @@ def test_config_errors_are_precise(push_gateway: Process, receiver: Receiver) ->
     assert other["error"]["code"] == -32001
     unknown = rpc(push_gateway, "GetTaskPushNotificationConfig", {"taskId": task_id, "id": "x"})
     assert unknown["error"]["code"] == -32001
-    assert unknown["error"]["data"][0]["reason"] == "PUSH_CONFIG_NOT_FOUND"
+    assert unknown["error"]["data"][0]["reason"] == "TASK_NOT_FOUND"
+    assert unknown["error"]["data"][0]["metadata"]["configId"] == "x"
     malformed = rpc(
         push_gateway, "CreateTaskPushNotificationConfig", {"taskId": task_id, "url": "http://[nope"}
     )

@@ -6,8 +6,8 @@ another principal or agent is -32001 TaskNotFound, as for tasks. Errors:
 - the URL refused by the SSRF guard, a malformed URL or params: -32602 naming the field
   (`url`, or `configuration.taskPushNotificationConfig.url` inline);
 - more than `max_configs_per_task` configs: -32602 on `id`, reason TOO_MANY_PUSH_CONFIGS;
-- an unknown config id on Get: -32001 (the spec's TaskNotFoundError for a missing config),
-  with reason PUSH_CONFIG_NOT_FOUND; Delete of an unknown id succeeds (idempotent, 3.1.10).
+- an unknown config id on Get: -32001 TASK_NOT_FOUND (the spec's error for a missing config)
+  with `configId` in its metadata; Delete of an unknown id succeeds (idempotent, 3.1.10).
 
 Where delivery starts: an inline config gets every event of the turn it starts (from the
 turn's first event; for a new task that is event 1, the Task). A config created on an
@@ -39,7 +39,7 @@ def not_found(task_id: str, config_id: str) -> errors.A2AError:
     return errors.A2AError(
         errors.TASK_NOT_FOUND,
         f"Push notification config {config_id!r} not found for task {task_id}",
-        reason="PUSH_CONFIG_NOT_FOUND",
+        reason="TASK_NOT_FOUND",  # what SDKs map to TaskNotFoundError; metadata says which
         metadata={"taskId": task_id, "configId": config_id},
     )
 
