@@ -157,6 +157,14 @@ def test_a_permanent_refusal_marks_the_config_failing(
     assert failure["eventId"] == 1
     assert len(receiver.at(path)) == 1  # no retry of a 404
     assert "secret" not in push_gateway.output()
+    log = [line for line in push_gateway.output().splitlines() if "is failing" in line]
+    assert any(task["id"] in line and "webhook http://127.0.0.1:" in line for line in log)
+    assert not any("/status/404" in line for line in log)  # scheme and host only
+    metrics = httpx.get(push_gateway.address + "/metrics", timeout=10).text
+    assert 'a2a_push_configs_failed_total{reason="HTTP_STATUS"}' in metrics
+    assert 'a2a_push_attempts_total{result="4xx"}' in metrics
+    assert 'a2a_push_deliveries_total{outcome="failed"}' in metrics
+    assert "a2a_push_attempt_duration_seconds_count" in metrics
 
 
 def test_signed_requests_verify_with_the_published_jwks(
