@@ -3,6 +3,7 @@ arrives. The path says how to answer (`NAME` groups a test's requests):
 
     /ok/NAME              200
     /fail/N/NAME          500 (with `Retry-After: 0`) to the first N requests, then 200
+    /busy/S/NAME          503 with `Retry-After: S` to the first request, then 200
     /status/CODE/NAME     CODE, always
     /hang/NAME            no answer until the receiver stops
 """
@@ -94,6 +95,8 @@ class Receiver:
         status, extra = 200, []
         if parts[0] == "fail" and count <= int(parts[1]):
             status, extra = 500, [(b"retry-after", b"0")]
+        elif parts[0] == "busy" and count <= 1:
+            status, extra = 503, [(b"retry-after", parts[1].encode())]
         elif parts[0] == "status":
             status = int(parts[1])
         elif parts[0] == "hang":

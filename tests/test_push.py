@@ -116,6 +116,14 @@ def test_a_failing_receiver_gets_retries_then_the_rest_in_order(
     assert all(gap > 0 for gap in gaps)
 
 
+def test_retry_after_is_honoured(push_gateway: Process, receiver: Receiver) -> None:
+    path = f"/busy/1/{name()}"  # the gateway's own backoff here is 0.05 s
+    send(push_gateway, "steps 1", {"url": receiver.url(path)})
+    hits = receiver.wait_terminal(path)
+    assert [h.event_id for h in hits[:2]] == [1, 1]
+    assert hits[1].at - hits[0].at >= 0.9  # waited as asked (1 s), not 0.05 s
+
+
 def test_a_hanging_receiver_delays_only_its_own_config(
     push_gateway: Process, receiver: Receiver
 ) -> None:

@@ -144,14 +144,14 @@ def test_retry_after_takes_seconds_or_a_date() -> None:
     assert retry_after(None) is None
 
 
-def test_backoff_doubles_with_jitter_caps_and_honours_retry_after() -> None:
+def test_backoff_doubles_with_jitter_up_to_a_cap_and_honours_retry_after() -> None:
     settings = PushSettings(backoff=1.0, max_backoff=8.0)
     assert backoff(settings, 1, None, jitter=0.0) == 0.5
     assert backoff(settings, 1, None, jitter=1.0) == 1.0
     assert backoff(settings, 3, None, jitter=1.0) == 4.0
     assert backoff(settings, 10, None, jitter=1.0) == 8.0
     assert backoff(settings, 1, 5.0, jitter=0.0) == 5.0
-    assert backoff(settings, 1, 3600.0, jitter=0.0) == 8.0  # capped
+    assert backoff(settings, 1, 3600.0, jitter=0.0) == 3600.0  # the budget decides (Delivery)
 
 
 def test_logged_webhook_location_has_no_path_or_query() -> None:

@@ -15,10 +15,10 @@ are not followed. The response body is never read.
 Outcome of one attempt: 2xx acknowledges. 408, 429, 5xx, a timeout (`timeout` seconds for the
 whole attempt) or a connection error is retried after a backoff (`backoff` doubled per attempt
 up to `max_backoff`, equal jitter: half fixed, half random) or the `Retry-After` the receiver
-asked for (capped at `max_backoff`); after `max_attempts` attempts or `max_retry_time` seconds
-on one event the config is failing (RETRIES_EXHAUSTED). Any other status (3xx, 4xx) is
-permanent (HTTP_STATUS), as is an address the guard refuses at delivery time
-(ADDRESS_REFUSED). A failing config keeps its cursor; creating it again resumes there.
+asked for; after `max_attempts` attempts, or when the next try would come more than
+`max_retry_time` seconds after the event's first attempt, the config is failing
+(RETRIES_EXHAUSTED). Any other status (3xx, 4xx) is permanent (HTTP_STATUS), as is an address
+the guard refuses at delivery time (ADDRESS_REFUSED). A failing config keeps its cursor; creating it again resumes there.
 
 The worker never blocks the task's pump: it reads the log from its own cursor (`store.follow`),
 like a subscriber, and holds one event at a time, so memory is bounded whatever the receiver
@@ -111,11 +111,12 @@ def backoff(
 ) -> float:
     """Seconds to wait after `attempts` failed attempts: `backoff` doubled per attempt up to
     `max_backoff`, half of it fixed and half random (`jitter` in [0, 1] fixes the random
-    part), and never less than the receiver's `Retry-After` (itself capped at max_backoff)."""
+    part), and never less than the receiver's `Retry-After` (a wait beyond the event's
+    `max_retry_time` budget gives up instead: see Delivery._deliver)."""
     delay: float = min(settings.max_backoff, settings.backoff * 2.0 ** (attempts - 1))
     delay = delay / 2 + (random.random() if jitter is None else jitter) * delay / 2
     if retry_after is not None:
-        delay = max(delay, min(retry_after, settings.max_backoff))
+        delay = max(delay, retry_after)
     return delay
 
 

@@ -16,8 +16,8 @@ class PushSettings:
     - `allow_http`: plain `http://` webhooks (default: `https://` only).
     - `timeout`: seconds per attempt; `max_attempts` and `max_retry_time` (seconds since an
       event's first attempt) bound the retries of one event; `backoff` is the first delay,
-      doubled per attempt up to `max_backoff`, with full jitter; a `Retry-After` is honoured up
-      to `max_backoff`.
+      doubled per attempt up to `max_backoff`, with equal jitter; a longer `Retry-After` is
+      honoured (within `max_retry_time`).
     - `max_configs_per_task`: configs one task may have.
     - `signing`: sign every request with a JWT (`X-A2A-Notification-Signature`), the key from
       `signing_key_file` (PEM, RSA or EC) or generated at start; the JWKS is served at
