@@ -32,6 +32,7 @@ class RedisServer:
         self.persistent = persistent
         self.dir = Path(tempfile.mkdtemp(prefix="a2a-redis-"))
         self.port = free_port()
+        self.started = False  # once it has run, a restart keeps its port
         self.popen: subprocess.Popen[bytes] | None = None
 
     def __repr__(self) -> str:
@@ -61,8 +62,16 @@ class RedisServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
+                if "Address already in use" in self.log() and not self.started:
+                    # The free port was taken between choosing it and redis binding it (redis
+                    # cannot bind port 0 and report it): choose again, once per start.
+                    self.port = free_port()
+                    self.started = True
+                    self.start(timeout)
+                    return
                 raise RuntimeError(f"redis-server exited: {self.log()[-2000:]}")
             if self.ping():
+                self.started = True
                 return
             time.sleep(0.02)
         self.stop(signal.SIGKILL)

@@ -71,11 +71,11 @@ async def test_a_card_without_streaming() -> None:
 
 async def test_nothing_listening_is_connection_lost() -> None:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", 0))  # held, never listening: connections are refused
         port = sock.getsockname()[1]
-    async with A2AClient(f"http://127.0.0.1:{port}/") as client:
-        with pytest.raises(ConnectionLost, match="ConnectError"):
-            await client.get("x")
+        async with A2AClient(f"http://127.0.0.1:{port}/") as client:
+            with pytest.raises(ConnectionLost, match="ConnectError"):
+                await client.get("x")
 
 
 def breaking_stream(resume: bytes) -> StubServer:

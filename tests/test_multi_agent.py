@@ -156,7 +156,9 @@ def test_an_agent_that_goes_away_fails_fast_and_is_used_again_when_back(
 
         started = time.monotonic()
         error = _send(flaky_url, "whoami")["error"]
-        assert time.monotonic() - started < 3.0
+        # Fails fast on the known-down target: well under the 30 s a connect or deadline
+        # wait would take, with room for a loaded 2-core machine.
+        assert time.monotonic() - started < 10.0
         assert error["code"] == -32603
         assert error["data"][0]["reason"] == "AGENT_UNAVAILABLE"
         assert "flaky" in error["message"]

@@ -159,10 +159,8 @@ def test_sigterm_drains_streams_lets_short_turns_finish_and_exits_0(
             sender = threading.Thread(target=blocking_send)
             sender.start()
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                tasks = a2a.rpc(url, "ListTasks", {})["result"]["tasks"]
-                if len(tasks) >= 2:
-                    break
+            while len(a2a.rpc(url, "ListTasks", {})["result"]["tasks"]) < 2:
+                assert time.monotonic() < deadline, "the blocking send's task never started"
                 time.sleep(0.02)
             stopping = time.monotonic()
             process.popen.send_signal(signal.SIGTERM)

@@ -192,7 +192,7 @@ def test_an_oversized_head_gets_431(limited: Process) -> None:
 def test_a_slow_head_gets_408(limited: Process) -> None:
     started = time.monotonic()
     assert raw(limited, b"POST / HTTP/1.1\r\nHost: x\r\n").startswith(b"HTTP/1.1 408 ")
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 10  # the head timeout fired, not the 30 s read limit
 
 
 def test_a_slow_body_gets_408(limited: Process) -> None:
@@ -205,7 +205,7 @@ def test_a_slow_body_gets_408(limited: Process) -> None:
     reply = raw(limited, head)
     assert reply.startswith(b"HTTP/1.1 408 ")
     assert b"REQUEST_TIMEOUT" in reply
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 10  # the body timeout fired, not the 30 s read limit
 
 
 def test_cors_preflight_and_exposed_headers(limited: Process) -> None:

@@ -199,7 +199,7 @@ def test_cancel_on_another_replica_stops_the_agent_call_promptly(
     started = time.monotonic()
     result = a2a.rpc(b, "CancelTask", {"id": task["id"]})["result"]
     assert result["status"]["state"] == "TASK_STATE_CANCELED"
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 5.0  # within the cancel timeout (it would fail past it)
     deadline = time.monotonic() + 3
     while not marker.exists():
         assert time.monotonic() < deadline, "the agent's call on replica A was not cancelled"
@@ -339,7 +339,7 @@ def test_redis_away_fails_fast_with_a_clear_error_and_recovers(
     try:
         started = time.monotonic()
         error = get(a, task_id)["error"]
-        assert time.monotonic() - started < 3.0
+        assert time.monotonic() - started < 10.0  # a clear error, not the 30 s client timeout
         assert error["code"] == -32603
         assert error["data"][0]["reason"] == "STORE_UNAVAILABLE"
         ready = httpx.get(base + "/readyz", timeout=10)

@@ -287,7 +287,12 @@ async def test_an_unowned_write_is_refused_while_a_lease_is_held(
     with pytest.raises(StoreConflict, match="LEASED"):
         await a.append(record, task.set_status(record, task.CANCELED, None, 2.0), unowned=True)
     await a.redis.delete(a.keys.lease("t"))
-    await a.append(record, task.set_status(record, task.CANCELED, None, 2.0), unowned=True)
+    event = await a.append(record, task.set_status(record, task.CANCELED, None, 2.0), unowned=True)
+    assert event.seq == 2
+    assert event.final
+    stored = await a.get("t")
+    assert stored is not None
+    assert stored.state == task.CANCELED
 
 
 async def test_logs_are_trimmed_and_finished_tasks_expire_in_redis(

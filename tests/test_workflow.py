@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 import pytest
@@ -18,30 +18,47 @@ pytestmark = pytest.mark.anyio
 DOCUMENT = "Agents call agents. The gateway streams their progress."
 
 
+def start_stack(targets: Callable[[str], dict[str, Process | str]]) -> tuple[str, list[Process]]:
+    """Agents and a gateway whose port is chosen first, because the workflow agent is told
+    the gateway's URL when it starts. `targets(url)` starts the agents. Should the port be
+    taken between choosing and binding it, everything starts again on another."""
+    for _ in range(3):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        started = targets(url)
+        processes = [p for p in started.values() if isinstance(p, Process)]
+        addresses = {n: p.address if isinstance(p, Process) else p for n, p in started.items()}
+        try:
+            processes.append(start_gateway(addresses, "--port", str(port)))
+            return url, processes
+        except RuntimeError as exc:
+            for process in processes:
+                process.stop()
+            if "address already in use" not in str(exc).lower():
+                raise
+    raise RuntimeError("no free port for the gateway in three tries")
+
+
 @pytest.fixture(scope="module")
 def gateway_url() -> Iterator[str]:
-    """document-analysis (0.4 s a step), echo and workflow behind one gateway, whose port is
-    picked first because the workflow agent is told the gateway's URL when it starts."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    agents: list[Process] = []
-    try:
-        agents.append(
-            start_agent("examples.agents.document_analysis", env={"DOC_ANALYSIS_DELAY": "0.4"})
-        )
-        agents.append(start_agent("examples.agents.echo"))
-        agents.append(start_agent("examples.agents.workflow", "--gateway", url))
-        names = ["document-analysis", "echo", "workflow"]
-        gateway = start_gateway(
-            {n: a.address for n, a in zip(names, agents, strict=True)}, "--port", str(port)
-        )
-        agents.append(gateway)
-        yield url
-    finally:
-        for process in reversed(agents):
-            process.stop()
+    """document-analysis (0.4 s a step), echo and workflow behind one gateway."""
+
+    def targets(url: str) -> dict[str, Process | str]:
+        return {
+            "document-analysis": start_agent(
+                "examples.agents.document_analysis", env={"DOC_ANALYSIS_DELAY": "0.4"}
+            ),
+            "echo": start_agent("examples.agents.echo"),
+            # told by $A2A_GATEWAY_URL here, by --gateway in failing_child_url
+            "workflow": start_agent("examples.agents.workflow", env={"A2A_GATEWAY_URL": url}),
+        }
+
+    url, processes = start_stack(targets)
+    yield url
+    for process in reversed(processes):
+        process.stop()
 
 
 async def test_progress_is_combined_and_artifacts_are_merged(gateway_url: str) -> None:
@@ -104,26 +121,20 @@ async def test_cancelling_the_workflow_cancels_its_children(gateway_url: str) ->
 def failing_child_url(scripted_agent: Process) -> Iterator[str]:
     """The workflow whose "echo" child is the scripted test agent, which fails on
     `error-midstream`; document-analysis is the real one, slow enough to be cancelled."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    agents: list[Process] = []
-    try:
-        agents.append(
-            start_agent("examples.agents.document_analysis", env={"DOC_ANALYSIS_DELAY": "2"})
-        )
-        agents.append(start_agent("examples.agents.workflow", "--gateway", url))
-        targets = {
-            "document-analysis": agents[0].address,
+
+    def targets(url: str) -> dict[str, Process | str]:
+        return {
+            "document-analysis": start_agent(
+                "examples.agents.document_analysis", env={"DOC_ANALYSIS_DELAY": "2"}
+            ),
             "echo": scripted_agent.address,
-            "workflow": agents[1].address,
+            "workflow": start_agent("examples.agents.workflow", "--gateway", url),
         }
-        agents.append(start_gateway(targets, "--port", str(port)))
-        yield url
-    finally:
-        for process in reversed(agents):
-            process.stop()
+
+    url, processes = start_stack(targets)
+    yield url
+    for process in reversed(processes):
+        process.stop()
 
 
 async def test_a_child_that_fails_fails_the_workflow_and_cancels_the_other(
