@@ -18,7 +18,8 @@ up to `max_backoff`, equal jitter: half fixed, half random) or the `Retry-After`
 asked for; after `max_attempts` attempts, or when the next try would come more than
 `max_retry_time` seconds after the event's first attempt, the config is failing
 (RETRIES_EXHAUSTED). Any other status (3xx, 4xx) is permanent (HTTP_STATUS), as is an address
-the guard refuses at delivery time (ADDRESS_REFUSED). A failing config keeps its cursor; creating it again resumes there.
+the guard refuses at delivery time (ADDRESS_REFUSED). A failing config keeps its cursor;
+creating it again resumes there.
 
 The worker never blocks the task's pump: it reads the log from its own cursor (`store.follow`),
 like a subscriber, and holds one event at a time, so memory is bounded whatever the receiver
