@@ -9,12 +9,14 @@ STUBS := $(patsubst protos/%.proto,generated/%_pb2.py,$(PROTOS))
 PYTEST_ARGS ?=
 NODE_AGENT := examples/node-agent
 NODE_STAMP := $(NODE_AGENT)/node_modules/.installed-stamp
+JS_SDK := tests/js
+JS_SDK_STAMP := $(JS_SDK)/node_modules/.installed-stamp
 HAVE_NODE := $(shell command -v node >/dev/null && command -v npm >/dev/null && echo yes)
 
 A2A03 := .venv-a2a03
 A2A03_STAMP := $(A2A03)/.installed-stamp
 
-.PHONY: setup protos run test lint fmt clean node-agent a2a03 bench lock
+.PHONY: setup protos run test lint fmt clean node-agent js-sdk a2a03 bench lock
 
 
 setup: $(STAMP) $(STUBS)
@@ -47,10 +49,22 @@ $(NODE_STAMP): $(NODE_AGENT)/package-lock.json $(NODE_AGENT)/package.json
 	cd $(NODE_AGENT) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The official A2A JavaScript SDK, a client for the interop tests, from tests/js/package-lock.json.
+ifeq ($(HAVE_NODE),yes)
+js-sdk: $(JS_SDK_STAMP)
+else
+js-sdk:
+	@echo "node/npm not found: skipping the JS SDK (its interop tests will be skipped)"
+endif
+
+$(JS_SDK_STAMP): $(JS_SDK)/package-lock.json $(JS_SDK)/package.json
+	cd $(JS_SDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: setup node-agent
 	$(PY) -m examples.run_demo
 
-test: setup lint node-agent a2a03
+test: setup lint node-agent js-sdk a2a03
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The a2a-sdk 0.3 client, in a virtual environment of its own (the project uses a2a-sdk 1.x),
@@ -86,4 +100,4 @@ fmt: setup
 
 clean:
 	rm -rf generated/*_pb2*.py generated/*_pb2*.pyi .mypy_cache .pytest_cache .ruff_cache \
-		$(NODE_AGENT)/node_modules $(A2A03)
+		$(NODE_AGENT)/node_modules $(JS_SDK)/node_modules $(A2A03)

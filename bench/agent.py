@@ -17,6 +17,9 @@ INFO = AgentInfo(name="load", description="Streams the bench workload.")
 
 async def handler(ctx: TaskContext) -> None:
     spec = Spec.parse(ctx.text)
+    if spec.ask:
+        await ctx.input_required("What next?")
+        return
     await ctx.working()
     if spec.hold > 0:
         await asyncio.sleep(spec.hold)

@@ -1,17 +1,19 @@
 """Bench clients, one process each, one JSON line of results on stdout.
 
-Two clients read the same workload: `sse` (a raw asyncio HTTP/1.1 client that parses
-SSE minimally, used for the gateway and the a2a-sdk server alike) and `grpc` (a
-grpc.aio client calling the agent's Run directly: the ceiling). Modes:
+Three clients read the same workload: `sse` (a raw asyncio HTTP/1.1 client that parses
+SSE minimally, speaking JSON-RPC to the gateway and the a2a-sdk server alike), `rest` (the
+same reader, speaking the gateway's HTTP+JSON binding: requests.py) and `grpc` (a grpc.aio
+client calling the agent's Run directly: the ceiling). Modes:
 
 - stream:  `--streams` concurrent streams of the spec; events, first and last times,
            and (with `--latency`) receive - send of every chunk, in microseconds;
 - serial:  `--streams` streams one after the other (time to first event, cost per event);
-- fanout:  (sse) one SendStreamingMessage plus `--streams - 1` SubscribeToTask on it;
+- fanout:  (sse, rest) one SendStreamingMessage plus `--streams - 1` SubscribeToTask on it;
 - idle:    open `--streams` idle streams, print {"open": n}, close on a line on stdin.
 
-For `sse`, `--url` may list several replicas of one gateway, comma-separated: stream k goes
-to replica k mod n (the fan-out's sender, stream 0, to the first; its subscribers round robin).
+For `sse` and `rest`, `--url` may list several replicas of one gateway, comma-separated:
+stream k goes to replica k mod n (the fan-out's sender, stream 0, to the first; its
+subscribers round robin).
 
     python -m bench.client sse stream --url http://127.0.0.1:8000/ --streams 10 \
         --spec "events=1000;size=200"
@@ -30,9 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
 
 from bench.procs import raise_nofile
+from bench.requests import request_body, send_params, stream_request, subscribe_request
 from bench.workload import STAMP, Spec, stamp_of
 
 FINAL_MARKS = (
@@ -57,20 +61,6 @@ class Result:
     error: str = ""
     task_id: str = ""
     latencies: list[int] = field(default_factory=list)  # ns
-
-
-def request_body(method: str, params: dict[str, Any]) -> bytes:
-    return orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-
-
-def send_params(spec: str) -> dict[str, Any]:
-    return {
-        "message": {
-            "messageId": str(uuid.uuid4()),
-            "role": "ROLE_USER",
-            "parts": [{"text": spec}],
-        }
-    }
 
 
 class SseProtocol(asyncio.Protocol):
@@ -184,7 +174,7 @@ class SseProtocol(asyncio.Protocol):
         for line in region.split(b"\n"):
             if line.startswith(b"data:"):
                 body = orjson.loads(line[5:])
-                result = body.get("result", {})
+                result = body.get("result", body)  # JSON-RPC wraps it, REST does not
                 if "task" in result:
                     self.result.task_id = result["task"]["id"]
                 else:
@@ -227,11 +217,9 @@ async def sse_open(
     return protocol
 
 
-async def sse_stream(url: str, spec: str, *, latency: bool) -> Result:
+async def sse_stream(kind: str, url: str, spec: str, *, latency: bool) -> Result:
     result = Result()
-    protocol = await sse_open(
-        url, request_body("SendStreamingMessage", send_params(spec)), result, latency=latency
-    )
+    protocol = await sse_open(*stream_request(kind, url, spec), result, latency=latency)
     await protocol.done
     return result
 
@@ -314,7 +302,7 @@ def stream_runner(args: argparse.Namespace) -> Any:
         client = GrpcClient(args.url)
         return lambda spec: client.stream(spec, latency=args.latency)
     urls = itertools.cycle(args.url.split(","))
-    return lambda spec: sse_stream(next(urls), spec, latency=args.latency)
+    return lambda spec: sse_stream(args.kind, next(urls), spec, latency=args.latency)
 
 
 async def gather_bounded(coros: list[Awaitable[Result]], timeout: float) -> list[Result]:
@@ -327,16 +315,17 @@ async def mode_fanout(args: argparse.Namespace) -> dict[str, Any]:
     first = Result()
     opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     sender = await sse_open(
-        urls[0],
-        request_body("SendStreamingMessage", send_params(args.spec)),
+        *stream_request(args.kind, urls[0], args.spec),
         first,
         on_open=lambda _: opened.done() or opened.set_result(None),  # type: ignore[func-returns-value]
     )
     await asyncio.wait_for(opened, args.timeout)
-    body = request_body("SubscribeToTask", {"id": first.task_id})
     others = [Result() for _ in range(args.streams - 1)]
     subscribers = await asyncio.gather(
-        *(sse_open(urls[(i + 1) % len(urls)], body, r) for i, r in enumerate(others))
+        *(
+            sse_open(*subscribe_request(args.kind, urls[(i + 1) % len(urls)], first.task_id), r)
+            for i, r in enumerate(others)
+        )
     )
     await asyncio.wait_for(
         asyncio.gather(sender.done, *(s.done for s in subscribers)), args.timeout
@@ -350,7 +339,8 @@ async def mode_fanout(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def mode_idle(args: argparse.Namespace) -> dict[str, Any]:
-    """Open idle streams (each waits for its first event), report, close on stdin."""
+    """Open idle streams (each waits for its first event), report, close on stdin. With
+    `--task`, each stream is another subscriber of that one task (SubscribeToTask)."""
     limit = asyncio.Semaphore(200)
     protocols: list[SseProtocol] = []
     results: list[Result] = []
@@ -360,8 +350,11 @@ async def mode_idle(args: argparse.Namespace) -> dict[str, Any]:
             result = Result()
             opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             protocol = await sse_open(
-                args.url,
-                request_body("SendStreamingMessage", send_params(args.spec)),
+                *(
+                    subscribe_request(args.kind, args.url, args.task)
+                    if args.task
+                    else stream_request(args.kind, args.url, args.spec)
+                ),
                 result,
                 on_open=lambda _: opened.done() or opened.set_result(None),  # type: ignore[func-returns-value]
             )
@@ -384,22 +377,53 @@ async def mode_idle(args: argparse.Namespace) -> dict[str, Any]:
     return {"open": opened_count, "errors": sorted({r.error for r in results if r.error})[:5]}
 
 
-MODES = {"stream": mode_stream, "serial": mode_serial, "fanout": mode_fanout, "idle": mode_idle}
+async def mode_waiting(args: argparse.Namespace) -> dict[str, Any]:
+    """Leave `--streams` tasks waiting for input (SendMessage returns once the agent asks),
+    report, then wait for a line on stdin: the tasks hold no call and no stream."""
+    limit = asyncio.Semaphore(50)
+    done = 0
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=args.timeout) as client:
+
+        async def one() -> None:
+            nonlocal done
+            async with limit:
+                body = request_body("SendMessage", send_params(args.spec))
+                headers = {"Content-Type": "application/json", "A2A-Version": "1.0"}
+                reply = await client.post(args.url, content=body, headers=headers)
+                state = reply.json()["result"]["task"]["status"]["state"]
+                done += state == "TASK_STATE_INPUT_REQUIRED"
+
+        await asyncio.gather(*(one() for _ in range(args.streams)))
+    print(orjson.dumps({"open": done, "seconds": time.monotonic() - started}).decode(), flush=True)
+    loop = asyncio.get_running_loop()
+    await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), args.timeout)
+    return {"open": done}
+
+
+MODES = {
+    "stream": mode_stream,
+    "serial": mode_serial,
+    "fanout": mode_fanout,
+    "idle": mode_idle,
+    "waiting": mode_waiting,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="A bench client.")
-    parser.add_argument("kind", choices=["sse", "grpc"])
+    parser.add_argument("kind", choices=["sse", "rest", "grpc"])
     parser.add_argument("mode", choices=list(MODES))
     parser.add_argument("--url", required=True, help="SSE: the JSON-RPC URL; grpc: host:port")
     parser.add_argument("--streams", type=int, default=1)
     parser.add_argument("--spec", default=Spec().text())
     parser.add_argument("--latency", action="store_true")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--task", default="", help="idle: subscribe to this task instead")
     args = parser.parse_args()
     raise_nofile()
     coro = MODES[args.mode](args)
-    if args.kind == "sse":
+    if args.kind != "grpc":
         try:
             import uvloop
 

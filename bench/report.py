@@ -9,6 +9,7 @@ from typing import Any
 SYSTEMS = ("direct", "gateway", "sdk")
 REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2")
 SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
+REST = "gateway_rest"  # the gateway over its REST binding (the bindings table)
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -151,6 +152,30 @@ def sharing(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def bindings(results: dict[str, Any]) -> list[str]:
+    """The gateway over JSON-RPC against the same process over REST, same workloads."""
+    m = results["median"]
+    rows: list[tuple[str, ...]] = []
+    for workload, metric, label, digits in (
+        ("long", "events_per_s", "1 stream: events/s", 0),
+        ("long", "cpu_us_per_event", "1 stream: gateway CPU us/event", 1),
+        ("many", "events_per_s", "many streams: events/s", 0),
+        ("many", "cpu_us_per_event", "many streams: gateway CPU us/event", 1),
+        ("fanout", "deliveries_per_s", "fan-out: deliveries/s", 0),
+        ("latency", "p50_ms", "latency p50, ms", 2),
+        ("latency", "p99_ms", "latency p99, ms", 2),
+        ("ttfe", "ttfe_ms_p50", "time to first event, ms (p50)", 2),
+    ):
+        if workload not in m:
+            continue
+        jsonrpc, rest = _get(m, workload, "gateway", metric), _get(m, workload, REST, metric)
+        rows.append((label, _num(jsonrpc, digits), _num(rest, digits), _ratio(_div(rest, jsonrpc))))
+    if not rows:
+        return []
+    header = ("", "gateway JSON-RPC", "gateway REST", "REST / JSON-RPC")
+    return ["", "### The gateway by binding: JSON-RPC and REST", "", *_table(header, rows)]
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results["median"]
     s = results["sizes"]
@@ -251,6 +276,45 @@ def markdown(results: dict[str, Any]) -> str:
                 _status(None if gateway is None else gateway <= 32),
             )
         )
+        extra = _get(m, "idle", "gateway_shapes", "kb_per_subscriber")
+        if extra is not None:
+            rows.append(
+                (
+                    "idle: KB per extra subscriber of one task (gateway)",
+                    "n/a",
+                    _num(extra, 1),
+                    "",
+                    "",
+                    "<= 16 KB",
+                    _status(extra <= 16),
+                )
+            )
+            waiting = _get(m, "idle", "gateway_shapes", "kb_per_waiting_task")
+            rows.append(
+                (
+                    "idle: KB per task waiting for input, no call, no stream (gateway)",
+                    "n/a",
+                    _num(waiting, 1),
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            )
+    if "finished" in m:
+        ratio = _get(m, "finished", "gateway", "ratio")
+        rows.append(
+            (
+                f"finished tasks: RSS / payload ({s['finished_tasks']} tasks x 400 KB, "
+                "streamed and replayed in v1.0 and v0.3)",
+                "n/a",
+                f"{_num(ratio, 2)}x",
+                "",
+                "",
+                "<= 1.5x",
+                _status(None if ratio is None else ratio <= 1.5),
+            )
+        )
     if "fanout" in m:
         fan = _get(m, "fanout", "gateway", "cpu_us_per_delivery")
         tasks = _get(m, "many", "gateway", "cpu_us_per_event")
@@ -280,6 +344,7 @@ def markdown(results: dict[str, Any]) -> str:
         )
     header = ("", "direct gRPC", "gateway", "a2a-sdk 1.3", "ratio", "target", "status")
     lines = _table(header, rows)
+    lines += bindings(results)
     lines += sharing(results)
     lines += [
         "",

@@ -1,5 +1,8 @@
 """`make bench`: direct gRPC, the gateway and the a2a-sdk server on the same workload.
 
+The gateway runs as two systems: `gateway` (JSON-RPC) and `gateway_rest` (the same process
+over its HTTP+JSON/REST binding, same workloads in the same run, but `short` and `idle`).
+
 Starts its own processes on 127.0.0.1 (the load agent, the gateway in front of it, the
 a2a-sdk server, and client processes), runs every workload `BENCH_RUNS` times (default 3),
 the three systems side by side within each run, and writes the medians to
@@ -38,8 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
+from bench import finished as finished_memory
 from bench import report
 from bench.procs import ROOT, Server, raise_nofile, redis_binary, start, start_redis
 from bench.workload import Spec
@@ -76,6 +81,7 @@ class Sizes:
         self.paced_rate = 100.0
         self.paced_events = n(500, 20)
         self.size = 200
+        self.finished_tasks = n(50, 5)  # finished-task memory: tasks of 400 KB each
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -101,6 +107,7 @@ def start_gateway(
     args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
     args += ["--agent", f"load={agent.address}", "--max-events-per-task", str(max_events)]
     args += ["--max-running-tasks", str(running)]
+    args += ["--max-subscribers-per-task", str(max(100, running))]
     if store is not None:
         args += ["--store", store.address, "--store-prefix", prefix]
     server = start(name, args, GATEWAY_LINE)
@@ -122,6 +129,8 @@ def client_command(
     if flags.get("latency"):
         args.append("--latency")
     args += ["--timeout", str(flags.get("timeout", 300))]
+    if flags.get("task"):
+        args += ["--task", str(flags["task"])]
     return args
 
 
@@ -178,7 +187,7 @@ def run_clients(
 class Target:
     """One system under test: how clients reach it, and whose CPU is its CPU."""
 
-    kind: str  # client kind: grpc or sse
+    kind: str  # client kind: grpc, sse (JSON-RPC) or rest
     url: str  # sse: the replicas' URLs, comma-separated (the client spreads streams)
     servers: tuple[str, ...]  # its server processes (not the agent, not redis-server)
     redis: bool = False  # it uses the bench's redis-server
@@ -218,6 +227,8 @@ class Bench:
             self.targets = {
                 "direct": Target("grpc", self.agent.address, ("agent",)),
                 "gateway": Target("sse", gateway.address, ("gateway",)),
+                # the same gateway process, over its REST binding
+                report.REST: Target("rest", gateway.address, ("gateway",)),
                 "sdk": Target("sse", sdk.address, ("sdk",)),
             }
             if redis is not None:
@@ -319,7 +330,9 @@ class Bench:
             spec = Spec(events=events, size=s.size, delay=s.fanout_delay)
             result, cpu = measured(
                 self.servers,
-                functools.partial(run_clients, "sse", "fanout", target.url, s.subscribers, spec),
+                functools.partial(
+                    run_clients, target.kind, "fanout", target.url, s.subscribers, spec
+                ),
             )
             window = result["end"] - result["first_chunk"]
             out[system] = {
@@ -403,12 +416,69 @@ def idle(sizes: Sizes, redis: str | None = None) -> dict[str, dict[str, float]]:
                 "kb_per_stream": (after[0] - before[0]) / max(1, opened) / 1024,
                 "open_seconds": seconds,
             }
+
             if store is not None:
                 out[system]["redis_kb_per_stream"] = (after[1] - before[1]) / max(1, opened) / 1024
         finally:
             for started in reversed(servers):
                 started.stop(timeout=5)
+    out["gateway_shapes"] = other_idle_shapes(sizes.idle, sizes.size)
     return out
+
+
+def finished(sizes: Sizes) -> dict[str, dict[str, float]]:
+    """Finished-task memory (bench/finished.py) in a fresh gateway process."""
+    agent = start_agent()
+    gateway = start_gateway(agent, 10_000)
+    try:
+        tasks = sizes.finished_tasks
+        return {"gateway": finished_memory.measure(gateway, tasks=tasks, events=100, size=4096)}
+    finally:
+        gateway.stop(timeout=5)
+        agent.stop(timeout=5)
+
+
+def other_idle_shapes(count: int, size: int) -> dict[str, float]:
+    """The two other shapes of "idle", each in fresh processes (RSS never gives back what a
+    previous measurement freed): KB per extra subscriber of ONE task (no call of its own),
+    and KB per task waiting for input (no call, no stream)."""
+    out: dict[str, float] = {}
+    for shape in ("subscribers", "waiting"):
+        agent = start_agent()
+        server = start_gateway(agent, 10_000, running=count + 100)
+        try:
+            run_clients("sse", "stream", server.address, 2, Spec(events=20, size=size))
+            time.sleep(0.5)
+            out.update(_shape(shape, server, count, size))
+        finally:
+            server.stop(timeout=5)
+            agent.stop(timeout=5)
+    return out
+
+
+def _shape(shape: str, server: Server, count: int, size: int) -> dict[str, float]:
+    url = server.address
+
+    def rss() -> tuple[int, int]:
+        return server.rss(), 0
+
+    if shape == "waiting":
+        before = rss()
+        waiting, _, after = hold_open(url, count, Spec(ask=1, size=size), rss, mode="waiting")
+        return {
+            "waiting": waiting,
+            "kb_per_waiting_task": (after[0] - before[0]) / max(1, waiting) / 1024,
+        }
+
+    message = {"messageId": "held", "role": "ROLE_USER", "parts": [{"text": Spec(hold=600).text()}]}
+    params: dict[str, Any] = {"message": message, "configuration": {"returnImmediately": True}}
+    request = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": params}
+    reply = httpx.post(url, json=request, headers={"A2A-Version": "1.0"}, timeout=30).json()
+    task = reply["result"]["task"]["id"]
+    before = rss()
+    subscribers, _, after = hold_open(url, count, Spec(), rss, task=task)
+    per_subscriber = (after[0] - before[0]) / max(1, subscribers) / 1024
+    return {"subscribers": subscribers, "kb_per_subscriber": per_subscriber}
 
 
 def hold_open(
@@ -417,10 +487,14 @@ def hold_open(
     spec: Spec,
     rss: Callable[[], tuple[int, int]],
     timeout: float = 180,
+    *,
+    mode: str = "idle",
+    task: str = "",
 ) -> tuple[int, float, tuple[int, int]]:
-    """Open `count` idle streams in a client process; (opened, seconds, `rss()` while open)."""
+    """Open `count` idle streams (or, by `mode`, waiting tasks) in a client process;
+    (opened, seconds, `rss()` while open)."""
     popen = subprocess.Popen(
-        client_command("sse", "idle", url, count, spec, timeout=timeout),
+        client_command("sse", mode, url, count, spec, timeout=timeout, task=task),
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -449,7 +523,8 @@ def hold_open(
             popen.wait(5)
 
 
-WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle")
+WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle", "finished")
+ALONE = ("idle", "finished")  # in fresh processes, after the others
 
 
 def machine() -> dict[str, Any]:
@@ -518,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(sizes, redis)
         try:
             for workload in only:
-                if workload == "idle":
+                if workload in ALONE:
                     continue
                 began = time.monotonic()
                 runs[workload].append(getattr(bench, workload)())
@@ -529,6 +604,10 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             runs["idle"].append(idle(sizes, redis))
             print(f"  idle: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
+        if "finished" in only:
+            began = time.monotonic()
+            runs["finished"].append(finished(sizes))
+            print(f"  finished: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
     results = {
         "machine": machine(),
         "sizes": sizes.as_dict(),

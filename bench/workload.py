@@ -6,7 +6,8 @@ a2a-sdk executor) then emits the same events: WORKING, then `delay` seconds of
 nothing, then `events` artifact chunks of `size` bytes of text (appended to one
 artifact), paced at `rate` events/s (0: as fast as possible), then COMPLETED.
 With `hold` > 0 the agent sends WORKING and then stays silent for `hold` seconds
-(an idle stream) before completing.
+(an idle stream) before completing. With `ask` = 1 it asks for input at once (a task waiting
+for input: no open call, no stream).
 
 Each chunk's text starts with ``@T<send time, ns, CLOCK_MONOTONIC>|``, which every
 process on the machine shares, so a client computes receive - send.
@@ -28,6 +29,7 @@ class Spec:
     rate: float = 0.0
     delay: float = 0.0
     hold: float = 0.0
+    ask: int = 0  # 1: the agent asks for input at once (INPUT_REQUIRED), no other event
 
     def text(self) -> str:
         return ";".join(f"{key}={value}" for key, value in asdict(self).items())
@@ -41,6 +43,7 @@ class Spec:
             rate=float(fields.get("rate", 0)),
             delay=float(fields.get("delay", 0)),
             hold=float(fields.get("hold", 0)),
+            ask=int(fields.get("ask", 0)),
         )
 
 

@@ -317,7 +317,8 @@ def test_a_thousand_random_bearer_strings_are_all_refused(auth_gateway: Process)
     with httpx.Client(timeout=10) as client:
         for _ in range(1000):
             token = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 300)))
-            response = client.post(base + "/", content=body, headers={**a2a.V1, **bearer(token)})
+            headers = {**a2a.V1, "Content-Type": "application/json", **bearer(token)}
+            response = client.post(base + "/", content=body, headers=headers)
             statuses.add(response.status_code)
     assert statuses == {401}
     assert metric(base, "a2a_upstream_calls_total") == calls_before  # no agent was called

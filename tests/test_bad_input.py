@@ -161,7 +161,8 @@ def test_chunked_body_over_the_limit_is_refused(url: str) -> None:
             yield b" " * 65536
         yield b"{}"
 
-    response = httpx.post(url, content=chunks(), headers=a2a.V1, timeout=30)
+    headers = {**a2a.V1, "Content-Type": "application/json"}
+    response = httpx.post(url, content=chunks(), headers=headers, timeout=30)
     assert response.status_code == 413
 
 

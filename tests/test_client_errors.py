@@ -55,8 +55,9 @@ async def test_a_gateway_path_that_is_not_an_agent(gateway: Process) -> None:
     async with A2AClient(gateway.address + "/healthz") as client:
         with pytest.raises(NotAnA2AEndpoint, match="no Agent Card"):
             await drain(client)
+    # An unknown agent's JSON-RPC path answers a JSON-RPC error (HTTP 404, AGENT_NOT_FOUND).
     async with A2AClient(gateway.address + "/agents/nobody/") as client:
-        with pytest.raises(NotAnA2AEndpoint, match="HTTP 404"):
+        with pytest.raises(A2AError, match="No agent named 'nobody' here"):
             await client.get("x")
 
 

@@ -24,6 +24,7 @@ def test_agent_card_is_built_from_describe(gateway: Process) -> None:
     endpoint = gateway.address + "/agents/scripted/"
     assert card["supportedInterfaces"] == [
         {"url": endpoint, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+        {"url": endpoint[:-1], "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
         {"url": endpoint, "protocolBinding": "JSONRPC", "protocolVersion": "0.3"},
     ]
     assert card["skills"][0]["id"] == "script"
@@ -105,7 +106,7 @@ def test_forwarded_headers_from_a_trusted_proxy_shape_the_urls(gateway: Process)
     card = httpx.get(url, headers=headers, timeout=10).json()
     public = "https://agents.example.com/a2a/agents/scripted/"
     assert card["url"] == public
-    assert {i["url"] for i in card["supportedInterfaces"]} == {public}
+    assert {i["url"] for i in card["supportedInterfaces"]} == {public, public[:-1]}
     agents = httpx.get(gateway.address + "/agents", headers=headers, timeout=10).json()
     assert agents["agents"][0]["url"] == public
 

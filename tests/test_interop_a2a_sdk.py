@@ -138,8 +138,13 @@ async def test_client_resolves_card_and_picks_jsonrpc_v1(gateway: Process) -> No
     interfaces = [
         (i.url, i.protocol_binding, i.protocol_version) for i in card.supported_interfaces
     ]
-    # Both versions are offered; the SDK picks 1.0 (see the wire calls below).
-    assert interfaces == [(url, "JSONRPC", "1.0"), (url, "JSONRPC", "0.3")]
+    # JSON-RPC in both versions and REST are offered; the SDK picks JSON-RPC 1.0, the first
+    # (see the wire calls below).
+    assert interfaces == [
+        (url, "JSONRPC", "1.0"),
+        (url.rstrip("/"), "HTTP+JSON", "1.0"),
+        (url, "JSONRPC", "0.3"),
+    ]
     assert [s.id for s in card.skills] == ["script"]
     # A v0.3 client would have sent `message/send` without the version header.
     assert wire.calls == [

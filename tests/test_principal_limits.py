@@ -198,7 +198,7 @@ def test_a_slow_head_gets_408(limited: Process) -> None:
 def test_a_slow_body_gets_408(limited: Process) -> None:
     wait_for_tokens()
     head = (
-        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"X-API-Key: " + KEYS["other"].encode() + b"\r\nContent-Length: 100\r\n\r\n{"
     )
     started = time.monotonic()

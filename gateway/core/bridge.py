@@ -302,9 +302,13 @@ class Bridge:
             if claimed:
                 await self._release(task_id)
             raise
-        call = upstream.stub.Run(
-            request, timeout=upstream.deadline, metadata=grpc_metadata, wait_for_ready=False
+        call = upstream.run(
+            request.SerializeToString(),
+            timeout=upstream.deadline,
+            metadata=grpc_metadata,
+            wait_for_ready=False,
         )
+        del request
         try:
             first = await call.read()
             if first is grpc.aio.EOF:
@@ -459,6 +463,7 @@ class Bridge:
                     await self._finish(record, call, event)
                     return "OK"
                 await self.store.append(record, apply_event(record, event, time.time()))
+                event = None  # not kept while the call waits, maybe for minutes
                 event = await call.read()
         except _Stop as stop:
             await self._fail(record, stop.error)

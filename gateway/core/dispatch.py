@@ -9,6 +9,9 @@ the error table). Anything else raised below is logged once here and becomes -32
 Streams: a streaming method holds one of the principal's stream slots (`limits.streams`);
 `Dispatcher.opened` wraps the stream's `release` so whoever sends the stream gives back the
 slot and the task's subscriber slot together, exactly once, when it ends.
+
+Params nested deeper than `params.MAX_DEPTH` are -32602 here, before any method runs, for
+every binding.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from gateway.core import errors
+from gateway.core import errors, params
 from gateway.core.methods import Call, EventStream, Methods, Result
 from gateway.ops import logs
 from gateway.ops.metrics import Metrics
@@ -68,6 +71,7 @@ class Dispatcher:
         try:
             if handler is None:
                 raise errors.method_not_found(method)
+            params.check_depth(call.params)
             if method in STREAMING:
                 if not self.streams.acquire(principal):
                     self.metrics.limited.labels("streams").inc()

@@ -15,7 +15,11 @@ Choices the spec leaves open, each the status a client can act on:
 - EVENTS_EXPIRED: 410 Gone / OUT_OF_RANGE, this Last-Event-ID will never work again;
 - NOTHING_TO_REPLAY: 400 / FAILED_PRECONDITION like any unsupported operation (the browser
   events endpoint answers 204 instead, which tells an EventSource to stop reconnecting);
-- UNAUTHENTICATED: 401 / UNAUTHENTICATED.
+- UNAUTHENTICATED: 401 / UNAUTHENTICATED;
+- a path no route serves, or an agent name the gateway does not front: 404 / NOT_FOUND; a
+  path that exists but not for the request's verb: 405 / UNIMPLEMENTED;
+- UNSUPPORTED_MEDIA_TYPE (a POST not declared JSON): 415 / INVALID_ARGUMENT; HOST_NOT_ALLOWED
+  (a Host this gateway does not serve): 403 / PERMISSION_DENIED.
 """
 
 from __future__ import annotations
@@ -48,7 +52,12 @@ BY_CODE: dict[int, tuple[Status, int]] = {
 # reason -> (gRPC status, HTTP status), where the reason says more than the code
 BY_REASON: dict[str, tuple[Status, int]] = {
     "UNAUTHENTICATED": (Status.UNAUTHENTICATED, 401),
+    "ROUTE_NOT_FOUND": (Status.NOT_FOUND, 404),
+    "AGENT_NOT_FOUND": (Status.NOT_FOUND, 404),
+    "METHOD_NOT_ALLOWED": (Status.UNIMPLEMENTED, 405),
     "REQUEST_TIMEOUT": (Status.DEADLINE_EXCEEDED, 408),
+    "UNSUPPORTED_MEDIA_TYPE": (Status.INVALID_ARGUMENT, 415),
+    "HOST_NOT_ALLOWED": (Status.PERMISSION_DENIED, 403),
     "BODY_TOO_LARGE": (Status.RESOURCE_EXHAUSTED, 413),
     "RATE_LIMITED": (Status.RESOURCE_EXHAUSTED, 429),
     "TOO_MANY_STREAMS": (Status.RESOURCE_EXHAUSTED, 429),

@@ -8,7 +8,13 @@ The tree::
     │                                        BODY_TOO_LARGE       (HTTP 413)
     │                                        REQUEST_TIMEOUT      (HTTP 408 body too slow)
     │                                        UNAUTHENTICATED      (HTTP 401 + WWW-Authenticate)
+    │                                        CLIENT_DISCONNECTED  (mid-body; nobody reads it)
+    │                                        UNSUPPORTED_MEDIA_TYPE (HTTP 415: a POST not JSON)
+    │                                        HOST_NOT_ALLOWED     (HTTP 403: DNS rebinding guard)
     ├─ method not found            -32601   METHOD_NOT_FOUND
+    │                                        ROUTE_NOT_FOUND      (HTTP 404, no such path)
+    │                                        AGENT_NOT_FOUND      (HTTP 404, no such agent)
+    │                                        METHOD_NOT_ALLOWED   (HTTP 405 + Allow)
     ├─ invalid params              -32602   INVALID_PARAMS       (+ google.rpc.BadRequest)
     ├─ internal error              -32603   INTERNAL / AGENT_UNAVAILABLE / AGENT_TIMEOUT ...
     │                                        limits: TOO_MANY_TASKS / TOO_MANY_SUBSCRIBERS
@@ -120,6 +126,35 @@ def method_not_found(method: str) -> A2AError:
     )
 
 
+def route_not_found(verb: str, path: str) -> A2AError:
+    """No route of the gateway serves `path` (whatever the verb)."""
+    return A2AError(
+        METHOD_NOT_FOUND,
+        f"Not found: no {verb} {path[:200]} here",
+        reason="ROUTE_NOT_FOUND",
+        metadata={"path": path[:200]},
+    )
+
+
+def agent_not_found(name: str) -> A2AError:
+    return A2AError(
+        METHOD_NOT_FOUND,
+        f"No agent named {name[:100]!r} here",
+        reason="AGENT_NOT_FOUND",
+        metadata={"agent": name[:100]},
+    )
+
+
+def method_not_allowed(verb: str, path: str, allowed: str) -> A2AError:
+    """`path` exists but not for `verb`; `allowed` is the Allow header's value."""
+    return A2AError(
+        INVALID_REQUEST,
+        f"Method not allowed: {path[:200]} answers {allowed}, not {verb}",
+        reason="METHOD_NOT_ALLOWED",
+        metadata={"path": path[:200], "allow": allowed},
+    )
+
+
 def method_of_other_version(method: str, *, belongs_to: str, requested: str) -> A2AError:
     """A method name of another A2A version than the one the request speaks."""
     how = (
@@ -171,6 +206,36 @@ def request_timeout(seconds: float) -> A2AError:
         INVALID_REQUEST,
         f"Invalid request: the body was not received within {seconds:g} seconds",
         reason="REQUEST_TIMEOUT",
+    )
+
+
+def client_disconnected(received: int) -> A2AError:
+    """The client went away before the end of its body (nobody reads this answer)."""
+    return A2AError(
+        INVALID_REQUEST,
+        f"Invalid request: the client disconnected after {received} bytes of the body",
+        reason="CLIENT_DISCONNECTED",
+    )
+
+
+def unsupported_media_type(content_type: str | None) -> A2AError:
+    """A POST whose body is not declared JSON (a cross-site "simple" request, see guard.py)."""
+    shown = repr(content_type) if content_type else "none"
+    return A2AError(
+        INVALID_REQUEST,
+        f"Invalid request: Content-Type must be application/json or application/a2a+json, "
+        f"not {shown}",
+        reason="UNSUPPORTED_MEDIA_TYPE",
+        metadata={"accepted": "application/json,application/a2a+json"},
+    )
+
+
+def host_not_allowed(host: str) -> A2AError:
+    """A request whose Host is not one this gateway serves (DNS rebinding, see guard.py)."""
+    return A2AError(
+        INVALID_REQUEST,
+        f"Invalid request: Host {host[:100]!r} is not allowed (see --allowed-host)",
+        reason="HOST_NOT_ALLOWED",
     )
 
 

@@ -47,6 +47,11 @@ class TaskLog:
             self._first += drop
         self._wake()
 
+    def settle(self) -> None:
+        """The task is finished: its events keep no encodings (see `Event.settle`)."""
+        for event in self._entries:
+            event.settle()
+
     def close(self) -> None:
         self.closed = True
         self._wake()

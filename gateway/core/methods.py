@@ -10,6 +10,7 @@ created it; anything else is TaskNotFound, indistinguishable from a task that ne
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,7 @@ class Methods:
         self.bridge = bridge
         self.subscribers = subscribers
         self.push = push  # None: push notifications are off (-32003)
+        self._snapshots: weakref.WeakValueDictionary[str, Event] = weakref.WeakValueDictionary()
         self.table: dict[str, Handler] = {
             "SendMessage": self.send_message,
             "SendStreamingMessage": self.send_streaming_message,
@@ -284,9 +286,16 @@ class Methods:
         return stream
 
     def snapshot_stream(self, record: TaskRecord) -> EventStream:
-        """The current Task first (with the id of the last event it covers), then live events."""
+        """The current Task first (with the id of the last event it covers), then live events.
+
+        Subscribers that join at the same event share one snapshot (and its encodings), held
+        only as long as one of their streams holds it: 1,000 viewers of a task cost one copy."""
+        shared = self._snapshots.get(record.id)
+        if shared is not None and shared.seq == record.last_seq:
+            return EventStream(record.id, record.last_seq, head=[shared])
         body = {"task": orjson.loads(orjson.dumps(record.to_json()))}
         head = Event(record.last_seq, body, record.terminal or record.interrupted)
+        self._snapshots[record.id] = head
         return EventStream(record.id, record.last_seq, head=[head])
 
     def _push(self) -> PushMethods:

@@ -2,6 +2,13 @@
 
 Unknown fields are ignored. Types are strict: "5" is not a number. Every failure becomes
 one -32602 error listing each offending field as `message.parts[0].text`.
+
+Nesting: a params document may nest at most MAX_DEPTH objects and arrays (the params object
+itself is level 1). `check_depth` enforces it for every method of every binding (the
+dispatcher calls it before any method runs): free-form JSON (metadata, data parts) becomes
+protobuf `Struct`s toward the agent, and each JSON level costs protobuf up to three levels of
+its recursion limit of 100, so deeper documents would fail inside the gRPC call instead of
+being refused here. 32 leaves every free-form field (at most 4 levels down) within it.
 """
 
 from __future__ import annotations
@@ -123,6 +130,34 @@ class ListTasksParams(_Params):
 
 
 P = TypeVar("P", bound=_Params)
+
+MAX_DEPTH = 32
+
+
+def _key(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def check_depth(params: dict[str, Any], limit: int = MAX_DEPTH) -> None:
+    """-32602 naming the first field nested deeper than `limit` objects and arrays.
+
+    Iterative, and it stops at the first violation: its cost is bounded by the document's
+    size whatever its depth."""
+    stack: list[tuple[Any, int, str]] = [(params, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, dict):
+            items: Any = ((f"{path}.{_key(k)}" if path else _key(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+        else:
+            continue
+        if depth > limit:
+            raise errors.invalid_params(
+                [(path or "params", f"nests deeper than {limit} levels of objects and arrays")]
+            )
+        stack.extend((child, depth + 1, child_path) for child_path, child in items)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

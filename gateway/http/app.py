@@ -10,6 +10,10 @@ else the first, is also served at the root):
     GET  {prefix}/.well-known/agent.json       the same card at its legacy (v0.2) path
     GET  {prefix}/tasks/{id}/events            a task's events for browsers' EventSource
                                                (v1.0 shapes; resume.py)
+    *    {prefix}[/{tenant}]/message:send ...      A2A HTTP+JSON/REST (bindings/rest/routes.py:
+                                               message:send, message:stream, tasks,
+                                               tasks/{id}[:cancel|:subscribe], push configs,
+                                               extendedAgentCard)
     GET  /agents                               the agents and their card URLs
     GET  /healthz                              the process is up
     GET  /readyz                               every agent has a target whose gRPC health
@@ -21,8 +25,12 @@ else the first, is also served at the root):
     GET  /.well-known/jwks.json                the key push notifications are signed with
                                                (when `push.signing` is on; push/signing.py)
 
-The ASGI stack, outermost first: CORS (when origins are configured), the metrics port
-(when set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
+Unmatched paths and verbs, and uncaught exceptions, answer in the path's binding's error
+shape (fallback.py), never Starlette's `{"detail": ...}`.
+
+The ASGI stack, outermost first: CORS (when origins are configured), the guard (guard.py:
+JSON content types on POST, the Host check against DNS rebinding), the metrics port (when
+set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
 Public without credentials: the Agent Cards, /agents (names and card URLs only, which the
 cards publish anyway), /healthz, /readyz, the page at /ui/ (its calls need credentials)
 and, by configuration, /metrics.
@@ -41,8 +49,9 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -51,14 +60,17 @@ from gateway.agents import forwarding
 from gateway.agents.upstream import Upstream
 from gateway.bindings.jsonrpc import handler as jsonrpc
 from gateway.bindings.jsonrpc import versions
+from gateway.bindings.rest import handler as rest
+from gateway.bindings.rest import routes as rest_routes
 from gateway.core import errors, stream
 from gateway.core.bridge import Bridge, Caller
 from gateway.core.dispatch import Dispatcher
 from gateway.core.methods import EventStream, Methods
 from gateway.core.stream import Observer
 from gateway.core.subscribers import Subscribers
-from gateway.http import card, conditional, pages, sse, urls
+from gateway.http import card, conditional, fallback, guard, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
+from gateway.http.direct import Direct, Endpoint
 from gateway.http.limits import RateLimit, RateLimiter, Slots
 from gateway.ops import logs
 from gateway.ops.metrics import Metrics
@@ -112,6 +124,7 @@ class Gateway:
         )
         self.streams = Slots(settings.per_principal.streams)
         self.draining = asyncio.Event()
+        self._drain: asyncio.Task[None] | None = None
         self.dispatcher = Dispatcher(self.methods, self.metrics, self.streams, self.draining)
         self.open_streams = sse.Streams()
         self.cards = conditional.Documents(max_age=settings.card_max_age)
@@ -143,15 +156,25 @@ class Gateway:
             return self.settings.metrics == "public"
         return PUBLIC_PATHS.match(path) is not None
 
-    async def drain(self) -> None:
-        """Shutdown, first part: open streams say goodbye now (`retry:`, then close), new
-        requests are refused, running turns get `shutdown_grace` seconds, then are cancelled."""
+    def start_drain(self) -> asyncio.Task[None]:
+        """Shutdown, first part (once; `close` waits for it): open streams say goodbye now
+        (`retry:`, then close), new requests are refused, running turns get
+        `shutdown_grace` seconds, then are cancelled."""
+        if self._drain is None:
+            self._drain = asyncio.create_task(self._drain_turns())
+        return self._drain
+
+    async def _drain_turns(self) -> None:
         self.draining.set()
         self.open_streams.drain()
         await self.bridge.wait(self.settings.shutdown_grace)
         await self.bridge.close()
 
     async def close(self) -> None:
+        """Shutdown, last part (the lifespan's end): after a drain in progress has given the
+        running turns their grace, stop everything."""
+        if self._drain is not None:
+            await self._drain
         self.draining.set()
         self.open_streams.drain()
         await self.bridge.close()
@@ -223,7 +246,9 @@ class Gateway:
     async def read_body(self, request: Request) -> bytes:
         """The whole body, within `max_body_bytes` and `limits.body_timeout` seconds.
 
-        Raises A2AError BODY_TOO_LARGE, or REQUEST_TIMEOUT for a client sending slowly."""
+        Raises A2AError BODY_TOO_LARGE, REQUEST_TIMEOUT for a client sending slowly, or
+        CLIENT_DISCONNECTED for one gone before the end of its body (logged on one info
+        line; the answer reaches no one)."""
         limit = self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -240,6 +265,9 @@ class Gateway:
                     chunks.append(chunk)
         except TimeoutError:
             raise errors.request_timeout(timeout) from None
+        except ClientDisconnect:
+            log.info("the client disconnected after %d bytes of its body", size)
+            raise errors.client_disconnected(size) from None
         return b"".join(chunks)
 
 
@@ -281,9 +309,6 @@ def make_store(settings: Settings) -> tuple[Store, Replicas | None]:
     return shared, Replicas(shared, lease=settings.lease)
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 def create_app(settings: Settings) -> FastAPI:
     gateway = Gateway(settings)
 
@@ -293,7 +318,13 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         await gateway.close()
 
-    app = FastAPI(title="A2A gRPC gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="A2A gRPC gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        exception_handlers={HTTPException: fallback.http_exception, Exception: fallback.internal},
+    )
     app.state.gateway = gateway
 
     def route(handler: Callable[[Gateway, Request], Awaitable[Response]]) -> Endpoint:
@@ -303,6 +334,12 @@ def create_app(settings: Settings) -> FastAPI:
         return endpoint
 
     rpc = route(jsonrpc.rpc)
+    direct: list[tuple[str, str, Endpoint]] = []
+    for prefix in ("", "/agents/{agent}"):
+        direct.append(("POST", f"{prefix}/", rpc))
+        if prefix:
+            direct.append(("POST", prefix, rpc))
+        direct.append(("GET", f"{prefix}/tasks/{{task_id}}/events", route(jsonrpc.task_events)))
     for prefix in ("", "/agents/{agent}"):
         app.add_route(f"{prefix}/", rpc, methods=["POST"])
         if prefix:
@@ -324,7 +361,14 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_route("/.well-known/jwks.json", jwks_page, methods=["GET"])
     if settings.metrics != "off" and settings.metrics_port is None:
         app.add_route("/metrics", route(pages.metrics_page), methods=["GET"])
-    # add_middleware wraps: the last added runs first.
+
+    async def rest_handle(operation: rest_routes.Operation, request: Request) -> Response:
+        return await rest.handle(gateway, operation, request)
+
+    if settings.rest:
+        rest_routes.register(app, rest_handle)
+    # add_middleware wraps: the last added runs first; Direct is innermost (direct.py).
+    app.add_middleware(Direct, routes=direct)
     if settings.per_principal.rate > 0:
         limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)
         app.add_middleware(RateLimit, limiter=limiter, on_limited=gateway.metrics.rate_limited)
@@ -336,11 +380,12 @@ def create_app(settings: Settings) -> FastAPI:
     )
     if settings.metrics_port is not None:
         app.add_middleware(MetricsPort, gateway=gateway, port=settings.metrics_port)
+    app.add_middleware(guard.Guard, allowed=guard.allowed_hosts(settings))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=[
                 "Authorization",
                 "Content-Type",

@@ -16,7 +16,8 @@ with `hmac.compare_digest` against every digest. Exact bytes: other case or whit
 The middleware runs before any routing or body reading. Public routes (GET/HEAD of the Agent
 Cards, /agents, /healthz, /readyz, and /metrics when public) pass without credentials; every
 other request (every JSON-RPC POST, streaming included, and any future GET event stream) needs
-them, and a failure is answered at once: HTTP 401, `WWW-Authenticate`, a JSON-RPC error body.
+them, and a failure is answered at once: HTTP 401, `WWW-Authenticate`, and the error
+body of the binding that serves the path (JSON-RPC or REST, see fallback.py).
 The principal goes into `scope["a2a.principal"]` ("anonymous" when auth is off).
 """
 
@@ -35,8 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.bindings.jsonrpc import envelope as jsonrpc
 from gateway.core import errors
+from gateway.http import fallback
 from gateway.ops.settings import AuthSettings
 
 log = logging.getLogger("a2a_gateway.auth")
@@ -95,7 +96,10 @@ def _query_token(scope: Scope) -> bytes | None:
     """
     if scope.get("method") != "GET" or not str(scope.get("path", "")).endswith("/events"):
         return None
-    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+    # latin-1 both ways: percent-escapes become the raw bytes, whatever they are (as UTF-8,
+    # a token outside latin-1 could not be encoded back: a 500, found by tests/test_fuzz.py).
+    query = scope.get("query_string", b"").decode("latin-1")
+    for key, value in parse_qsl(query, encoding="latin-1"):
         if key == "access_token" and value:
             return str(value).encode("latin-1")
     return None
@@ -234,9 +238,9 @@ def _describe(exc: jwt.PyJWTError) -> str:
     return "malformed token"
 
 
-def unauthorized_body(description: str) -> bytes:
-    error = errors.unauthenticated(description)
-    return jsonrpc.error(None, error)
+def unauthorized_body(description: str, path: str = "/") -> tuple[bytes, str]:
+    """The 401 body in the shape of the binding that serves `path` (http/fallback.py)."""
+    return fallback.body(path, errors.unauthenticated(description))
 
 
 class AuthMiddleware:
@@ -273,15 +277,15 @@ class AuthMiddleware:
             log.info("authentication failed: %s", exc.description)
             if self.on_reject is not None:
                 self.on_reject()
-            await self.reject(exc, send)
+            await self.reject(exc, scope, send)
             return
         await self.app(scope, receive, send)
 
-    async def reject(self, exc: Unauthorized, send: Send) -> None:
+    async def reject(self, exc: Unauthorized, scope: Scope, send: Send) -> None:
         assert self.authenticator is not None
-        body = unauthorized_body(exc.description)
+        body, media_type = unauthorized_body(exc.description, scope["path"])
         headers = [
-            (b"content-type", b"application/json"),
+            (b"content-type", media_type.encode()),
             (b"content-length", str(len(body)).encode()),
             (b"cache-control", b"no-store"),
         ]

@@ -1,8 +1,10 @@
 """The A2A Agent Card of one agent, built from its Describe reply and configured overrides.
 
-One card speaks to both versions: v1.0 clients read `supportedInterfaces` (one JSON-RPC entry
-per protocol version, same URL); v0.3 clients read the top-level `url`, `protocolVersion`,
-`preferredTransport` and `additionalInterfaces`, which v1.0 clients ignore.
+One card speaks to both versions: v1.0 clients read `supportedInterfaces` (every enabled
+binding's `Interface`, in the order a client should prefer: see pages.interfaces); v0.3
+clients read the top-level `url`, `protocolVersion`, `preferredTransport` and
+`additionalInterfaces`, built from the interfaces of protocol version 0.3 only (our REST and
+gRPC bindings speak v1.0 shapes, which a v0.3 client of those transports would not parse).
 
 Overrides (`AgentSpec.card_overrides`) replace whole top-level fields; only `OVERRIDABLE`
 fields can be overridden, so the endpoints and capabilities always tell the truth.
@@ -10,7 +12,8 @@ fields can be overridden, so the endpoints and capabilities always tell the trut
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from generated import task_service_pb2 as pb
@@ -32,6 +35,23 @@ OVERRIDABLE = frozenset(
     }
 )
 _STRINGS = frozenset({"name", "description", "version", "documentationUrl", "iconUrl"})
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """One `AgentInterface`: a binding (`JSONRPC`, `HTTP+JSON`, `GRPC`) at `url`."""
+
+    binding: str
+    url: str
+    version: str = "1.0"
+
+    def to_json(self) -> dict[str, str]:
+        return {"url": self.url, "protocolBinding": self.binding, "protocolVersion": self.version}
+
+
+def default_interfaces(url: str) -> list[Interface]:
+    """JSON-RPC alone, v1.0 then v0.3, at `url`."""
+    return [Interface("JSONRPC", url, version) for version in PROTOCOL_VERSIONS]
 
 
 def check_overrides(overrides: Mapping[str, Any]) -> None:
@@ -80,26 +100,28 @@ def build(
     extensions: list[dict[str, Any]] | None = None,
     security: dict[str, Any] | None = None,
     push: bool = False,
+    interfaces: Sequence[Interface] | None = None,
 ) -> dict[str, Any]:
     """The AgentCard JSON (v1.0 and v0.3) for an agent whose JSON-RPC endpoint is `url`,
     advertising the gateway's protocol `extensions` (AgentExtension objects).
 
-    `security` holds `securitySchemes` and `securityRequirements` (see `security()`);
-    `push`: the gateway delivers push notifications (capabilities.pushNotifications)."""
+    `interfaces` (default: JSON-RPC v1.0 and v0.3 at `url`) become `supportedInterfaces` in
+    their order. `security` holds `securitySchemes` and `securityRequirements` (see
+    `security()`); `push`: the gateway delivers push notifications
+    (capabilities.pushNotifications)."""
     card = _content(description, fallback_name, overrides or {})
     card["capabilities"]["pushNotifications"] = push
     if extensions:
         card["capabilities"]["extensions"] = extensions
     if security:
         card.update(security)
-    card["supportedInterfaces"] = [
-        {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": version}
-        for version in PROTOCOL_VERSIONS
-    ]
-    card["url"] = url
+    chosen = list(interfaces) if interfaces is not None else default_interfaces(url)
+    card["supportedInterfaces"] = [i.to_json() for i in chosen]
+    legacy = [i for i in chosen if i.version == "0.3"] or [Interface("JSONRPC", url, "0.3")]
+    card["url"] = legacy[0].url
     card["protocolVersion"] = V03_PROTOCOL_VERSION
-    card["preferredTransport"] = "JSONRPC"
-    card["additionalInterfaces"] = [{"url": url, "transport": "JSONRPC"}]
+    card["preferredTransport"] = legacy[0].binding
+    card["additionalInterfaces"] = [{"url": i.url, "transport": i.binding} for i in legacy]
     return card
 
 

@@ -10,8 +10,8 @@ waits instead of refusing and `limits` counts windows, not tokens; this is 30 li
 nothing open has no entry.
 
 `RateLimit` is the ASGI middleware: it runs after authentication on requests that carry a
-principal and answers HTTP 429 with `Retry-After` and a JSON-RPC error whose data holds a
-`google.rpc.RetryInfo`, before the app reads the body.
+principal and answers HTTP 429 with `Retry-After` and the path's binding's error (JSON-RPC or REST,
+fallback.py), whose details hold a `google.rpc.RetryInfo`, before the app reads the body.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.bindings.jsonrpc import envelope as jsonrpc
 from gateway.core import errors
+from gateway.http import fallback
 from gateway.http.auth import PRINCIPAL
 
 
@@ -145,9 +145,9 @@ class RateLimit:
             return
         if self.on_limited is not None:
             self.on_limited()
-        body = jsonrpc.error(None, errors.rate_limited(wait))
+        body, media_type = fallback.body(scope["path"], errors.rate_limited(wait))
         headers = [
-            (b"content-type", b"application/json"),
+            (b"content-type", media_type.encode()),
             (b"content-length", str(len(body)).encode()),
             (b"retry-after", str(max(1, math.ceil(wait))).encode()),
         ]

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.core import errors, resume
-from gateway.http import card
+from gateway.http import card, fallback
 
 if TYPE_CHECKING:
     from gateway.http.app import Gateway
@@ -37,7 +37,8 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
     except errors.A2AError as exc:
         return json_response({"error": exc.to_json()}, status=503)
     at_root = "agent" not in request.path_params
-    url = gateway.prefix(request, upstream, at_root=at_root) + "/"
+    prefix = gateway.prefix(request, upstream, at_root=at_root)
+    url = prefix + "/"
     extension = resume.card_entry(
         retained_events=gateway.settings.max_events_per_task,
         finished_ttl=gateway.settings.finished_task_ttl,
@@ -50,8 +51,21 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
         extensions=[extension],
         security=gateway.security,
         push=gateway.push is not None,
+        interfaces=interfaces(prefix, rest=gateway.settings.rest),
     )
     return gateway.cards.respond(request, orjson.dumps(body))
+
+
+def interfaces(prefix: str, *, rest: bool = True) -> list[card.Interface]:
+    """Every enabled binding of the agent at `prefix` (its base URL, no trailing slash), in
+    the order a client should prefer: JSON-RPC v1.0 first (the resume extension and the
+    browser events endpoint live there), then REST (HTTP+JSON, paths under `prefix`), and
+    the v0.3 JSON-RPC entry last, for v1.0 clients that fall back. A binding adds its line."""
+    found = [card.Interface("JSONRPC", prefix + "/")]
+    if rest:
+        found.append(card.Interface("HTTP+JSON", prefix))
+    found.append(card.Interface("JSONRPC", prefix + "/", "0.3"))
+    return found
 
 
 async def list_agents(gateway: Gateway, request: Request) -> Response:
@@ -105,8 +119,6 @@ async def metrics_page(gateway: Gateway, request: Request) -> Response:
 
 
 def unknown_agent(request: Request) -> Response:
-    name = request.path_params.get("agent", "")
-    return json_response(
-        {"error": {"code": 404, "message": f"No agent named {name!r} here", "agent": name}},
-        status=404,
-    )
+    """404 AGENT_NOT_FOUND, in the shape of the binding that serves the path (fallback.py)."""
+    name = str(request.path_params.get("agent", ""))
+    return fallback.response(request, errors.agent_not_found(name), {})

@@ -8,7 +8,14 @@ Shutdown (SIGTERM or SIGINT), in order:
    (recorded FAILED with reason GATEWAY_SHUTDOWN).
 2. Meanwhile uvicorn closes the listening sockets and waits for open requests (a blocking
    SendMessage waits for its turn) up to `shutdown_grace` + 2 seconds.
-3. The lifespan shutdown closes the agents' channels. The process exits 0.
+3. The lifespan shutdown (which uvicorn starts as soon as no request is open) first waits
+   for the drain, so running turns keep their grace, then closes the agents' channels. The
+   process exits 0.
+
+Stalled clients: every connection's scope carries `sse.ABORT` (an ASGI extension) whose
+value resets the connection (SO_LINGER 0, then the transport's abort: an RST). A stream
+whose client stopped reading calls it (sse.py), since a plain close waits for the client to
+read what is queued: the descriptor and the kernel's buffers would stay until then.
 
 Header limits: with httptools (the fast parser) uvicorn has no limit on the size of, or time to
 receive, a request head; `LimitedHttpTools` adds both (431 when a head exceeds
@@ -19,17 +26,56 @@ its `max_incomplete_event_size` bounds the head (a 400 past it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from typing import Any
+import struct
+from collections.abc import Callable
+from typing import Any, cast
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from gateway.http import sse
 from gateway.http.app import Gateway
+from gateway.http.sse import LOST
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # pragma: no cover - httptools not installed: h11 is used
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+
+LINGER_NONE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets the connection
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """Drop a connection now: RST, not FIN. A plain close (even the transport's abort) leaves
+    the kernel socket alive, FIN_WAIT with every queued byte, until the peer reads them or
+    the kernel gives up on it minutes later."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already gone
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_NONE)
+    transport.abort()
+
+
+def with_abort(app: ASGIApp, transport: asyncio.Transport) -> ASGIApp:
+    """`app`, with `sse.ABORT` in the scope of each request on this connection."""
+
+    async def abortable(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("extensions", {})[sse.ABORT] = lambda: reset(transport)
+        await app(scope, receive, send)
+
+    return abortable
+
+
+class AbortableH11(H11Protocol):
+    """h11 (when httptools is not installed), with `sse.ABORT` in every scope."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.app = with_abort(self.app, transport)
 
 
 def _refuse(transport: asyncio.Transport, status: bytes, text: bytes) -> None:
@@ -43,18 +89,36 @@ def _refuse(transport: asyncio.Transport, status: bytes, text: bytes) -> None:
 def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
     """An HttpToolsProtocol class that bounds the size of, and time to receive, a head."""
     if HttpToolsProtocol is None:  # pragma: no cover
-        return "h11"
+        return AbortableH11
 
     class LimitedHttpTools(HttpToolsProtocol):
-        _head_bytes = 0  # raw bytes received while the head is incomplete
-        _parsed_bytes = 0  # bytes of the url and headers parsed so far
-        _in_head = True
-        _oversize = False
-        _head_timer: asyncio.TimerHandle | None = None
+        # Slots, not instance attributes: uvicorn's protocol already has about 30, and five
+        # more push each connection's __dict__ past CPython's shared-key size (1.3 KB more
+        # per open connection, `make bench` idle streams).
+        __slots__ = (
+            "_head_bytes",
+            "_head_timer",
+            "_in_head",
+            "_lost",
+            "_oversize",
+            "_parsed_bytes",
+        )
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._head_bytes = 0  # raw bytes received while the head is incomplete
+            self._parsed_bytes = 0  # bytes of the url and headers parsed so far
+            self._in_head = True
+            self._oversize = False
+            self._head_timer: asyncio.TimerHandle | None = None
+            self._lost: list[Callable[[], None]] = []  # sse.LOST: told when the peer goes
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
+
+        def _reset(self) -> None:
+            reset(self.transport)
 
         def _arm(self) -> None:
             if self._head_timer is None:
@@ -73,6 +137,9 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
+            lost, self._lost = self._lost, []
+            for callback in lost:
+                callback()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -105,6 +172,11 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            # The scope uvicorn just made for this request: its SSE response, if any, learns
+            # of a lost connection from us rather than from a task waiting in receive().
+            extensions = cast(dict[str, Any], self.scope.setdefault("extensions", {}))
+            extensions[LOST] = self._lost
+            extensions[sse.ABORT] = self._reset
             self._in_head = True
             self._parsed_bytes = 0
             self._arm()
@@ -134,8 +206,8 @@ class Server(uvicorn.Server):
         self.gateway = gateway
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        drain = asyncio.create_task(self.gateway.drain())
-        await super().shutdown(sockets)
+        drain = self.gateway.start_drain()
+        await super().shutdown(sockets)  # ends with the lifespan, which awaits the drain
         await drain
 
 

@@ -14,6 +14,7 @@ close the response cleanly when the gateway (not the process) starts draining.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,14 @@ from gateway.core.stream import Observer
 log = logging.getLogger("a2a_gateway")
 
 RETRY_MS = 3000
+
+ABORT = "a2a_gateway.abort"
+"""The ASGI scope extension (`scope["extensions"][ABORT]`, set by server.py) that resets the
+request's connection: an RST, the socket and everything queued for it dropped at once."""
+
+LOST = "a2a_gateway.connection_lost"
+"""ASGI scope extension set by the gateway's server: a list of callbacks the connection calls
+when it is lost. A stream registers one instead of running a task that waits for it."""
 
 
 CHUNK_BYTES = 64 * 1024
@@ -121,11 +130,17 @@ class EventStream(Response):
     - `end("drain")` (the gateway is shutting down, see `Streams`): the body is cancelled,
       FAREWELL is written and the response closed, so clients come back to resume;
     - a write blocked for `send_timeout` seconds (a client that stopped reading): the
-      response ends without another byte and the connection closes. Until then memory stays
-      bounded: the body is suspended in its write, and nothing queues behind it.
+      response ends without another byte and the connection is reset (the scope's ABORT
+      extension, when the server provides it): the socket, its descriptor and the data
+      queued for the client are released at once, not when the client reads again. Until
+      then memory stays bounded: the body is suspended in its write, and nothing queues
+      behind it.
 
-    One extra task per stream (the disconnect watcher); no lock, no timer per chunk but the
-    write's own timeout. `on_close(seconds_open)` runs exactly once, however the stream ends.
+    Disconnects: served by the gateway's own server (http/server.py), the connection tells
+    the stream when it is lost (`LOST`, an ASGI scope extension) and no task waits for it;
+    under any other server one watcher task per stream waits for `http.disconnect`. No lock,
+    no timer per chunk but the write's own timeout. `on_close(seconds_open)` runs exactly
+    once, however the stream ends.
     """
 
     media_type = "text/event-stream"
@@ -154,7 +169,12 @@ class EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         opened = time.monotonic()
-        watcher = asyncio.create_task(self._watch(receive))
+        lost = scope.get("extensions", {}).get(LOST)
+        watcher: asyncio.Task[None] | None = None
+        if lost is not None:
+            lost.append(self._lost)
+        else:
+            watcher = asyncio.create_task(self._watch(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             if scope.get("method") != "HEAD":
@@ -162,8 +182,17 @@ class EventStream(Response):
             if self.why in (None, "done", "drain"):
                 tail = FAREWELL if self.why == "drain" else b""
                 await send({"type": "http.response.body", "body": tail, "more_body": False})
+            elif self.why == "stalled":
+                abort = scope.get("extensions", {}).get(ABORT)
+                if abort is not None:
+                    abort()
+                    await asyncio.sleep(0)  # the server sees the connection lost first
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
+            else:
+                with contextlib.suppress(ValueError):
+                    lost.remove(self._lost)
             await _close(self.content)
             if self.why == "stalled":
                 client = scope.get("client")
@@ -204,6 +233,9 @@ class EventStream(Response):
     async def _watch(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
+        self.end("disconnect")
+
+    def _lost(self) -> None:
         self.end("disconnect")
 
 

@@ -191,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow browser calls from this origin (repeat; '*' for any)",
     )
     ops.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        help="a Host name served besides loopback ones (repeat; '*.example.com'; '*' for any)",
+    )
+    ops.add_argument(
         "--shutdown-grace", type=float, help="seconds running turns get at SIGTERM (default 10)"
     )
     push = serve.add_argument_group("push notifications (docs/push.md)")
@@ -211,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--push-signing-key", metavar="PATH", help="PEM private key to sign with")
     push.add_argument(
         "--no-push", action="store_true", default=None, help="turn push notifications off"
+    )
+    ops.add_argument(
+        "--no-rest",
+        dest="rest",
+        action="store_false",
+        default=None,
+        help="serve JSON-RPC only, without the HTTP+JSON/REST binding",
     )
     client_commands.add_commands(commands)
     return parser
@@ -346,6 +360,8 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
                 _section(data, "metrics")[key] = value
         if args.cors_origins:
             data["cors_origins"] = list(args.cors_origins)
+        if args.allowed_hosts:
+            data["allowed_hosts"] = list(args.allowed_hosts)
         if args.shutdown_grace is not None:
             data["shutdown_grace"] = args.shutdown_grace
         if args.push_allow:
@@ -359,6 +375,8 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
         for key, value in push:
             if value is not None:
                 _section(data, "push")[key] = value
+        if args.rest is not None:
+            data["rest"] = args.rest
         if args.card_files or args.card_overrides:
             by_name = {a["name"]: a for a in agents if isinstance(a, dict) and "name" in a}
             try:

@@ -300,9 +300,11 @@ class GatewayConfig(Section):
     per_principal: PrincipalLimitsConfig = PrincipalLimitsConfig()
     metrics: MetricsConfig = MetricsConfig()
     cors_origins: list[str] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(default_factory=list)
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
     store: StoreConfig = StoreConfig()
     push: PushConfig = PushConfig()
+    rest: bool = True
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
 
@@ -343,7 +345,9 @@ class GatewayConfig(Section):
             metrics=self.metrics.mode,
             metrics_port=self.metrics.port,
             cors_origins=tuple(self.cors_origins),
+            allowed_hosts=tuple(self.allowed_hosts),
             shutdown_grace=self.shutdown_grace,
+            rest=self.rest,
             workers=self.listen.workers,
             store=self.store.url,
             store_prefix=self.store.prefix,

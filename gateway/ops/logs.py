@@ -16,19 +16,28 @@ import orjson
 
 CONTEXT = ("request_id", "task_id", "agent", "principal")
 EXTRAS = ("method", "code", "duration_ms", "state", "status")
-_vars: dict[str, ContextVar[str | None]] = {
-    name: ContextVar(f"a2a_{name}", default=None) for name in CONTEXT
-}
+_context: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("a2a_log_context", default=())
+"""One variable for the whole context (not one per field): each task that inherits it, such as
+an open stream, then holds one small tuple instead of four context entries."""
 
 
 def bind(**values: str | None) -> None:
-    """Set context fields for the rest of this task (and the tasks it starts)."""
+    """Set context fields for the rest of this task (and the tasks it starts); None unsets."""
+    fields = dict(_context.get())
     for name, value in values.items():
-        _vars[name].set(value)
+        if name not in CONTEXT:
+            raise KeyError(name)
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = value
+    _context.set(tuple(fields.items()))
 
 
 def current() -> dict[str, str]:
-    return {name: value for name, var in _vars.items() if (value := var.get()) is not None}
+    """The bound fields, in CONTEXT order."""
+    fields = dict(_context.get())
+    return {name: fields[name] for name in CONTEXT if name in fields}
 
 
 class ContextFilter(logging.Filter):

@@ -164,6 +164,9 @@ class Settings:
     - `send_timeout`: seconds one SSE send may block before the stream is closed.
     - `AgentSpec.deadline`: the gRPC deadline of one task turn (the task FAILS past it).
 
+    Bindings: JSON-RPC is always served; `rest` (default on) adds HTTP+JSON/REST under every
+    agent prefix (bindings/rest/) and its entry in the Agent Cards.
+
     State (see DESIGN.md "State backends"):
 
     - `store`: "memory" (this process only, the default) or a `redis://` / `rediss://` /
@@ -194,7 +197,9 @@ class Settings:
     metrics: str = "public"  # public | auth | off (with metrics_port: only there, public)
     metrics_port: int | None = None
     cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback (http/guard.py)
     shutdown_grace: float = 10.0  # seconds running turns get to finish at shutdown
+    rest: bool = True  # the HTTP+JSON/REST binding (bindings/rest/)
     store: str = "memory"
     store_prefix: str = "a2a:"
     lease: float = 10.0

@@ -65,6 +65,7 @@ class MemoryStore:
         event = Event(record.last_seq, body, is_final(body))
         log.append(event)
         if event.final and record.terminal:
+            log.settle()
             self._expiry.append((self._clock() + self.finished_ttl, record.id))
         return event
 

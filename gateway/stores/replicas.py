@@ -18,9 +18,11 @@ without writing; its next append would be refused anyway.
 
 Cancel. `CancelTask` on a replica that does not run the turn publishes the task id on
 `P cancel`; the owner cancels its gRPC call at once and logs CANCELED; the asking replica
-follows the log until the final event (asking again each second, for at most `cancel_wait`
-seconds, since Pub/Sub delivers at most once). A task with no lease (interrupted, or its owner
-died) is cancelled by the asking replica itself.
+follows the log until the final event (asking again each second, since Pub/Sub delivers at
+most once). A task with no lease (interrupted, or its owner died) is cancelled by the asking
+replica itself; so is one whose owner died holding its lease, as soon as the lease lapses:
+the asker waits for the larger of `cancel_wait` seconds and the lease's remaining TTL, and
+answers CANCEL_TIMEOUT only when the owner keeps renewing its lease without cancelling.
 """
 
 from __future__ import annotations
@@ -239,9 +241,20 @@ class Replicas:
                 self.keys.cancel, orjson.dumps({"task": task_id, "why": why})
             )
 
+    async def lease_left(self, task_id: str) -> float:
+        """Seconds until the task's lease expires unless renewed; 0 when there is none."""
+        with unavailable("reading a task's lease"):
+            ms = await self.store.redis.pttl(self.keys.lease(task_id))
+        return max(0.0, ms / 1000) if ms >= 0 else 0.0
+
     async def cancel_remote(self, record: TaskRecord) -> bool:
         """Ask the replica holding the lease to cancel; True once the task's log has a final
-        event, False when the lease went away without one (the caller cancels it then)."""
+        event, False when the lease went away without one (the caller cancels it then).
+
+        A live owner answers within a round trip. A dead one never does, and its lease lapses
+        at most its remaining TTL from now: so this waits for the larger of `cancel_wait`
+        and that TTL, checking the lease as it goes, and only an owner that keeps renewing
+        its lease without cancelling gets CANCEL_TIMEOUT."""
         reached = asyncio.Event()
 
         async def watch() -> None:
@@ -251,19 +264,21 @@ class Replicas:
                     return
 
         watcher = asyncio.create_task(watch())
-        deadline = time.monotonic() + self.cancel_wait
+        left = await self.lease_left(record.id)
+        deadline = time.monotonic() + max(self.cancel_wait, left + 0.5)
         try:
             while time.monotonic() < deadline:
                 await self._publish(record.id, "cancel")
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
+                    async with asyncio.timeout(min(1.0, max(0.05, left))):
                         await reached.wait()
                 if reached.is_set():
                     return True
                 if watcher.done():
                     watcher.result()  # raises what ended it (e.g. STORE_UNAVAILABLE)
                     return False  # the task was deleted
-                if not await self.leased(record.id):
+                left = await self.lease_left(record.id)
+                if left == 0.0:
                     return reached.is_set()
         finally:
             watcher.cancel()

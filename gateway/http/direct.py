@@ -1,0 +1,53 @@
+"""Direct dispatch of the routes that hold streams open, past the framework's routing.
+
+A request routed by FastAPI/Starlette runs inside about sixteen suspended coroutines (the
+exception and exit-stack middleware, the router, the route, the request-response wrappers)
+for as long as its response runs: for an SSE stream that is its whole life, about 8 KB per
+open stream (`make bench`, idle streams). `Direct` is a plain ASGI middleware placed inside
+the gateway's own middleware (CORS, authentication, rate limit: all still applied) that
+matches these few routes itself and calls their endpoint: one frame instead of sixteen.
+Everything else, and any method it does not list (HEAD, OPTIONS), goes on to the router,
+where the same routes are also registered, so behaviour never depends on which path served.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def pattern(path: str) -> re.Pattern[str]:
+    """A Starlette-style path (`/agents/{agent}/`) as a regex; each `{name}` is one segment."""
+    parts = re.split(r"\{(\w+)\}", path)  # literal, name, literal, name, ..., literal
+    regex = "".join(
+        f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part) for index, part in enumerate(parts)
+    )
+    return re.compile(regex)
+
+
+class Direct:
+    """Routes `(method, path, endpoint)` served directly; the rest go on to `app`."""
+
+    def __init__(self, app: ASGIApp, *, routes: list[tuple[str, str, Endpoint]]) -> None:
+        self.app = app
+        self.routes = [(method, pattern(path), endpoint) for method, path, endpoint in routes]
+
+    def __repr__(self) -> str:
+        return f"<Direct routes={len(self.routes)}>"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            method, path = scope["method"], scope["path"]
+            for wanted, regex, endpoint in self.routes:
+                if method == wanted and (match := regex.fullmatch(path)) is not None:
+                    scope["path_params"] = match.groupdict()
+                    response = await endpoint(Request(scope, receive, send))
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
