@@ -364,3 +364,23 @@ def test_creating_a_failing_config_again_resumes_from_the_event_that_failed(
     hits = receiver.wait_terminal(fixed)
     assert [h.event_id for h in hits] == list(range(1, 7))
     receiver.wait_for(lambda: state() == "done", what="the config done")
+
+
+def test_rest_push_config_routes(push_gateway: Process, receiver: Receiver) -> None:
+    path = f"/ok/{name()}"
+    task_id = send(push_gateway, "steps 1", {"url": receiver.url(f"/ok/{name()}")})["id"]
+    base = f"{push_gateway.address}/tasks/{task_id}/pushNotificationConfigs"
+    headers = {**api_key("alice"), **a2a.V1}
+    created = httpx.post(base, json={"url": receiver.url(path), "id": "r"}, headers=headers)
+    assert created.status_code == 200, created.text
+    assert created.json()["id"] == "r"
+    got = httpx.get(base + "/r", headers=headers)
+    assert got.json()["url"] == receiver.url(path)
+    assert len(httpx.get(base, headers=headers).json()["configs"]) == 2
+    assert httpx.delete(base + "/r", headers=headers).status_code == 200
+    missing = httpx.get(base + "/r", headers=headers)
+    assert missing.status_code == 404
+    refused = httpx.post(base, json={"url": "gopher://127.0.0.1/"}, headers=headers)
+    assert refused.status_code == 400
+    other = httpx.get(base, headers={**api_key("bob"), **a2a.V1})
+    assert other.status_code == 404
