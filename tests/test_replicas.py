@@ -428,7 +428,7 @@ def _served_by(url: str, task_id: str, workers: list[int]) -> int:
         assert response.status == 200
         assert json.loads(response.read())["result"]["id"] == task_id
         assert connection.sock is not None
-        inode = _socket_inode(parsed.port, connection.sock.getsockname()[1])
+        inode = _socket_inode(parsed.port or 0, connection.sock.getsockname()[1])
         assert inode is not None, "the accepted connection is not in /proc/net/tcp"
         holder = _holder(workers, inode)
         assert holder is not None, "no worker holds the accepted connection"
