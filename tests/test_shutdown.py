@@ -107,7 +107,8 @@ def test_a_request_that_reaches_the_gateway_while_it_drains_is_503_shutting_down
         url = process.address + "/agents/scripted/"
         address = httpx.URL(url)
         host = f"{address.host}:{address.port}"
-        blocking = a2a.request("SendMessage", {"message": a2a.user_message("steps 4 500")})
+        # About 6 s: the turn must still be running when SIGTERM follows the poll below.
+        blocking = a2a.request("SendMessage", {"message": a2a.user_message("steps 12 500")})
         later = a2a.request("ListTasks", {})
         with socket.create_connection((address.host, address.port or 0), timeout=60) as sock:
             sock.sendall(_post(address.path, host, blocking) + _post(address.path, host, later))
