@@ -350,6 +350,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     if settings.rest:
         rest_routes.register(app, rest_handle)
+        direct += rest_routes.streaming(rest_handle)
     # add_middleware wraps: the last added runs first; Direct is innermost (direct.py).
     app.add_middleware(Direct, routes=direct)
     if settings.per_principal.rate > 0:
