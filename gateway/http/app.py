@@ -270,11 +270,13 @@ class MetricsPort:
         self.gateway = gateway
         self.port = port
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         server = scope.get("server")
         if scope["type"] != "http" or not server or server[1] != self.port:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)  # handed on (direct.py)
+        return self.serve(scope, receive, send)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == "/metrics" and scope["method"] in ("GET", "HEAD"):
             page = self.gateway.metrics.exposition()
             response = Response(page, media_type=self.gateway.metrics.content_type)

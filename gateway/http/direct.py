@@ -8,6 +8,12 @@ the gateway's own middleware (CORS, authentication, rate limit: all still applie
 matches these few routes itself and calls their endpoint: one frame instead of sixteen.
 Everything else, and any method it does not list (HEAD, OPTIONS), goes on to the router,
 where the same routes are also registered, so behaviour never depends on which path served.
+
+The gateway's own middleware in front of it (guard.py, auth.py, limits.py, the metrics port)
+hands a request that passes on the same way: its `__call__` is a plain function that
+returns the inner app's awaitable instead of awaiting it, so it keeps no suspended frame for
+the life of the response; only a refusal is a coroutine of its own. Such a middleware does
+nothing after the inner app, by construction.
 """
 
 from __future__ import annotations
