@@ -38,6 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.http import sse
 from gateway.http.app import Gateway
+from gateway.http.flow import Flow
 from gateway.http.sse import LOST
 
 try:
@@ -115,6 +116,7 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            self.flow = Flow(transport)  # no Event per connection until it stalls (flow.py)
             self._arm()
 
         def _reset(self) -> None:
