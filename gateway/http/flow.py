@@ -1,4 +1,4 @@
-"""Flow control of one HTTP connection that costs nothing until the client stops reading.
+"""Flow control and the message signal of one HTTP connection, costing nothing until used.
 
 uvicorn's `FlowControl` makes an `asyncio.Event` for every connection, up front, to wake a
 response waiting for the transport to drain; each Event carries a deque, about 0.7 KB with
@@ -8,11 +8,19 @@ wait that only a client not reading ever causes. `Flow` is the same public inter
 which is all uvicorn's protocol and request cycle use, with the Event made when writing
 first pauses and dropped once it resumes (the waiters it woke hold it until they run).
 Our protocol (server.py) puts one in its public `flow` attribute when a connection is made.
+
+Likewise each request's cycle gets an `asyncio.Event`, `message_event`, that wakes the app's
+`receive()` when body data or a disconnect arrives. An open SSE stream never waits in
+`receive()` (the connection tells it of a disconnect: sse.LOST), so its Event would sit
+there with an empty deque. `Signal` is an Event with the same public methods (`is_set`,
+`set`, `clear`, `wait`) that keeps a waiter list only while someone waits; our protocol puts
+one in the new cycle's public `message_event` before the cycle's task first runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from uvicorn.protocols.http.flow_control import FlowControl
 
@@ -55,3 +63,45 @@ class Flow(FlowControl):
             if self.writable is not None:
                 self.writable.set()
                 self.writable = None
+
+
+class Signal(asyncio.Event):
+    """`asyncio.Event`'s public behaviour with no deque: waiters are kept only while waiting."""
+
+    def __init__(self) -> None:  # no super(): no deque up front
+        self.value = False
+        self.waiters: list[asyncio.Future[bool]] | None = None
+
+    def __repr__(self) -> str:
+        waiting = len(self.waiters) if self.waiters else 0
+        return f"<Signal set={self.value} waiters={waiting}>"
+
+    def is_set(self) -> bool:
+        return self.value
+
+    def set(self) -> None:
+        """Set it and wake every waiter; it stays set until `clear`."""
+        if not self.value:
+            self.value = True
+            waiters, self.waiters = self.waiters, None
+            for waiter in waiters or ():
+                if not waiter.done():
+                    waiter.set_result(True)
+
+    def clear(self) -> None:
+        self.value = False
+
+    async def wait(self) -> Literal[True]:
+        """Return True once set (at once when it is)."""
+        if self.value:
+            return True
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self.waiters is None:
+            self.waiters = []
+        self.waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self.waiters is not None and waiter in self.waiters:
+                self.waiters.remove(waiter)

@@ -38,7 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.http import sse
 from gateway.http.app import Gateway
-from gateway.http.flow import Flow
+from gateway.http.flow import Flow, Signal
 from gateway.http.sse import LOST
 
 try:
@@ -195,7 +195,10 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
             self._in_head = False
             self._head_bytes = 0
             self._disarm()
+            cycle = self.cycle
             super().on_headers_complete()
+            if self.cycle is not None and self.cycle is not cycle:
+                self.cycle.message_event = Signal()  # a new request's: see flow.py
 
     return LimitedHttpTools
 
