@@ -5,16 +5,19 @@ Flow control itself is exercised over real sockets by the stalled-reader tests
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
+from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.http.flow import Signal
-
-pytestmark = pytest.mark.anyio
+from gateway.http.flow import Pipeline, Signal
+from tests.servers import Process
 
 PATIENCE = 10.0  # seconds, for a loaded machine
 
 
+@pytest.mark.anyio
 async def test_set_wakes_every_waiter_and_stays_set_until_cleared() -> None:
     signal = Signal()
     waiters = [asyncio.create_task(signal.wait()) for _ in range(3)]
@@ -29,6 +32,7 @@ async def test_set_wakes_every_waiter_and_stays_set_until_cleared() -> None:
     assert repr(signal) == "<Signal set=False waiters=0>"
 
 
+@pytest.mark.anyio
 async def test_a_cancelled_wait_leaves_no_waiter_behind() -> None:
     signal = Signal()
     waiter = asyncio.create_task(signal.wait())
@@ -39,3 +43,31 @@ async def test_a_cancelled_wait_leaves_no_waiter_behind() -> None:
     assert repr(signal) == "<Signal set=False waiters=0>"
     signal.set()  # wakes no one, raises nothing
     assert signal.is_set()
+
+
+def test_the_pipeline_is_first_in_first_out_and_empty_when_drained() -> None:
+    pipeline: Pipeline[str] = Pipeline()
+    assert not pipeline
+    for request in ("first", "second"):
+        pipeline.appendleft(request)
+    assert len(pipeline) == 2
+    assert [pipeline.pop(), pipeline.pop()] == ["first", "second"]
+    assert repr(pipeline) == "<Pipeline waiting=0>"
+    with pytest.raises(IndexError):
+        pipeline.pop()
+
+
+def test_pipelined_requests_on_one_connection_are_all_answered_in_order(gateway: Process) -> None:
+    address = urlsplit(gateway.address)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    head = f"GET /healthz HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    received = b""
+    with socket.create_connection((host, port), timeout=PATIENCE) as sock:
+        sock.sendall(head * 3)  # three requests in one write: the last two wait behind the first
+        deadline = time.monotonic() + PATIENCE
+        while received.count(b"HTTP/1.1 200") < 3 and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    assert received.count(b"HTTP/1.1 200") == 3, received

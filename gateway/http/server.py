@@ -38,7 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.http import sse
 from gateway.http.app import Gateway
-from gateway.http.flow import Flow, Signal
+from gateway.http.flow import Flow, Pipeline, Signal
 from gateway.http.sse import LOST
 
 try:
@@ -113,6 +113,7 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
             self._oversize = False
             self._head_timer: asyncio.TimerHandle | None = None
             self._lost: list[Callable[[], None]] = []  # sse.LOST: told when the peer goes
+            self.pipeline = Pipeline()  # type: ignore[assignment]  # deque's methods, lazily: flow.py
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
