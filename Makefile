@@ -16,7 +16,8 @@ HAVE_NODE := $(shell command -v node >/dev/null && command -v npm >/dev/null && 
 A2A03 := .venv-a2a03
 A2A03_STAMP := $(A2A03)/.installed-stamp
 
-.PHONY: setup protos run test lint fmt clean node-agent js-sdk a2a03 bench lock
+
+.PHONY: setup protos run test lint fmt clean node-agent js-sdk a2a03 bench lock js-grpc
 
 
 setup: $(STAMP) $(STUBS)
@@ -61,10 +62,25 @@ $(JS_SDK_STAMP): $(JS_SDK)/package-lock.json $(JS_SDK)/package.json
 	cd $(JS_SDK) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The @a2a-js/sdk client over the gateway's gRPC binding (tests/test_grpc_js.py), from its
+# committed package-lock.json; without node, that test skips.
+JS_GRPC := tests/js-grpc
+JS_GRPC_STAMP := $(JS_GRPC)/node_modules/.installed-stamp
+ifeq ($(HAVE_NODE),yes)
+js-grpc: $(JS_GRPC_STAMP)
+else
+js-grpc:
+	@echo "node/npm not found: skipping the JS gRPC client (its test will be skipped)"
+endif
+
+$(JS_GRPC_STAMP): $(JS_GRPC)/package-lock.json $(JS_GRPC)/package.json
+	cd $(JS_GRPC) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: setup node-agent
 	$(PY) -m examples.run_demo
 
-test: setup lint node-agent js-sdk a2a03
+test: setup lint node-agent js-sdk a2a03 js-grpc
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The a2a-sdk 0.3 client, in a virtual environment of its own (the project uses a2a-sdk 1.x),
@@ -100,4 +116,4 @@ fmt: setup
 
 clean:
 	rm -rf generated/*_pb2*.py generated/*_pb2*.pyi .mypy_cache .pytest_cache .ruff_cache \
-		$(NODE_AGENT)/node_modules $(JS_SDK)/node_modules $(A2A03)
+		$(NODE_AGENT)/node_modules $(JS_SDK)/node_modules $(JS_GRPC)/node_modules $(A2A03)

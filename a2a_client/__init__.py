@@ -21,6 +21,7 @@ from a2a_client.errors import (
     NotAnA2AEndpoint,
     StreamingNotSupported,
 )
+from a2a_client.files import FileData, FileSaver, file_part, file_part_from_path, files_in
 from a2a_client.model import (
     FINAL,
     INTERRUPTED,
@@ -47,6 +48,8 @@ __all__ = [
     "ArtifactEvent",
     "ConnectionLost",
     "Event",
+    "FileData",
+    "FileSaver",
     "Message",
     "MessageEvent",
     "NotAnA2AEndpoint",
@@ -55,5 +58,8 @@ __all__ = [
     "Task",
     "TaskEvent",
     "TaskPage",
+    "file_part",
+    "file_part_from_path",
+    "files_in",
     "user_message",
 ]

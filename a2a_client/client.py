@@ -14,6 +14,9 @@ so the caller sees each event exactly once, in order. A stream that cannot be re
 `ConnectionLost`. Events are read with `timeout` seconds at most between two chunks (the
 gateway sends a keep-alive every 15 s), so a silent connection counts as dropped.
 
+Inside an OpenTelemetry span, every request carries its trace context (W3C `traceparent`,
+`tracestate`, `baggage`), so the gateway's spans of the call join the caller's trace.
+
 The client speaks A2A v1.0 (`A2A-Version: 1.0`) and is not thread-safe; one per task is
 fine, and so is one for many concurrent calls in one event loop.
 """
@@ -23,13 +26,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 import httpx
 from httpx_sse import EventSource
+from opentelemetry import propagate
 
 from a2a_client.errors import A2AError, ConnectionLost, NotAnA2AEndpoint, StreamingNotSupported
 from a2a_client.model import (
@@ -66,10 +70,13 @@ def user_message(
     *,
     task_id: str | None = None,
     context_id: str | None = None,
+    files: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A v1.0 user Message: text becomes one text part; a dict is used as the message."""
+    """A v1.0 user Message: text becomes one text part (none when empty and there are
+    `files`), followed by the `files` parts (`file_part`); a dict is used as the message."""
     if isinstance(content, str):
-        message: dict[str, Any] = {"role": "ROLE_USER", "parts": [{"text": content}]}
+        parts = [{"text": content}] if content or not files else []
+        message: dict[str, Any] = {"role": "ROLE_USER", "parts": [*parts, *files]}
     else:
         message = dict(content)
         message.setdefault("role", "ROLE_USER")
@@ -86,6 +93,12 @@ def wire_state(state: str) -> str:
     if state.startswith("TASK_STATE_"):
         return state
     return "TASK_STATE_" + state.upper().replace("-", "_")
+
+
+async def _propagate(request: httpx.Request) -> None:
+    """Send the current trace context on (W3C traceparent, tracestate, baggage), so a call
+    made inside a span (an agent's turn) joins its trace; nothing outside one."""
+    propagate.inject(request.headers)
 
 
 class A2AClient:
@@ -109,7 +122,9 @@ class A2AClient:
         base = {**VERSION_HEADERS, **(headers or {})}
         if token is not None:
             base["Authorization"] = f"Bearer {token}"
-        self._http = httpx.AsyncClient(headers=base, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            headers=base, timeout=timeout, event_hooks={"request": [_propagate]}
+        )
         self._card: dict[str, Any] | None = None
         self._ids = 0
 
@@ -164,10 +179,12 @@ class A2AClient:
         metadata: dict[str, Any] | None = None,
         return_immediately: bool = False,
         history_length: int | None = None,
+        files: Sequence[dict[str, Any]] = (),
     ) -> Task | Message:
         """SendMessage: the Task once it is terminal or interrupted (at once with
-        `return_immediately`), or the agent's direct reply Message."""
-        params = self._send_params(content, task_id, context_id, metadata)
+        `return_immediately`), or the agent's direct reply Message. `files` are file parts
+        (`file_part`, `file_part_from_path`) sent after the text."""
+        params = self._send_params(content, task_id, context_id, metadata, files)
         configuration: dict[str, Any] = {"returnImmediately": return_immediately}
         if history_length is not None:
             configuration["historyLength"] = history_length
@@ -222,14 +239,16 @@ class A2AClient:
         task_id: str | None = None,
         context_id: str | None = None,
         metadata: dict[str, Any] | None = None,
+        files: Sequence[dict[str, Any]] = (),
     ) -> AsyncIterator[Event]:
         """SendStreamingMessage: the Task, then each event, until a terminal or interrupted
         state (or one MessageEvent for a direct reply). Resumes by itself (module docstring).
-        StreamingNotSupported when the card says the agent does not stream."""
+        StreamingNotSupported when the card says the agent does not stream. `files` as for
+        `send`."""
         card = await self.agent_card()
         if (card.get("capabilities") or {}).get("streaming") is False:
             raise StreamingNotSupported(f"{card.get('name')!r} at {self.url} does not stream")
-        params = self._send_params(content, task_id, context_id, metadata)
+        params = self._send_params(content, task_id, context_id, metadata, files)
         async for event in self._follow("SendStreamingMessage", params, None, None):
             yield event
 
@@ -342,10 +361,10 @@ class A2AClient:
         task_id: str | None,
         context_id: str | None,
         metadata: dict[str, Any] | None,
+        files: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "message": user_message(content, task_id=task_id, context_id=context_id)
-        }
+        message = user_message(content, task_id=task_id, context_id=context_id, files=files)
+        params: dict[str, Any] = {"message": message}
         if metadata is not None:
             params["metadata"] = metadata
         return params

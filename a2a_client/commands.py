@@ -33,8 +33,9 @@ from rich.table import Table
 
 from a2a_client.client import A2AClient
 from a2a_client.errors import A2AClientError
-from a2a_client.model import Event, MessageEvent, StatusEvent, Task, TaskEvent
-from a2a_client.render import Display
+from a2a_client.files import FileSaver, file_part_from_path
+from a2a_client.model import ArtifactEvent, Event, MessageEvent, StatusEvent, Task, TaskEvent
+from a2a_client.render import Display, save_files
 
 EXIT_CODES = {
     "completed": 0,
@@ -45,6 +46,7 @@ EXIT_CODES = {
     "auth-required": 7,
 }
 ERROR = 1
+USAGE = 2
 DETACHED = 130
 NAMES = ("call", "agents", "get", "cancel")
 
@@ -80,14 +82,26 @@ def add_commands(commands: Any) -> None:
         "call",
         parents=[common],
         help="send a message to an agent and follow the task live",
-        description="Send TEXT to the agent at URL (e.g. http://127.0.0.1:8000/agents/echo/) "
-        "and follow the task: a progress bar, status messages, artifacts as they stream. "
+        description="Send TEXT (and any --file) to the agent at URL (e.g. "
+        "http://127.0.0.1:8000/agents/echo/) and follow the task: a progress bar, status "
+        "messages, artifacts as they stream (files into --out DIR). "
         "A dropped connection is resumed by itself. Exit codes: 0 completed, 1 error, "
         "3 failed, 4 canceled, 5 rejected, 6 input-required, 7 auth-required, 130 detached. "
         "Ctrl-C offers to cancel the task or detach from it.",
     )
     call.add_argument("url", help="the agent's A2A URL")
-    call.add_argument("text", help="the message text")
+    call.add_argument("text", nargs="?", default="", help="the message text")
+    call.add_argument(
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="send this file as a file part (media type from its extension); repeat for several",
+    )
+    call.add_argument(
+        "--out", metavar="DIR", help="write the agent's file artifacts (images...) into DIR"
+    )
     call.add_argument("--task", dest="task_id", help="continue this task (answer its question)")
     call.add_argument("--context", dest="context_id", help="the context id to send in")
 
@@ -152,17 +166,28 @@ def _json_line(payload: Any) -> None:
 
 
 async def _call(args: argparse.Namespace) -> int | Interrupted:
+    try:
+        files = [file_part_from_path(path) for path in args.files]
+    except OSError as exc:
+        return _fail(Exception(f"cannot read {exc.filename}: {exc.strerror}"))
+    if not files and not args.text:
+        _fail(Exception("nothing to send: give TEXT, --file PATH, or both"))
+        return USAGE
+    saver = None if args.out is None else FileSaver(args.out)
     async with _client(args) as client:
-        display = None if args.json else Display()
+        display = None if args.json else Display(saver=saver)
         state: dict[str, Any] = {"task_id": args.task_id, "final": None}
 
         async def follow() -> None:
             async for event in client.stream(
-                args.text, task_id=args.task_id, context_id=args.context_id
+                args.text, task_id=args.task_id, context_id=args.context_id, files=files
             ):
                 _remember(state, event)
                 if display is None:
                     _json_line({"eventId": event.id, "result": event.raw})
+                    if saver is not None and isinstance(event, ArtifactEvent):
+                        for line in save_files(saver, event):
+                            Console(stderr=True, highlight=False).print(line, soft_wrap=True)
                 else:
                     display.show(event)
 
@@ -176,6 +201,8 @@ async def _call(args: argparse.Namespace) -> int | Interrupted:
             return Interrupted(state["task_id"])
         except A2AClientError as exc:
             return _fail(exc)
+        except OSError as exc:  # writing a file under --out
+            return _fail(Exception(f"cannot write {exc.filename}: {exc.strerror}"))
         finally:
             loop.remove_signal_handler(signal.SIGINT)
         final = state["final"]

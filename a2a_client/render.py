@@ -6,7 +6,9 @@ also printed above the bar. Off a terminal (a pipe, a log, a test), the same inf
 one plain line per status update (`  25% working  Reading the document`), so logs stay readable.
 
 Artifact text goes to stdout as its chunks arrive, so `call ... > report.txt` captures the
-artifacts alone. When stdout and stderr are the same terminal, chunks are printed through
+artifacts alone. File parts of artifacts (images, PDFs...) are written under `--out DIR` by a
+`FileSaver`, one line on stderr per file written (or, without `--out`, one line saying what
+arrived). When stdout and stderr are the same terminal, chunks are printed through
 the bar's console, whole lines at a time, so they never tear the live display.
 """
 
@@ -28,6 +30,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from a2a_client.files import FileSaver, files_in
 from a2a_client.model import (
     ArtifactEvent,
     Event,
@@ -49,8 +52,15 @@ STYLES = {
 class Display:
     """Renders events; use as a context manager around the stream."""
 
-    def __init__(self, *, out: TextIO | None = None, err: Console | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        out: TextIO | None = None,
+        err: Console | None = None,
+        saver: FileSaver | None = None,
+    ) -> None:
         self.out = out or sys.stdout
+        self.saver = saver
         self.err = err or Console(stderr=True, highlight=False)
         self.live = self.err.is_terminal
         self.progress = Progress(
@@ -134,8 +144,21 @@ class Display:
             self.note(f"[bold]── {escape(event.name or event.artifact_id)} ──[/]")
             self.open_artifact = event.artifact_id
         self._write(event.text)
+        self._files(event)
         if event.last_chunk:
             self._end_artifact()
+
+    def _files(self, event: ArtifactEvent) -> None:
+        if self.saver is not None:
+            for line in save_files(self.saver, event):
+                self.err.print(line, soft_wrap=True)  # a path stays whole on one line
+            return
+        for file in files_in(event.parts):
+            size = "a URL" if file.data is None else f"{len(file.data):,} bytes"
+            self.note(
+                f"[dim]{escape(file.filename or file.media_type)}: {file.media_type}, "
+                f"{size} (--out DIR saves it)[/]"
+            )
 
     def _write(self, text: str) -> None:
         if not self.live:
@@ -168,3 +191,13 @@ class Display:
         style = STYLES.get(state, "bold")
         detail = f": {escape(text)}" if text else ""
         self.note(f"[{style}]{state}[/]{detail}")
+
+
+def save_files(saver: FileSaver, event: ArtifactEvent) -> list[str]:
+    """Write the event's raw file parts; one line (markup) per file written."""
+    written = saver.save(event.artifact_id, event.name, event.parts, append=event.append)
+    lines = []
+    for path, file in written:
+        assert file.data is not None
+        lines.append(f"saved {escape(str(path))} ({file.media_type}, {len(file.data):,} bytes)")
+    return lines

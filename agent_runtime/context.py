@@ -1,7 +1,7 @@
 """`TaskContext`: what a handler gets for one task turn (one `TaskService.Run` call).
 
 Reading: the request is exposed as read-only attributes (`task_id`, `context_id`,
-`message`, `text`, `history`, `artifacts`, `metadata`, `caller`).
+`message`, `text`, `files`, `history`, `artifacts`, `metadata`, `caller`).
 
 Emitting: every emitting method is a coroutine that writes exactly one `AgentEvent`
 to the gRPC stream and returns once gRPC has accepted it, so a slow consumer slows
@@ -20,14 +20,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
 
+from agent_runtime import tracing
 from agent_runtime.artifact_stream import ArtifactStream
 from agent_runtime.content import Content, agent_message, new_id, text_of, to_parts
+from agent_runtime.files import File, files_of
 from generated import task_service_pb2 as pb
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 Write = Callable[[pb.AgentEvent], Awaitable[None]]
 
@@ -69,6 +75,7 @@ class TaskContext:
         self._events = 0
         self._direct_replies = 0
         self._final_state: pb.TaskState.ValueType | None = None
+        self._activated: list[str] = []
 
     def __repr__(self) -> str:
         final = "-" if self._final_state is None else pb.TaskState.Name(self._final_state)
@@ -95,6 +102,11 @@ class TaskContext:
         return text_of(self._request.message)
 
     @property
+    def files(self) -> list[File]:
+        """The raw and url parts of `message`, in order (see `agent_runtime.files`)."""
+        return files_of(self._request.message)
+
+    @property
     def history(self) -> list[pb.Message]:
         """Every earlier message of the task, oldest first (empty on the first turn)."""
         return list(self._request.history)
@@ -110,8 +122,40 @@ class TaskContext:
         return self._metadata
 
     @property
+    def requested_extensions(self) -> tuple[str, ...]:
+        """URIs of this agent's extensions the caller asked for (`A2A-Extensions`)."""
+        return tuple(self._request.requested_extensions)
+
+    def activate(self, uri: str) -> None:
+        """Activate a requested extension for this turn; the caller is told in the
+        `A2A-Extensions` response header. Call it before the first event (the gateway reads
+        activations from the turn's first event only); raises ValueError for a URI the caller
+        did not request, RuntimeError after the first event."""
+        if uri not in self._request.requested_extensions:
+            raise ValueError(f"extension {uri!r} was not requested by the caller")
+        if self._events:
+            raise RuntimeError("activate extensions before the turn's first event")
+        if uri not in self._activated:
+            self._activated.append(uri)
+
+    @property
     def caller(self) -> Caller:
         return self._caller
+
+    @property
+    def events(self) -> int:
+        """Events sent in this turn so far."""
+        return self._events
+
+    def span(self, name: str, **attributes: str | int | float | bool) -> ContextManager[Span]:
+        """A span of the agent's own, current for a `with` block: a child of this turn's span
+        (itself a child of the gateway's turn), so calls made inside carry the trace on.
+        Non-recording when tracing is off. Attributes: ids and counts, never contents.
+
+            with ctx.span("lookup", **{"db.system.name": "postgresql"}) as span:
+                span.set_attribute("rows", 3)
+        """
+        return tracing.span(name, attributes)
 
     @property
     def cancelled(self) -> asyncio.Event:
@@ -257,5 +301,7 @@ class TaskContext:
                 raise RuntimeError(f"cannot send {kind}: the turn already ended with {state}")
             if final:
                 self._final_state = event.status.state
+            if not self._events and self._activated:
+                event.activated_extensions.extend(self._activated)
             self._events += 1
             await self._write(event)

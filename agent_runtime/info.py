@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
 
 from generated import task_service_pb2 as pb
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentExtension:
+    """An A2A extension the agent supports (A2A v1.0 AgentExtension).
+
+    `required=True` makes the gateway refuse (-32008) every message that does not list `uri`
+    in its `A2A-Extensions`; the agent then only ever sees callers that use it."""
+
+    uri: str
+    description: str = ""
+    required: bool = False
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_proto(self) -> pb.Extension:
+        extension = pb.Extension(uri=self.uri, description=self.description, required=self.required)
+        if self.params:
+            params = struct_pb2.Struct()
+            json_format.ParseDict(dict(self.params), params)
+            extension.params.CopyFrom(params)
+        return extension
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +69,7 @@ class AgentInfo:
     documentation_url: str = ""
     provider_organization: str = ""
     provider_url: str = ""
+    extensions: Sequence[AgentExtension] = ()
 
     def to_proto(self) -> pb.AgentDescription:
         return pb.AgentDescription(
@@ -57,4 +82,5 @@ class AgentInfo:
             documentation_url=self.documentation_url,
             provider_organization=self.provider_organization,
             provider_url=self.provider_url,
+            extensions=[extension.to_proto() for extension in self.extensions],
         )

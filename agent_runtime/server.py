@@ -3,6 +3,9 @@
 The server carries the agent's `TaskService`, the standard gRPC health service
 (SERVING for "" and for "a2a_bridge.v1.TaskService") and server reflection.
 
+Tracing: `start()` turns it on when the `OTEL_*` environment says so (see tracing.py;
+`service.name` defaults to the agent's name), `stop()` flushes it.
+
 Lifecycle: `start()` binds (port 0 picks a free port, see `port`), starts, marks the
 services SERVING and prints exactly one line to stdout, flushed, for launchers:
 ``AGENT <name> LISTENING <host>:<port>``. `stop()` first sets health NOT_SERVING,
@@ -23,11 +26,16 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from agent_runtime import tracing
 from agent_runtime.info import AgentInfo
 from agent_runtime.service import SERVICE_NAME, Handler, TaskService
 from generated import task_service_pb2_grpc as pb_grpc
 
 logger = logging.getLogger("agent_runtime")
+
+# gRPC's default is 4 MiB a message; a RunRequest carries the files of the message (and of
+# the task's history), so allow what the gateway's default body limit (16 MiB) can carry.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 class AgentServer:
@@ -77,7 +85,12 @@ class AgentServer:
         """Bind, start, mark SERVING and print the LISTENING line."""
         if self._server is not None:
             raise RuntimeError("the server is already started")
-        server = aio.server()
+        server = aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+        )
         pb_grpc.add_TaskServiceServicer_to_server(self._service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
@@ -92,6 +105,7 @@ class AgentServer:
         if port == 0:
             raise RuntimeError(f"cannot bind {host}:{self._requested_port}")
         await server.start()
+        tracing.setup(self.info.name)
         self._server, self._port = server, port
         for service in ("", SERVICE_NAME):
             await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -104,6 +118,7 @@ class AgentServer:
             return
         await self._health.enter_graceful_shutdown()
         await self._server.stop(self.grace if grace is None else grace)
+        tracing.shutdown()
         logger.info("agent %s stopped", self.info.name)
 
     async def wait(self) -> None:

@@ -10,6 +10,8 @@ Contract of `Run`, on top of the rules in protos/task_service.proto:
   ``"<ExceptionType>: <message>"``; the traceback is logged.
 - Client cancellation: `ctx.cancelled` is set and the handler's task is cancelled by
   grpc.aio; `asyncio.CancelledError` propagates and nothing more is sent.
+- Tracing (tracing.py): the call's trace context is current while the handler runs, and
+  with tracing on the call is one span, ended with the final state and gRPC status.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 from grpc import aio
 
+from agent_runtime import tracing
 from agent_runtime.context import TaskContext
 from agent_runtime.info import AgentInfo
 from generated import task_service_pb2 as pb
@@ -57,6 +60,33 @@ class TaskService(pb_grpc.TaskServiceServicer):
                 ctx.cancelled.set()
 
         context.add_done_callback(on_done)  # type: ignore[arg-type]
+        parent = tracing.parent_of(context.invocation_metadata())
+        span = tracing.start_run(
+            parent,
+            agent=self._info.name,
+            task_id=request.task_id,
+            context_id=request.context_id,
+            first_turn=not request.history,
+        )
+        token = tracing.enter(parent, span)
+        status = "OK"
+        try:
+            await self._turn(ctx, request, context)
+        except BaseException as exc:  # the abort of a failed handler, or a cancellation
+            status = "CANCELLED" if isinstance(exc, asyncio.CancelledError) else "INTERNAL"
+            raise
+        finally:
+            final = ctx.final_state
+            state = None if final is None else pb.TaskState.Name(final)
+            tracing.end_run(span, state=state, events=ctx.events, grpc_status=status)
+            tracing.leave(token)
+
+    async def _turn(
+        self,
+        ctx: TaskContext,
+        request: pb.RunRequest,
+        context: aio.ServicerContext[pb.RunRequest, pb.AgentEvent],
+    ) -> None:
         try:
             await self._handler(ctx)
         except asyncio.CancelledError:

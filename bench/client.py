@@ -2,13 +2,15 @@
 
 Three clients read the same workload: `sse` (a raw asyncio HTTP/1.1 client that parses
 SSE minimally, speaking JSON-RPC to the gateway and the a2a-sdk server alike), `rest` (the
-same reader, speaking the gateway's HTTP+JSON binding: requests.py) and `grpc` (a grpc.aio
-client calling the agent's Run directly: the ceiling). Modes:
+same reader, speaking the gateway's HTTP+JSON binding: requests.py), `grpc` (a grpc.aio
+client calling the agent's Run directly: the ceiling) and `a2a-grpc` (a grpc.aio client of
+the gateway's gRPC binding, `lf.a2a.v1.A2AService`). Modes:
 
 - stream:  `--streams` concurrent streams of the spec; events, first and last times,
            and (with `--latency`) receive - send of every chunk, in microseconds;
 - serial:  `--streams` streams one after the other (time to first event, cost per event);
-- fanout:  (sse, rest) one SendStreamingMessage plus `--streams - 1` SubscribeToTask on it;
+- fanout:  (sse, rest, a2a-grpc) one SendStreamingMessage plus `--streams - 1`
+           SubscribeToTask on it;
 - idle:    open `--streams` idle streams, print {"open": n}, close on a line on stdin.
 
 For `sse` and `rest`, `--url` may list several replicas of one gateway, comma-separated:
@@ -266,6 +268,76 @@ class GrpcClient:
         return result
 
 
+class A2AGrpcClient:
+    """The gateway's gRPC binding: SendStreamingMessage and SubscribeToTask."""
+
+    FINAL = frozenset({3, 4, 5, 6, 7, 8})  # completed, failed, canceled, input/rejected/auth
+
+    def __init__(self, target: str) -> None:
+        import grpc
+        from a2a.types import a2a_pb2 as pb
+
+        self.pb = pb
+        self.channel = grpc.aio.insecure_channel(target)
+        self.send = self.channel.unary_stream(
+            "/lf.a2a.v1.A2AService/SendStreamingMessage",
+            request_serializer=pb.SendMessageRequest.SerializeToString,
+            response_deserializer=pb.StreamResponse.FromString,
+        )
+        self.subscribe = self.channel.unary_stream(
+            "/lf.a2a.v1.A2AService/SubscribeToTask",
+            request_serializer=pb.SubscribeToTaskRequest.SerializeToString,
+            response_deserializer=pb.StreamResponse.FromString,
+        )
+
+    async def stream(self, spec: str, *, latency: bool, on_open: Any = None) -> Result:
+        pb = self.pb
+        message = pb.Message(
+            message_id=str(uuid.uuid4()), role=pb.ROLE_USER, parts=[pb.Part(text=spec)]
+        )
+        result = Result()
+        result.sent = time.monotonic()
+        await self.read(
+            self.send(pb.SendMessageRequest(message=message), metadata=A2A_V1),
+            result,
+            latency=latency,
+            on_open=on_open,
+        )
+        return result
+
+    async def follow(self, task_id: str) -> Result:
+        result = Result()
+        result.sent = time.monotonic()
+        request = self.pb.SubscribeToTaskRequest(id=task_id)
+        await self.read(self.subscribe(request, metadata=A2A_V1), result, latency=False)
+        return result
+
+    async def read(self, call: Any, result: Result, *, latency: bool, on_open: Any = None) -> None:
+        try:
+            async for event in call:
+                now = time.monotonic()
+                if not result.events:
+                    result.first = now
+                    result.task_id = event.task.id if event.HasField("task") else ""
+                    if on_open is not None:
+                        on_open(result)
+                result.events += 1
+                result.last = now
+                if event.HasField("artifact_update"):
+                    if not result.first_chunk:
+                        result.first_chunk = now
+                    if latency:
+                        sent = stamp_of(event.artifact_update.artifact.parts[0].text)
+                        result.latencies.append(time.monotonic_ns() - sent)
+                elif event.HasField("status_update"):
+                    result.final = event.status_update.status.state in self.FINAL
+        except Exception as exc:  # a grpc.aio.AioRpcError: report it, as the SSE client does
+            result.error = f"{type(exc).__name__}: {exc}"[:300]
+
+
+A2A_V1 = (("a2a-version", "1.0"),)
+
+
 # --- modes ---------------------------------------------------------------------------------
 
 
@@ -301,6 +373,9 @@ def stream_runner(args: argparse.Namespace) -> Any:
     if args.kind == "grpc":
         client = GrpcClient(args.url)
         return lambda spec: client.stream(spec, latency=args.latency)
+    if args.kind == "a2a-grpc":
+        a2a = A2AGrpcClient(args.url)
+        return lambda spec: a2a.stream(spec, latency=args.latency)
     urls = itertools.cycle(args.url.split(","))
     return lambda spec: sse_stream(args.kind, next(urls), spec, latency=args.latency)
 
@@ -311,6 +386,8 @@ async def gather_bounded(coros: list[Awaitable[Result]], timeout: float) -> list
 
 async def mode_fanout(args: argparse.Namespace) -> dict[str, Any]:
     """One task, `streams` subscribers: the sender and `streams - 1` SubscribeToTask."""
+    if args.kind == "a2a-grpc":
+        return await grpc_fanout(args)
     urls = args.url.split(",")
     first = Result()
     opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -334,6 +411,27 @@ async def mode_fanout(args: argparse.Namespace) -> dict[str, Any]:
     out = summary(results)
     out["late"] = sum(
         1 for r in others if not r.first or (first.first_chunk and r.first > first.first_chunk)
+    )
+    return out
+
+
+async def grpc_fanout(args: argparse.Namespace) -> dict[str, Any]:
+    """mode_fanout on the gateway's gRPC binding."""
+    client = A2AGrpcClient(args.url)
+    opened: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def on_open(result: Result) -> None:
+        if not opened.done():
+            opened.set_result(result.task_id)
+
+    sender = asyncio.ensure_future(client.stream(args.spec, latency=False, on_open=on_open))
+    task_id = await asyncio.wait_for(opened, args.timeout)
+    others = [client.follow(task_id) for _ in range(args.streams - 1)]
+    results = await asyncio.wait_for(asyncio.gather(sender, *others), args.timeout)
+    first, rest = results[0], results[1:]
+    out = summary(list(results))
+    out["late"] = sum(
+        1 for r in rest if not r.first or (first.first_chunk and r.first > first.first_chunk)
     )
     return out
 
@@ -412,7 +510,7 @@ MODES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="A bench client.")
-    parser.add_argument("kind", choices=["sse", "rest", "grpc"])
+    parser.add_argument("kind", choices=["sse", "rest", "grpc", "a2a-grpc"])
     parser.add_argument("mode", choices=list(MODES))
     parser.add_argument("--url", required=True, help="SSE: the JSON-RPC URL; grpc: host:port")
     parser.add_argument("--streams", type=int, default=1)
@@ -423,7 +521,7 @@ def main() -> None:
     args = parser.parse_args()
     raise_nofile()
     coro = MODES[args.mode](args)
-    if args.kind != "grpc":
+    if args.kind in ("sse", "rest"):  # grpc.aio runs on asyncio's own loop
         try:
             import uvloop
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench import tracing
+
 SYSTEMS = ("direct", "gateway", "sdk")
 REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2")
 SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
 REST = "gateway_rest"  # the gateway over its REST binding (the bindings table)
+GRPC = "gateway_grpc"  # the gateway over its gRPC binding (the bindings table)
+BINDINGS = {REST: "REST", GRPC: "gRPC"}
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -153,8 +157,10 @@ def sharing(results: dict[str, Any]) -> list[str]:
 
 
 def bindings(results: dict[str, Any]) -> list[str]:
-    """The gateway over JSON-RPC against the same process over REST, same workloads."""
+    """The gateway over JSON-RPC against the same process over its other bindings (REST,
+    gRPC), same workloads in the same run."""
     m = results["median"]
+    present = [x for x in BINDINGS if any(x in m.get(w, {}) for w in m)]
     rows: list[tuple[str, ...]] = []
     for workload, metric, label, digits in (
         ("long", "events_per_s", "1 stream: events/s", 0),
@@ -162,18 +168,42 @@ def bindings(results: dict[str, Any]) -> list[str]:
         ("many", "events_per_s", "many streams: events/s", 0),
         ("many", "cpu_us_per_event", "many streams: gateway CPU us/event", 1),
         ("fanout", "deliveries_per_s", "fan-out: deliveries/s", 0),
+        ("fanout", "cpu_us_per_delivery", "fan-out: gateway CPU us per delivery", 1),
         ("latency", "p50_ms", "latency p50, ms", 2),
         ("latency", "p99_ms", "latency p99, ms", 2),
         ("ttfe", "ttfe_ms_p50", "time to first event, ms (p50)", 2),
     ):
         if workload not in m:
             continue
-        jsonrpc, rest = _get(m, workload, "gateway", metric), _get(m, workload, REST, metric)
-        rows.append((label, _num(jsonrpc, digits), _num(rest, digits), _ratio(_div(rest, jsonrpc))))
-    if not rows:
+        jsonrpc = _get(m, workload, "gateway", metric)
+        others = [_get(m, workload, x, metric) for x in present]
+        rows.append(
+            (
+                label,
+                _num(jsonrpc, digits),
+                *(_num(v, digits) for v in others),
+                *(_ratio(_div(v, jsonrpc)) for v in others),
+            )
+        )
+    if not rows or not present:
         return []
-    header = ("", "gateway JSON-RPC", "gateway REST", "REST / JSON-RPC")
-    return ["", "### The gateway by binding: JSON-RPC and REST", "", *_table(header, rows)]
+    names = [BINDINGS[x] for x in present]
+    header = (
+        "",
+        "gateway JSON-RPC",
+        *(f"gateway {n}" for n in names),
+        *(f"{n} / JSON-RPC" for n in names),
+    )
+    return [
+        "",
+        "### The gateway by binding: JSON-RPC, REST and gRPC",
+        "",
+        *_table(header, rows),
+        "",
+        "The same gateway process on its memory store: JSON-RPC and REST over SSE, gRPC "
+        "through `lf.a2a.v1.A2AService` on its gRPC port (a grpc.aio client). CPU is the "
+        "gateway's.",
+    ]
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -346,6 +376,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = _table(header, rows)
     lines += bindings(results)
     lines += sharing(results)
+    lines += tracing.markdown(results)
     lines += [
         "",
         f"Machine: {machine['nproc']} cores ({machine['cpu']}), Python {machine['python']}, "

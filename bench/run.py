@@ -1,7 +1,8 @@
 """`make bench`: direct gRPC, the gateway and the a2a-sdk server on the same workload.
 
-The gateway runs as two systems: `gateway` (JSON-RPC) and `gateway_rest` (the same process
-over its HTTP+JSON/REST binding, same workloads in the same run, but `short` and `idle`).
+The gateway runs as three systems: `gateway` (JSON-RPC), `gateway_rest` (the same process
+over its HTTP+JSON/REST binding) and `gateway_grpc` (the same process over its gRPC binding,
+`lf.a2a.v1.A2AService`): same workloads in the same run, but `short` and `idle`.
 
 Starts its own processes on 127.0.0.1 (the load agent, the gateway in front of it, the
 a2a-sdk server, and client processes), runs every workload `BENCH_RUNS` times (default 3),
@@ -31,6 +32,7 @@ import argparse
 import functools
 import os
 import platform
+import re
 import select
 import statistics
 import subprocess
@@ -47,10 +49,12 @@ import orjson
 from bench import finished as finished_memory
 from bench import report
 from bench.procs import ROOT, Server, raise_nofile, redis_binary, start, start_redis
+from bench.tracing import tracing_cost
 from bench.workload import Spec
 
 AGENT_LINE = r"AGENT \S+ LISTENING (\S+)"
 GATEWAY_LINE = r"a2a-gateway listening on (http://\S+)"
+GRPC_LINE = re.compile(r"a2a-gateway gRPC on (\S+)")
 SDK_LINE = r"SDK LISTENING (http://\S+)"
 
 
@@ -102,9 +106,13 @@ def start_gateway(
     store: Server | None = None,
     prefix: str = "",
     running: int = 1000,
+    grpc: bool = False,
 ) -> Server:
-    """`running`: task turns at once (the default limit, 1000, unless idle needs more)."""
+    """`running`: task turns at once (the default limit, 1000, unless idle needs more);
+    `grpc`: with the gRPC binding on a free port too (see `grpc_address`)."""
     args = ["-m", "gateway", "serve", "--port", "0", "--log-level", "warning"]
+    if grpc:
+        args += ["--grpc-port", "0"]
     args += ["--agent", f"load={agent.address}", "--max-events-per-task", str(max_events)]
     args += ["--max-running-tasks", str(running)]
     args += ["--max-subscribers-per-task", str(max(100, running))]
@@ -113,6 +121,17 @@ def start_gateway(
     server = start(name, args, GATEWAY_LINE)
     server.address += "/"
     return server
+
+
+def grpc_address(gateway: Server, timeout: float = 10.0) -> str:
+    """The `host:port` of a gateway's gRPC binding (printed after its HTTP address)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = GRPC_LINE.search(gateway.output())
+        if match:
+            return match.group(1)
+        time.sleep(0.02)
+    raise TimeoutError(f"{gateway.name} printed no gRPC address:\n{gateway.output()}")
 
 
 def start_sdk() -> Server:
@@ -187,7 +206,7 @@ def run_clients(
 class Target:
     """One system under test: how clients reach it, and whose CPU is its CPU."""
 
-    kind: str  # client kind: grpc, sse (JSON-RPC) or rest
+    kind: str  # client kind: grpc (the agent), sse (JSON-RPC), rest or a2a-grpc (gRPC binding)
     url: str  # sse: the replicas' URLs, comma-separated (the client spreads streams)
     servers: tuple[str, ...]  # its server processes (not the agent, not redis-server)
     redis: bool = False  # it uses the bench's redis-server
@@ -222,7 +241,7 @@ class Bench:
         max_events = max(sizes.long, 10_000) + 10
         try:
             self.agent = self.started(start_agent())
-            gateway = self.started(start_gateway(self.agent, max_events))
+            gateway = self.started(start_gateway(self.agent, max_events, grpc=True))
             sdk = self.started(start_sdk())
             self.targets = {
                 "direct": Target("grpc", self.agent.address, ("agent",)),
@@ -230,6 +249,8 @@ class Bench:
                 # the same gateway process, over its REST binding
                 report.REST: Target("rest", gateway.address, ("gateway",)),
                 "sdk": Target("sse", sdk.address, ("sdk",)),
+                # the same gateway process, through its gRPC binding
+                "gateway_grpc": Target("a2a-grpc", grpc_address(gateway), ("gateway",)),
             }
             if redis is not None:
                 store = self.started(start_redis(redis))
@@ -523,8 +544,8 @@ def hold_open(
             popen.wait(5)
 
 
-WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle", "finished")
-ALONE = ("idle", "finished")  # in fresh processes, after the others
+WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle", "finished", "tracing")
+ALONE = ("idle", "finished", "tracing")  # in fresh processes, after the others
 
 
 def machine() -> dict[str, Any]:
@@ -590,16 +611,16 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict[str, dict[str, float]]]] = {w: [] for w in only}
     for index in range(args.runs):
         print(f"run {index + 1}/{args.runs}", file=sys.stderr, flush=True)
-        bench = Bench(sizes, redis)
+        shared = [w for w in only if w not in ALONE]
+        bench = Bench(sizes, redis) if shared else None
         try:
-            for workload in only:
-                if workload in ALONE:
-                    continue
+            for workload in shared:
                 began = time.monotonic()
                 runs[workload].append(getattr(bench, workload)())
                 print(f"  {workload}: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
         finally:
-            bench.close()
+            if bench is not None:
+                bench.close()
         if "idle" in only:
             began = time.monotonic()
             runs["idle"].append(idle(sizes, redis))
@@ -608,6 +629,10 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             runs["finished"].append(finished(sizes))
             print(f"  finished: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
+        if "tracing" in only:
+            began = time.monotonic()
+            runs["tracing"].append(tracing_cost(sizes))
+            print(f"  tracing: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
     results = {
         "machine": machine(),
         "sizes": sizes.as_dict(),

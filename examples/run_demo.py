@@ -1,14 +1,17 @@
 """`make run`: the demo agents on free ports and the gateway in front of them.
 
 Reads `examples/gateway.yaml` (see docs/configuration.md), starts each agent it names on a
-free port (Python: document-analysis, echo, and workflow, which calls the other two through
-the gateway; Node.js: text-stats, when `node` is installed and `make node-agent` has run) and
-waits for each to say where it listens. It then writes a copy of the file with those targets
-(and absolute TLS file paths) to a temporary file and starts the gateway with `--config` on
-that copy, on 127.0.0.1:$PORT (default 8000; with PORT=0 a free port is picked first, since
-the workflow agent is given the gateway's URL when it starts). Agents it cannot start are
-left out of the copy, with a note. Ctrl-C (or SIGTERM) stops everything; no process is left
-behind. The banner names the browser page, `/ui/`.
+free port (Python: document-analysis, echo, image-render, and workflow, which calls two of
+them through the gateway; Node.js: text-stats, when `node` is installed and `make
+node-agent` has run) and waits for each to say where it listens. It then writes a copy of
+the file with those targets (and absolute TLS file paths) to a temporary file and starts the
+gateway with `--config` on that copy, on 127.0.0.1:$PORT (default 8000; with PORT=0 a free
+port is picked first, since the workflow agent is given the gateway's URL when it starts),
+with the gRPC binding on $GRPC_PORT (default: the file's `listen.grpc_port`, else 50050; with
+PORT=0 a free one). Agents it cannot start are left out of the copy, with a note. Ctrl-C (or
+SIGTERM) stops everything; no process is left behind. The banner names the browser page,
+`/ui/`, and the gRPC address. `CARD_SIGNING_KEY=key.pem` (and optionally `CARD_SIGNING_KID`,
+default `demo`) signs every Agent Card (docs/spec.md).
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ import yaml
 
 AGENT_LINE = re.compile(rb"AGENT (\S+) LISTENING (\S+)")
 GATEWAY_LINE = re.compile(rb"a2a-gateway listening on (\S+)")
+GRPC_LINE = re.compile(rb"a2a-gateway gRPC on (\S+)")
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "gateway.yaml"
 NODE_AGENT = HERE / "node-agent"
 START_TIMEOUT = 30.0
+DEFAULT_GRPC_PORT = 50050
 
 
 def _launcher(name: str, gateway_url: str) -> list[str] | str:
@@ -40,6 +45,7 @@ def _launcher(name: str, gateway_url: str) -> list[str] | str:
     python = {
         "document-analysis": "examples.agents.document_analysis",
         "echo": "examples.agents.echo",
+        "image-render": "examples.agents.image_render",
     }
     if name in python:
         return [sys.executable, "-m", python[name], "--port", "0"]
@@ -57,22 +63,32 @@ def _launcher(name: str, gateway_url: str) -> list[str] | str:
 
 
 async def _start(
-    command: Sequence[str], pattern: re.Pattern[bytes]
-) -> tuple[asyncio.subprocess.Process, str]:
+    command: Sequence[str],
+    *patterns: re.Pattern[bytes],
+    processes: list[asyncio.subprocess.Process],
+) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """Start `command` (added to `processes` at once, so it is stopped whatever happens);
+    wait for a line matching each of `patterns`, in order; what each matched (the gateway's
+    URL, gRPC address; an agent's address)."""
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=None
     )
+    processes.append(process)
     assert process.stdout is not None
+    found: list[str] = []
     async with asyncio.timeout(START_TIMEOUT):
-        while True:
-            line = await process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"{' '.join(command)} exited with {await process.wait()}")
-            match = pattern.search(line)
-            if match:
-                break
+        for pattern in patterns:
+            while True:
+                line = await process.stdout.readline()
+                if not line:
+                    code = await process.wait()
+                    raise RuntimeError(f"{' '.join(command)} exited with {code}")
+                match = pattern.search(line)
+                if match:
+                    found.append(match.group(2 if pattern is AGENT_LINE else 1).decode())
+                    break
     asyncio.create_task(_relay(process.stdout))  # noqa: RUF006 - ends with the process
-    return process, match.group(1 if pattern is GATEWAY_LINE else 2).decode()
+    return process, found
 
 
 async def _relay(stream: asyncio.StreamReader) -> None:
@@ -114,13 +130,22 @@ async def _run(
     processes: list[asyncio.subprocess.Process],
     stop: asyncio.Event,
 ) -> int:
-    if port == "0":
+    port_was_free = port == "0"
+    if port_was_free:
         port = str(_free_port())  # the workflow agent must know the gateway's URL up front
     targets = await _start_agents(config_file, processes, f"http://127.0.0.1:{port}")
     gateway_args = ["-m", "gateway", "serve", "--config", config_file.name, "--port", port]
-    gateway, url = await _start([sys.executable, *gateway_args], GATEWAY_LINE)
-    processes.append(gateway)
-    _banner(url, targets)
+    signing_key = os.environ.get("CARD_SIGNING_KEY")  # signed Agent Cards (docs/spec.md)
+    if signing_key:
+        kid = os.environ.get("CARD_SIGNING_KID", "demo")
+        gateway_args += ["--card-signing-key", signing_key, "--card-signing-kid", kid]
+    listen = yaml.safe_load(CONFIG.read_text()).get("listen") or {}
+    default_grpc = "0" if port_was_free else str(listen.get("grpc_port", DEFAULT_GRPC_PORT))
+    gateway_args += ["--grpc-port", os.environ.get("GRPC_PORT", default_grpc)]
+    _, (url, grpc_address) = await _start(
+        [sys.executable, *gateway_args], GATEWAY_LINE, GRPC_LINE, processes=processes
+    )
+    _banner(url, targets, grpc_address)
     waits = [asyncio.create_task(p.wait()) for p in processes]
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([*waits, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -143,17 +168,20 @@ def _free_port() -> int:
 async def _start_agents(
     config_file: IO[str], processes: list[asyncio.subprocess.Process], gateway_url: str
 ) -> dict[str, str]:
-    """Start the agents of gateway.yaml; write the copy with their targets to `config_file`."""
+    """Start the agents of gateway.yaml, all at once; write the copy with their targets to
+    `config_file`."""
     config: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
     targets: dict[str, str] = {}
     agents = []
+    chosen = []
     for agent in config["agents"]:
         command = _launcher(agent["name"], gateway_url)
         if isinstance(command, str):
             print(f"demo: leaving out {agent['name']}: {command}", file=sys.stderr)
             continue
-        process, address = await _start(command, AGENT_LINE)
-        processes.append(process)
+        chosen.append((agent, command))
+    started = await asyncio.gather(*(_start(c, AGENT_LINE, processes=processes) for _, c in chosen))
+    for (agent, _), (_, [address]) in zip(chosen, started, strict=True):
         targets[agent["name"]] = address
         agent.pop("target", None)
         for key, path in (agent.get("tls") or {}).items():
@@ -172,12 +200,13 @@ CURL_BODY = (
 )
 
 
-def _banner(url: str, targets: dict[str, str]) -> None:
+def _banner(url: str, targets: dict[str, str], grpc_address: str) -> None:
     lines = [
         "",
         f"A2A gateway ready at {url}",
         f"  browser UI:  {url}/ui/",
         f"  agents list: {url}/agents",
+        f"  A2A gRPC:    {grpc_address}  (lf.a2a.v1.A2AService; tenant = agent name)",
     ]
     for name, address in targets.items():
         lines.append(f"  {name}: {url}/agents/{name}/  (gRPC {address})")
@@ -192,6 +221,8 @@ def _banner(url: str, targets: dict[str, str]) -> None:
         "Or with the CLI (a live progress bar; the workflow agent calls the other two):",
         f"  a2a-gateway call {url}/agents/document-analysis/ 'A2A lets agents talk.'",
         f"  a2a-gateway call {url}/agents/workflow/ 'A2A lets agents talk.'",
+        f"  a2a-gateway call {url}/agents/document-analysis/ --file report.pdf",
+        f"  a2a-gateway call {url}/agents/image-render/ 'seahorse valley' --out pictures/",
         "",
         "Press Ctrl-C to stop.",
         "",

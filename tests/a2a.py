@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import uuid
@@ -135,3 +136,29 @@ def post(url: str, body: bytes | str, **headers: str) -> httpx.Response:
     return httpx.post(
         url, content=body, headers={**V1, "Content-Type": "application/json", **headers}, timeout=30
     )
+
+
+@dataclass
+class RawResponse:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def post_declaring(url: str, declared: int, start: bytes) -> RawResponse:
+    """POST with `Content-Length: declared` but only `start` of a body sent, then wait for the
+    answer: a server that answers proves it refused the body before reading it."""
+    parts = httpx.URL(url)
+    connection = http.client.HTTPConnection(parts.host, parts.port, timeout=30)
+    try:
+        connection.putrequest("POST", parts.raw_path.decode())
+        for name, value in {**V1, "Content-Type": "application/json"}.items():
+            connection.putheader(name, value)
+        connection.putheader("Content-Length", str(declared))
+        connection.endheaders(start)
+        response = connection.getresponse()
+        return RawResponse(response.status, response.read())
+    finally:
+        connection.close()

@@ -157,3 +157,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Leave no temporary process logs behind when everything passed (keep them otherwise)."""
     if exitstatus == 0:
         remove_logs()
+
+
+@pytest.fixture(scope="session")
+def use_case_agents() -> Iterator[dict[str, Process]]:
+    """document-analysis and image-render (examples/agents), quick: little delay per step."""
+    env = {"DOC_ANALYSIS_DELAY": "0.01", "DOC_ANALYSIS_PAGE_DELAY": "0.02"}
+    started = {
+        "document-analysis": start_agent("examples.agents.document_analysis", env=env),
+        "image-render": start_agent("examples.agents.image_render", "--delay", "0.05"),
+    }
+    yield started
+    for process in started.values():
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def use_case_gateway(use_case_agents: dict[str, Process]) -> Iterator[Process]:
+    """A gateway (default limits) in front of document-analysis and image-render."""
+    process = start_gateway({name: agent.address for name, agent in use_case_agents.items()})
+    yield process
+    process.stop()

@@ -38,7 +38,7 @@ def test_a_good_file_becomes_settings(tmp_path: Path) -> None:
     assert (settings.host, settings.port, settings.default_agent) == ("127.0.0.1", 9000, "two")
     assert settings.forward_headers == ("x-tenant-id",)
     assert (settings.keepalive, settings.max_events_per_task) == (5.0, 100)
-    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.max_body_bytes == 16 * 1024 * 1024
     one, two = settings.agents
     assert (one.targets, one.target, one.deadline, one.tls) == (
         ("127.0.0.1:50051",),

@@ -182,14 +182,19 @@ async def test_echo_asks_on_question_mark_then_completes_the_next_turn() -> None
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    ("handler", "info", "name"),
+    ("handler", "info", "name", "input_modes"),
     [
-        (echo.echo, echo.INFO, "echo"),
-        (fast_analysis(), document_analysis.INFO, "document-analysis"),
+        (echo.echo, echo.INFO, "echo", ["text/plain"]),
+        (
+            fast_analysis(),
+            document_analysis.INFO,
+            "document-analysis",
+            ["text/plain", "application/pdf"],
+        ),
     ],
 )
 async def test_demo_agents_describe_themselves(
-    handler: Handler, info: AgentInfo, name: str
+    handler: Handler, info: AgentInfo, name: str, input_modes: list[str]
 ) -> None:
     async with agent(handler, info) as stub:
         description = await stub.Describe(pb.DescribeRequest(), timeout=5)
@@ -198,7 +203,7 @@ async def test_demo_agents_describe_themselves(
     assert description.description
     assert len(description.skills) == 1
     assert list(description.skills[0].examples)
-    assert list(description.default_input_modes) == ["text/plain"]
+    assert list(description.default_input_modes) == input_modes
     assert list(description.default_output_modes) == ["text/plain"]
 
 

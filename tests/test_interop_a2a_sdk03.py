@@ -117,3 +117,21 @@ def test_resubscribe(gateway: Process, tmp_path: Path) -> None:
     lines = running.finish()
     assert kinds(lines) == ["task working", "status-update canceled"]
     assert wire(lines) == [["tasks/resubscribe", None]]
+
+
+def test_resubscribe_to_an_unknown_task_surfaces_task_not_found(gateway: Process) -> None:
+    lines = drive(gateway, "resubscribe", "no-such-task")
+    assert lines[0]["error"]["code"] == -32001
+    assert wire(lines) == [["tasks/resubscribe", None]]
+
+
+def test_resubscribe_to_a_finished_task_surfaces_unsupported_operation(gateway: Process) -> None:
+    task = a2a.rpc(agent_url(gateway), "SendMessage", {"message": a2a.user_message("steps 1")})
+    lines = drive(gateway, "resubscribe", task["result"]["task"]["id"])
+    assert lines[0]["error"]["code"] == -32004
+
+
+def test_stream_to_an_unknown_task_surfaces_task_not_found(gateway: Process) -> None:
+    lines = drive(gateway, "stream-to", "no-such-task")
+    assert lines[0]["error"]["code"] == -32001
+    assert wire(lines) == [["message/stream", None]]

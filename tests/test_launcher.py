@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import httpx
+from a2a.types import a2a_pb2 as pb
 
 from tests import a2a
+from tests.grpc_a2a import V1, stub
 from tests.servers import ROOT, start, wait_healthy
 
 READY = re.compile(r"A2A gateway ready at (http://\S+)")
@@ -39,7 +42,10 @@ def alive(pid: int) -> bool:
 
 def test_demo_serves_both_agents_and_ctrl_c_leaves_no_process_behind() -> None:
     process, match = start(
-        ["-m", "examples.run_demo"], READY, env={"PORT": "0", "DOC_ANALYSIS_DELAY": "0.01"}
+        ["-m", "examples.run_demo"],
+        READY,
+        env={"PORT": "0", "DOC_ANALYSIS_DELAY": "0.01"},
+        timeout=60,  # five agent processes and a gateway, on a machine the suite keeps busy
     )
     try:
         url = match.group(1)
@@ -47,6 +53,7 @@ def test_demo_serves_both_agents_and_ctrl_c_leaves_no_process_behind() -> None:
         children = children_of(process.popen.pid)
         names = [a["name"] for a in httpx.get(url + "/agents", timeout=10).json()["agents"]]
         assert names[:2] == ["document-analysis", "echo"]  # and text-stats where node is
+        assert "image-render" in names
         assert len(children) == len(names) + 1  # the agents and the gateway
         events = a2a.send_stream(url + "/agents/document-analysis/", "One doc. Two sentences.")
         progress = [
@@ -75,6 +82,13 @@ def test_demo_serves_both_agents_and_ctrl_c_leaves_no_process_behind() -> None:
         assert combined[-1].state == "TASK_STATE_COMPLETED", combined[-1].data
         assert f"browser UI:  {url}/ui/" in process.output()
         assert httpx.get(url + "/ui/", timeout=10).status_code == 200
+        grpc_line = re.search(r"A2A gRPC:\s+(\S+)", process.output())
+        assert grpc_line, process.output()
+        with grpc.insecure_channel(grpc_line.group(1)) as channel:  # the same task over gRPC
+            got = stub(channel).GetTask(  # type: ignore[arg-type]
+                pb.GetTaskRequest(tenant="echo", id=task["id"]), metadata=V1, timeout=10
+            )
+        assert got.status.state == pb.TASK_STATE_COMPLETED
     finally:
         assert process.stop(signal.SIGINT) == 0
     deadline = time.monotonic() + 10

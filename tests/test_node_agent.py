@@ -93,3 +93,21 @@ def test_multi_turn_asks_for_input_then_answers_with_the_history(url: str) -> No
     assert "turn: 2\n" in text
     history = a2a.rpc(url, "GetTask", {"id": task["id"]})["result"]["history"]
     assert [m["role"] for m in history][:3] == ["ROLE_USER", "ROLE_AGENT", "ROLE_USER"]
+
+
+JSON_URI = "https://github.com/a2a-grpc-gateway/extensions/text-stats-json/v1"
+
+
+def test_the_node_agent_declares_and_activates_its_extension(url: str) -> None:
+    card = httpx.get(url + ".well-known/agent-card.json", timeout=10).json()
+    declared = card["capabilities"]["extensions"][-1]
+    assert (declared["uri"], declared["required"]) == (JSON_URI, False)
+    body = a2a.request("SendMessage", {"message": a2a.user_message("two words")})
+    headers = {**a2a.V1, "A2A-Extensions": JSON_URI}
+    response = httpx.post(url, json=body, headers=headers, timeout=30)
+    assert response.headers["A2A-Extensions"] == JSON_URI
+    artifact = response.json()["result"]["task"]["artifacts"][0]
+    text = "".join(p["text"] for p in artifact["parts"])
+    assert text.endswith('{"words":2,"characters":9,"lines":1}\n')
+    plain = a2a.rpc(url, "SendMessage", {"message": a2a.user_message("two words")})
+    assert "{" not in "".join(p["text"] for p in plain["result"]["task"]["artifacts"][0]["parts"])

@@ -198,3 +198,129 @@ def test_with_auth_on_the_page_asks_for_a_token_then_streams_with_it(
     send(page, "steps 2 50")
     page.wait_for_selector("#state[data-state=completed]")
     assert page.text_content("#artifacts pre") == "part0;part1;part2;"
+
+
+# --- files in, pictures out (docs/use-cases.md) ------------------------------------------
+
+# Records every status line and every picture the page shows, in order.
+WATCH_FILES = """() => {
+  window.statusLines = [];
+  window.pictures = [];
+  new MutationObserver(() => {
+    const text = document.getElementById('status-line').textContent;
+    if (text && window.statusLines[window.statusLines.length - 1] !== text) {
+      window.statusLines.push(text);
+    }
+    for (const img of document.querySelectorAll('#artifacts img')) {
+      if (window.pictures[window.pictures.length - 1] !== img.src) window.pictures.push(img.src);
+    }
+  }).observe(document.body, {childList: true, characterData: true, subtree: true,
+                             attributes: true, attributeFilter: ['src']});
+}"""
+
+DROP_FILE = """([name, type, text]) => {
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([text], name, {type}));
+  document.getElementById('compose').dispatchEvent(
+    new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+}"""
+
+
+def test_upload_a_pdf_and_watch_page_progress_reach_100_with_the_report(
+    page: Any, use_case_gateway: Process
+) -> None:
+    from tests import samples
+
+    open_ui(page, use_case_gateway.address, "agent=document-analysis")
+    page.wait_for_function("() => document.getElementById('file').accept.includes('pdf')")
+    page.evaluate(WATCH_PERCENT)
+    page.evaluate(WATCH_FILES)
+    pdf = {"name": "report.pdf", "mimeType": "application/pdf", "buffer": samples.text_pdf(6)}
+    page.set_input_files("#file", files=[pdf])
+    page.wait_for_selector("#attachments .chip[data-name='report.pdf']")
+    page.click("#send")
+    page.wait_for_selector("#state[data-state=completed]")
+    assert page.text_content("#percent") == "100%"
+    percents = page.evaluate("window.percents")
+    assert percents[-1] == "100%"
+    assert percents == sorted(percents, key=lambda p: int(p.rstrip("%")))
+    lines = page.evaluate("window.statusLines")
+    assert [line for line in lines if line.startswith("Reading page")] == [
+        f"Reading page {n} of 6" for n in range(1, 7)
+    ]
+    report = page.text_content("#artifacts pre") or ""
+    assert report.startswith("Document analysis of report.pdf (6 pages)\nreport.pdf pages 1-5: ")
+    assert "Top words: streams (12)" in report
+    assert page.is_hidden("#attachments")  # sent, so no longer attached
+    page.wait_for_selector("#tasks .what:has-text('report.pdf')")
+    page.wait_for_timeout(400)  # let the bar's width transition finish for the picture
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-pdf.png"), full_page=True)
+
+
+def test_a_dropped_file_is_sent_as_a_file_part(page: Any, use_case_gateway: Process) -> None:
+    open_ui(page, use_case_gateway.address, "agent=document-analysis")
+    page.evaluate(DROP_FILE, ["notes.txt", "text/plain", "Dropped files stream too."])
+    page.wait_for_selector("#attachments .chip[data-name='notes.txt']")
+    page.click("#send")
+    page.wait_for_selector("#state[data-state=completed]")
+    assert (page.text_content("#artifacts pre") or "").startswith(
+        "Document analysis of notes.txt (1 page)\n"
+    )
+
+
+def test_the_image_agent_picture_sharpens_in_place_and_ends_decodable(
+    page: Any, use_case_gateway: Process
+) -> None:
+    open_ui(page, use_case_gateway.address, "agent=image-render")
+    page.evaluate(WATCH_FILES)
+    send(page, "seahorse valley 320x200")
+    page.wait_for_selector("#state[data-state=completed]")
+    pictures = page.evaluate("window.pictures")
+    assert len(set(pictures)) >= 3, pictures  # the <img> content changed as versions came
+    assert page.locator("#artifacts img").count() == 1  # one element, replaced in place
+    size = page.evaluate(
+        """async () => {
+          const img = document.querySelector('#artifacts img');
+          await img.decode();
+          return [img.naturalWidth, img.naturalHeight];
+        }"""
+    )
+    assert size == [320, 200]
+    assert page.get_attribute(".artifact", "data-version") == "5"
+    link = page.locator("#artifacts a.download")
+    assert link.get_attribute("download") == "fractal.png"
+    assert (link.text_content() or "").startswith("Download fractal.png (")
+    with page.expect_download() as download:
+        link.click()
+    saved = download.value.path()
+    assert saved is not None
+    from PIL import Image
+
+    with Image.open(saved) as image:
+        assert image.size == (320, 200)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-image.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    page.screenshot(path=str(ARTIFACTS / "ui-image-phone.png"), full_page=True)
+
+
+def test_an_upload_over_the_limit_shows_the_gateways_error(
+    page: Any, use_case_agents: dict[str, Process]
+) -> None:
+    from tests.servers import start_gateway
+
+    agents = {name: agent.address for name, agent in use_case_agents.items()}
+    gateway = start_gateway(agents, "--max-body-bytes", "65536")
+    try:
+        open_ui(page, gateway.address, "agent=document-analysis")
+        big = {"name": "big.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-" * 20_000}
+        page.set_input_files("#file", files=[big])
+        page.wait_for_selector("#attachments .chip[data-name='big.pdf']")
+        page.click("#send")
+        page.wait_for_function("() => document.getElementById('send-error').textContent")
+        assert page.text_content("#send-error") == "Invalid request: the body exceeds 65536 bytes"
+        assert page.is_visible("#attachments .chip")  # still attached: nothing was sent
+    finally:
+        gateway.stop()

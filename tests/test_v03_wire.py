@@ -141,11 +141,85 @@ def test_get_and_resubscribe(gateway: Process) -> None:
     assert rest[0]["final"] is True
 
 
-def test_resubscribe_to_a_finished_task_is_unsupported(gateway: Process) -> None:
+def stream_error(
+    url: str, method: str, params: Any, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """POST a v0.3 streaming method that is refused: HTTP 200, text/event-stream, exactly
+    one event whose data is the JSON-RPC error response (v0.3 3.3.1); the error object."""
+    body = a2a.request(method, params, request_id=7)
+    response = httpx.post(url, json=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    frames = [f for f in response.text.split("\n\n") if f.strip()]
+    assert len(frames) == 1, response.text
+    assert frames[0].startswith("data: ")
+    data: dict[str, Any] = json.loads(frames[0].removeprefix("data: "))
+    assert (data["jsonrpc"], data["id"]) == ("2.0", 7)
+    assert "result" not in data
+    error: dict[str, Any] = data["error"]
+    return error
+
+
+def test_resubscribe_to_a_finished_task_is_unsupported_inside_the_stream(
+    gateway: Process,
+) -> None:
     url = url_of(gateway)
     task = call(url, "message/send", {"message": message03("steps 1")})["result"]
-    error = call(url, "tasks/resubscribe", {"id": task["id"]})["error"]
-    assert error["code"] == -32004
+    assert stream_error(url, "tasks/resubscribe", {"id": task["id"]})["code"] == -32004
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "headers", "code"),
+    [
+        ("tasks/resubscribe", {"id": "no-such-task"}, None, -32001),
+        ("tasks/resubscribe", {}, None, -32602),
+        ("message/stream", {"message": {"kind": "message", "role": "user"}}, None, -32602),
+        (
+            "message/stream",
+            {
+                "message": {
+                    "taskId": "nope",
+                    "role": "user",
+                    "messageId": "m",
+                    "parts": [{"kind": "text", "text": "x"}],
+                }
+            },
+            None,
+            -32001,
+        ),
+        ("message/stream", {"message": {"role": "user"}}, {"A2A-Version": "0.9"}, -32009),
+        ("tasks/sendSubscribe", {"message": {"role": "user"}}, {"A2A-Version": "1.0"}, -32601),
+    ],
+)
+def test_v03_streaming_methods_answer_errors_inside_the_stream(
+    gateway: Process, method: str, params: Any, headers: dict[str, str] | None, code: int
+) -> None:
+    assert stream_error(url_of(gateway), method, params, headers)["code"] == code
+
+
+def test_v1_streaming_methods_keep_plain_json_errors(gateway: Process) -> None:
+    response = a2a.post(
+        url_of(gateway), json.dumps(a2a.request("SubscribeToTask", {"id": "no-such-task"}))
+    )
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["code"] == -32001
+
+
+def test_v03_resubscribe_ends_with_the_turn(gateway: Process) -> None:
+    """v0.3 7.9: tasks/resubscribe resumes the interaction's stream, which ends at
+    `final: true`, an input-required status included (v1.0 SubscribeToTask goes on)."""
+    url = url_of(gateway)
+    task = call(url, "message/send", {"message": message03("ask")})["result"]
+    assert task["status"]["state"] == "input-required"
+    results = stream(url, "tasks/resubscribe", {"id": task["id"]})
+    assert kinds(results) == ["task input-required"]
+
+
+def test_v03_part_without_kind_names_the_field(gateway: Process) -> None:
+    message = {**message03("hi"), "parts": [{"text": "hi"}]}
+    error = call(url_of(gateway), "message/send", {"message": message})["error"]
+    assert error["code"] == -32602
+    assert error["data"][1]["fieldViolations"][0]["field"] == "message.parts[0].kind"
 
 
 def test_task_created_in_v1_is_read_in_v03_and_the_reverse(gateway: Process) -> None:
@@ -187,7 +261,6 @@ def test_extended_card_errors_per_version(gateway: Process) -> None:
         ("GetTask", {"A2A-Version": "0.3"}, "v1.0"),
         ("message/send", {"A2A-Version": "1.0"}, "v0.3"),
         ("tasks/get", {"A2A-Version": "1.0.1"}, "v0.3"),
-        ("tasks/sendSubscribe", {"A2A-Version": "1.0"}, "v0.3"),
     ],
 )
 def test_mixed_versions_are_method_not_found(

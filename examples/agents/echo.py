@@ -4,6 +4,9 @@
 - Exactly "?": INPUT_REQUIRED "What should I echo?". The answer (the next turn,
   with history) gets an artifact "echo" with "echo: <answer>" and COMPLETED with
   the same text as its status message.
+- The echo-stats extension (STATS_URI, optional): a request that lists it in its
+  `A2A-Extensions` header gets it activated (the answer's `A2A-Extensions` header
+  names it) and the reply's part carries `metadata[STATS_URI] = {words, characters}`.
 
     python -m examples.agents.echo [--port N]
 """
@@ -13,7 +16,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from agent_runtime import AgentInfo, AgentSkill, TaskContext, run
+from google.protobuf import struct_pb2
+
+from agent_runtime import AgentExtension, AgentInfo, AgentSkill, TaskContext, run
+from generated import task_service_pb2 as pb
+
+STATS_URI = "https://github.com/a2a-grpc-gateway/extensions/echo-stats/v1"
 
 INFO = AgentInfo(
     name="echo",
@@ -30,17 +38,37 @@ INFO = AgentInfo(
     ],
     default_input_modes=["text/plain"],
     default_output_modes=["text/plain"],
+    extensions=[
+        AgentExtension(
+            uri=STATS_URI,
+            description="Adds {words, characters} of the echoed text to the reply's part "
+            "metadata, under this URI.",
+            params={"metadataKey": STATS_URI},
+        )
+    ],
 )
+
+
+def stats_part(answer: str, text: str) -> pb.Part:
+    """A text part carrying the echo-stats extension's metadata."""
+    metadata = struct_pb2.Struct()
+    metadata.update({STATS_URI: {"words": len(text.split()), "characters": len(text)}})
+    return pb.Part(text=answer, media_type="text/plain", metadata=metadata)
 
 
 async def echo(ctx: TaskContext) -> None:
     """The handler."""
     answer = f"echo: {ctx.text}"
+    stats = STATS_URI in ctx.requested_extensions
+    if stats:
+        ctx.activate(STATS_URI)
     if ctx.history:
         await ctx.artifact(answer, name="echo")
         await ctx.complete(answer)
     elif ctx.text == "?":
         await ctx.input_required("What should I echo?")
+    elif stats:
+        await ctx.reply([stats_part(answer, ctx.text)])
     else:
         await ctx.reply(answer)
 

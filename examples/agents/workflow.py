@@ -9,7 +9,9 @@ gateway (never to their gRPC ports: it is an A2A client like any other), and:
   "<agent>: <artifact>" (a direct reply becomes the artifact "<agent>: reply");
 - fails when a child fails (saying which and why), and cancels the other child;
 - when it is cancelled, cancels its children's tasks (CancelTask through the gateway) before
-  it ends, so nothing keeps running for nobody.
+  it ends, so nothing keeps running for nobody;
+- carries the trace on: each child call is a span of its own (`ctx.span`) and a2a_client
+  sends its trace context, so with tracing on one trace shows all three agents.
 
     python -m examples.agents.workflow --gateway http://127.0.0.1:8000 [--port N]
 
@@ -120,6 +122,13 @@ async def call_child(ctx: TaskContext, gateway: str, agent: str, progress: Progr
     await progress.update(agent, 100, f"{agent}: done")
 
 
+async def child_span(ctx: TaskContext, gateway: str, agent: str, progress: Progress) -> None:
+    """`call_child` in a span of its own (`ctx.span`): with tracing on, the child's gateway
+    request, turn and agent spans hang under it, so one trace shows all three agents."""
+    with ctx.span(f"call {agent}", **{"a2a.agent": agent}):
+        await call_child(ctx, gateway, agent, progress)
+
+
 async def cancel_child(client: A2AClient, task_id: str | None, context_id: str) -> None:
     """Cancel the child's task; one not named yet (cancelled while the child's stream was
     starting) is found by the context id we gave it, once the gateway has created it."""
@@ -152,7 +161,7 @@ async def workflow(ctx: TaskContext, *, gateway: str | None = None) -> None:
     try:
         async with asyncio.TaskGroup() as group:
             for agent in WEIGHTS:
-                group.create_task(call_child(ctx, base, agent, progress))
+                group.create_task(child_span(ctx, base, agent, progress))
     except* (ChildFailed, A2AClientError) as failures:
         failed = [str(e) for e in failures.exceptions]
     if failed:

@@ -13,6 +13,11 @@
 //   - any other text: progress 25/50/75/100, an artifact "stats" in three chunks,
 //     then COMPLETED "Counted N words".
 //
+// Extension (protocol revision 2): it declares JSON_URI in Describe. A caller that
+// lists it in A2A-Extensions gets it activated (named on the first event, so the
+// gateway's answer carries it in its A2A-Extensions header) and the "stats"
+// artifact gets a fourth chunk: one JSON line {"words", "characters", "lines"}.
+//
 //   node agent.js [--host 127.0.0.1] [--port 0] [--name text-stats]
 //
 // Prints "AGENT <name> LISTENING <host>:<port>" once bound (port 0 picks a free
@@ -37,6 +42,8 @@ const definition = protoLoader.loadSync(PROTO, {
 });
 const { TaskService } = grpc.loadPackageDefinition(definition).a2a_bridge.v1;
 
+const JSON_URI = 'https://github.com/a2a-grpc-gateway/extensions/text-stats-json/v1';
+
 const INFO = {
   name: 'text-stats',
   description: 'Counts words and characters; written in Node.js. Send "?" to be asked for text.',
@@ -52,6 +59,13 @@ const INFO = {
   ],
   defaultInputModes: ['text/plain'],
   defaultOutputModes: ['text/plain'],
+  extensions: [
+    {
+      uri: JSON_URI,
+      description: 'Adds a JSON line {"words", "characters", "lines"} to the stats artifact.',
+      required: false,
+    },
+  ],
 };
 
 function agentMessage(text) {
@@ -87,19 +101,23 @@ function send(call, event) {
   });
 }
 
-async function analyse(call, text, turn) {
+async function analyse(call, text, turn, json) {
   const words = text.split(/\s+/).filter(Boolean);
   const steps = ['Splitting words', 'Counting characters', 'Counting lines', 'Writing the report'];
   for (const [i, step] of steps.entries()) {
     if (call.cancelled) return;
-    await send(call, status('TASK_STATE_WORKING', step, (i + 1) * 25));
+    const event = status('TASK_STATE_WORKING', step, (i + 1) * 25);
+    if (i === 0 && json) event.activatedExtensions = [JSON_URI];
+    await send(call, event);
   }
   const artifactId = 'stats';
+  const counts = { words: words.length, characters: [...text].length, lines: text.split('\n').length };
   const chunks = [
-    `words: ${words.length}\n`,
-    `characters: ${[...text].length}\n`,
-    `lines: ${text.split('\n').length}\nturn: ${turn}\n`,
+    `words: ${counts.words}\n`,
+    `characters: ${counts.characters}\n`,
+    `lines: ${counts.lines}\nturn: ${turn}\n`,
   ];
+  if (json) chunks.push(`${JSON.stringify(counts)}\n`);
   for (const [i, chunk] of chunks.entries()) {
     await send(call, {
       artifact: {
@@ -137,7 +155,7 @@ async function run(call) {
     } else if (turn === 1 && /^slow(\s+\d+)?$/.test(text)) {
       await slow(call, Number(text.split(/\s+/)[1] ?? 50));
     } else {
-      await analyse(call, text, turn);
+      await analyse(call, text, turn, request.requestedExtensions.includes(JSON_URI));
     }
     ended = true;
     if (!call.cancelled) call.end();

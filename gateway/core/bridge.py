@@ -29,6 +29,9 @@ from the stored record, so the task's log and record stay a consistent prefix; i
 cannot be written, the lease lapses and a surviving replica fails the task (REPLICA_LOST).
 Nothing is buffered: the pump does not read the agent's next event before the last one is
 logged, so gRPC flow control holds the agent back.
+
+Tracing (ops/tracing.py): each Run call is a `turn` span, a child of the request that
+started it and current in its pump; its context goes to the agent in the call's metadata.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -56,11 +60,14 @@ from gateway.core.task import (
     set_status,
 )
 from gateway.http.limits import Slots
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
 from gateway.stores.contract import Store, StoreConflict
 from gateway.stores.replicas import Replicas
 from generated import task_service_pb2 as pb
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 AGENT_ROLE = "ROLE_AGENT"
 
@@ -69,11 +76,14 @@ log = logging.getLogger("a2a_gateway")
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who made the request, as the gateway established it."""
+    """Who made the request, as the gateway established it. `trace`: the W3C trace context
+    the binding received (`tracing.carrier()` of its headers or metadata; empty when tracing
+    is off), the parent of the request's spans."""
 
     principal: str = "anonymous"
     request_id: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    trace: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,17 @@ class Started:
     record: TaskRecord | None
     first_seq: int = 0
     message: dict[str, Any] | None = None
+    activated: tuple[str, ...] = ()  # requested extensions the agent activated (first event)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A running turn, as its pump knows it: when it began (monotonic), the seq of its first
+    logged event, its span (None when tracing is off)."""
+
+    began: float
+    first_seq: int
+    span: Span | None = None
 
 
 class _Stop(Exception):
@@ -251,6 +272,7 @@ class Bridge:
         caller: Caller,
         record: TaskRecord | None = None,
         metadata: dict[str, Any] | None = None,
+        extensions: tuple[str, ...] = (),
     ) -> Started:
         """Start a turn: a new task (record None) or the next turn of an interrupted one.
 
@@ -280,6 +302,7 @@ class Bridge:
             caller=pb.Caller(
                 principal=caller.principal, request_id=caller.request_id, headers=caller.headers
             ),
+            requested_extensions=extensions,
         )
         if metadata:
             request.metadata.CopyFrom(convert.dict_to_struct(metadata))
@@ -302,22 +325,33 @@ class Bridge:
             if claimed:
                 await self._release(task_id)
             raise
+        span = tracing.start_turn(
+            agent=upstream.name,
+            target=upstream.spec.target,
+            task_id=task_id,
+            context_id=context_id,
+            first_turn=record is None,
+        )
         call = upstream.run(
             request.SerializeToString(),
             timeout=upstream.deadline,
-            metadata=grpc_metadata,
+            metadata=tracing.inject(span, grpc_metadata),
             wait_for_ready=False,
         )
         del request
+        status, direct = "OK", False
         try:
             first = await call.read()
+            tracing.first_event(span, (time.monotonic() - began) * 1000)
             if first is grpc.aio.EOF:
                 raise errors.invalid_agent_response("the agent ended the call without any event")
             assert isinstance(first, pb.AgentEvent)
+            activated = tuple(u for u in extensions if u in first.activated_extensions)
             if record is None and first.WhichOneof("event") == "message":
                 reply = await self._direct_reply(call, first, task_id, context_id)
                 self.metrics.upstream_call(upstream.name, "Run", "OK")
-                return Started(None, message=reply)
+                direct = True
+                return Started(None, message=reply, activated=activated)
             now = time.time()
             try:
                 if record is None:
@@ -334,7 +368,8 @@ class Bridge:
                 raise errors.unsupported_operation(
                     f"Task {task_id} changed while its turn was starting; send the message again"
                 ) from None
-            pump = asyncio.create_task(self._pump(upstream, record, call, first, began))
+            turn = Turn(began, logged.seq, span)
+            pump = asyncio.create_task(self._pump(upstream, record, call, first, turn))
             self._turns[task_id] = pump
             claimed = False  # the pump releases it
             handed_over = True  # and the principal's slot
@@ -344,17 +379,22 @@ class Bridge:
                 self.slots.release(principal)
 
             pump.add_done_callback(ended)
-            return Started(record, first_seq=logged.seq)
+            return Started(record, first_seq=logged.seq, activated=activated)
         except grpc.aio.AioRpcError as exc:
+            status = exc.code().name
             self.metrics.upstream_call(upstream.name, "Run", exc.code().name)
             raise errors.from_grpc(exc, upstream.name, hint=upstream.hint(exc)) from None
         except BaseException:
+            status = "CANCELLED"
             call.cancel()
             raise
         finally:
             self._starting.discard(task_id)
             if not handed_over:
                 self.slots.release(principal)
+                tracing.end_turn(
+                    span, state=None, grpc_status=status, events=int(direct), direct=direct
+                )
             if claimed:
                 await self._release(task_id)
 
@@ -381,9 +421,11 @@ class Bridge:
             await asyncio.shield(self.replicas.release(task_id))
 
     async def _pump(
-        self, upstream: Upstream, record: TaskRecord, call: Any, event: Any, began: float
+        self, upstream: Upstream, record: TaskRecord, call: Any, event: Any, turn: Turn
     ) -> None:
         logs.bind(task_id=record.id)  # this task's own context copy
+        tracing.activate(turn.span)  # likewise: the pump's lines carry the turn's span
+        began = turn.began
         code = "OK"
         try:
             code = await self._run(upstream, record, call, event)
@@ -412,6 +454,8 @@ class Bridge:
                 record.state,
                 extra={"state": record.state, "status": code, "duration_ms": seconds * 1000},
             )
+            events = record.last_seq - turn.first_seq + 1
+            tracing.end_turn(turn.span, state=record.state, grpc_status=code, events=events)
 
     async def _fail_stored(self, record: TaskRecord, error: errors.A2AError) -> None:
         metadata = {"error": {"code": error.code, "reason": error.reason, "message": error.message}}

@@ -6,6 +6,12 @@ A binding parses its wire shape into a `Call` (v1.0 params, the caller, the agen
 stream model of core/stream.py), or an `errors.A2AError` (map it with its binding's row of
 the error table). Anything else raised below is logged once here and becomes -32603.
 
+Tracing (ops/tracing.py): with it on, each call is a `request` span, a child of the trace
+context the binding put on `Caller.trace`, current while the method runs (so a turn it starts
+is its child, and its log lines carry its ids); a stream it returns carries a span of its
+own span (`EventStream.span`, a child of the request's; the binding ends it). Off, the cost
+is one bool.
+
 Streams: a streaming method holds one of the principal's stream slots (`limits.streams`);
 `Dispatcher.opened` wraps the stream's `release` so whoever sends the stream gives back the
 slot and the task's subscriber slot together, exactly once, when it ends.
@@ -20,11 +26,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
-from gateway.core import errors, params
+from gateway.core import error_table, errors, params
 from gateway.core.methods import Call, EventStream, Methods, Result
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
 
 log = logging.getLogger("a2a_gateway")
@@ -55,12 +61,65 @@ class Dispatcher:
         return f"<Dispatcher methods={len(self.methods.table)} draining={self.draining.is_set()}>"
 
     async def call(
-        self, method: str, call: Call, *, binding: str, label: str | None = None
+        self,
+        method: str,
+        call: Call,
+        *,
+        binding: str,
+        label: str | None = None,
+        version: str | None = None,
     ) -> Result:
         """Run v1.0 `method`. `label` is the name the client used (metrics and logs), e.g.
-        `message/send` on v0.3 or `POST message:send` on REST; it defaults to `method`."""
+        `message/send` on v0.3 or `POST message:send` on REST; it defaults to `method`.
+        `version`: the A2A version of the wire ("1.0", "0.3"), for the trace."""
+        if tracing.on:
+            return await self._traced(method, call, binding, label or method, version)
+        return await self._call(method, call, binding, label or method)
+
+    async def _traced(
+        self, method: str, call: Call, binding: str, label: str, version: str | None
+    ) -> Result:
+        started = tracing.start_request(
+            method,
+            label,
+            binding=binding,
+            version=version,
+            agent=call.upstream.name,
+            principal=call.caller.principal,
+            parent=call.caller.trace,
+        )
+        if started is None:  # turned off meanwhile
+            return await self._call(method, call, binding, label)
+        span, context = started
+        token = tracing.enter(context)
+        try:
+            result = await self._call(method, call, binding, label)
+            if isinstance(result, EventStream):
+                result.span = tracing.start_stream(
+                    context,
+                    method=method,
+                    binding=binding,
+                    task_id=result.task_id,
+                    wire_name=label,
+                )
+        except errors.A2AError as exc:
+            tracing.end_request(
+                span, binding=binding, code=exc.code, reason=exc.reason, **outcome(binding, exc)
+            )
+            raise
+        except BaseException:  # cancelled: the client or the server went away
+            tracing.end_request(
+                span, binding=binding, code=errors.INTERNAL_ERROR, reason="CANCELLED"
+            )
+            raise
+        finally:
+            tracing.deactivate(token)
+        task_id = result.task_id if isinstance(result, EventStream) else task_of(result)
+        tracing.end_request(span, binding=binding, code=0, task_id=task_id, **outcome(binding))
+        return result
+
+    async def _call(self, method: str, call: Call, binding: str, label: str) -> Result:
         received = time.monotonic()
-        label = label or method
         principal = call.caller.principal
         if self.draining.is_set():
             error = errors.shutting_down()
@@ -113,6 +172,7 @@ class Dispatcher:
             if task_release is not None:
                 task_release()
             self.streams.release(principal)
+            tracing.end_stream_unsaid(stream.span)
 
         stream.release = release
 
@@ -131,3 +191,20 @@ class Dispatcher:
 
 
 Release = Callable[[], None]
+
+
+def outcome(binding: str, error: errors.A2AError | None = None) -> dict[str, Any]:
+    """The binding's status of a call's outcome, for its trace: gRPC for `grpc`, HTTP for the
+    others (JSON-RPC answers its errors with HTTP 200), from the one error table."""
+    if binding == "grpc":
+        return {"grpc_status": error_table.grpc_status(error).name if error else "OK"}
+    if binding == "jsonrpc" or error is None:
+        return {"http_status": 200}
+    return {"http_status": error_table.http_status(error)}
+
+
+def task_of(result: dict[str, Any]) -> str | None:
+    """The id of the task a JSON result is or holds."""
+    task = result.get("task", result)
+    value = task.get("id") if isinstance(task, dict) else None
+    return value if isinstance(value, str) else None

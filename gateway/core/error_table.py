@@ -16,8 +16,8 @@ Choices the spec leaves open, each the status a client can act on:
 - NOTHING_TO_REPLAY: 400 / FAILED_PRECONDITION like any unsupported operation (the browser
   events endpoint answers 204 instead, which tells an EventSource to stop reconnecting);
 - UNAUTHENTICATED: 401 / UNAUTHENTICATED;
-- a path no route serves, or an agent name the gateway does not front: 404 / NOT_FOUND; a
-  path that exists but not for the request's verb: 405 / UNIMPLEMENTED;
+- a path no route serves, or an agent name the gateway does not front (also a gRPC `tenant`):
+  404 / NOT_FOUND; a path that exists but not for the request's verb: 405 / UNIMPLEMENTED;
 - UNSUPPORTED_MEDIA_TYPE (a POST not declared JSON): 415 / INVALID_ARGUMENT; HOST_NOT_ALLOWED
   (a Host this gateway does not serve): 403 / PERMISSION_DENIED.
 """

@@ -374,6 +374,31 @@ def extended_card_not_configured() -> A2AError:
     )
 
 
+def extension_support_required(uri: str) -> A2AError:
+    return A2AError(
+        EXTENSION_SUPPORT_REQUIRED,
+        f"This agent requires the extension {uri!r}: list it in the A2A-Extensions header",
+        reason="EXTENSION_SUPPORT_REQUIRED",
+        metadata={"extension": uri},
+    )
+
+
+def unknown_tenant(name: str, known: list[str]) -> A2AError:
+    """No agent of that name (the gRPC binding's `tenant`); HTTP routes answer 404 instead."""
+    return A2AError(
+        INVALID_PARAMS,
+        f"Unknown agent {name!r} (the request's tenant); agents: {', '.join(known)}",
+        reason="AGENT_NOT_FOUND",
+        metadata={"agent": name[:64], "agents": ",".join(known)},
+        details=[
+            {
+                "@type": BAD_REQUEST,
+                "fieldViolations": [{"field": "tenant", "description": "no agent of that name"}],
+            }
+        ],
+    )
+
+
 def version_not_supported(version: str, supported: list[str]) -> A2AError:
     return A2AError(
         VERSION_NOT_SUPPORTED,

@@ -63,6 +63,16 @@ class Event:
             self._encoded[version] = cached
         return cached
 
+    def encoded_as(self, wire: str, encode: Callable[[dict[str, Any]], bytes]) -> bytes:
+        """The body encoded by `encode` (a binding's own format, e.g. protobuf for gRPC),
+        computed the first time and cached under `wire`."""
+        if self._encoded is None:
+            self._encoded = {}
+        cached = self._encoded.get(wire)
+        if cached is None:
+            cached = self._encoded[wire] = encode(self.body)
+        return cached
+
 
 def compact(data: bytes) -> bytes:
     """A right-sized copy of orjson's output, for bytes kept as long as the log keeps them.

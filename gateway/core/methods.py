@@ -16,16 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Span
 
 from gateway.agents.upstream import Upstream
 from gateway.bindings.jsonrpc.envelope import RequestId
-from gateway.core import errors, media, params, resume
+from gateway.core import errors, extensions, media, params, resume
 from gateway.core.bridge import Bridge, Caller
 from gateway.core.events import Event
 from gateway.core.subscribers import Subscribers
 from gateway.core.task import TaskRecord
 from gateway.http import card
 from gateway.stores.contract import EventsExpired, Store, TaskQuery
+from generated import task_service_pb2 as pb
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,11 @@ class Call:
     caller: Caller
     last_event_id: str | None = None
     task_hint: str | None = None  # a client-proposed task id (early A2A), see early.py
+    extensions: tuple[str, ...] = ()  # asked for in A2A-Extensions (extensions.parse)
+    base_url: str = ""  # the gateway's base URL and the agent's endpoint as the caller
+    agent_url: str = ""  # reached them (GetExtendedAgentCard builds its card with them)
+    activated: list[str] = field(default_factory=list)  # filled by the method: the answer's
+    # A2A-Extensions header (the extensions the agent activated for this turn)
 
 
 @dataclass(slots=True)
@@ -46,12 +53,21 @@ class EventStream:
 
     A stream with `task_id` None sends `head` only (a direct message reply). `release` gives
     back the stream's subscriber slot; whoever sends the stream calls it when it ends.
+
+    `until_terminal` False (a turn's stream: SendStreamingMessage, v0.3 resubscribe): the
+    stream ends after the first final event, terminal or interrupted. True (a subscription,
+    v1.0 3.1.6 / 9.4.6): it follows the task through interruptions and later turns and ends
+    only after a terminal status.
+    `span`: with tracing on, the stream's span (a child of its request's): whoever sends the
+    stream ends it with what it sent (`tracing.end_stream`), else its release does.
     """
 
     task_id: str | None
     after: int
     head: list[Event] = field(default_factory=list)
     release: Callable[[], None] | None = None
+    until_terminal: bool = False
+    span: Span | None = None
 
 
 Result = dict[str, Any] | EventStream
@@ -65,6 +81,7 @@ class Methods:
         self.store = store
         self.bridge = bridge
         self.subscribers = subscribers
+        self.extended_cards: Handler | None = None  # set by the HTTP app (http/cards.py)
         self._snapshots: weakref.WeakValueDictionary[str, Event] = weakref.WeakValueDictionary()
         self.table: dict[str, Handler] = {
             "SendMessage": self.send_message,
@@ -90,12 +107,22 @@ class Methods:
             raise errors.task_not_found(task_id)
         return record
 
-    async def check_content(self, message: params.MessageIn, upstream: Upstream) -> None:
-        """-32005 for a part whose media type the agent's card does not accept."""
+    async def check_request(self, message: params.MessageIn, call: Call) -> tuple[str, ...]:
+        """-32005 for a part whose media type the agent's card does not accept, -32008 for a
+        required extension not asked for; the extensions to pass to the agent."""
         try:
-            description = await upstream.describe()
+            description = await call.upstream.describe()
         except errors.A2AError:
-            return  # the modes are unknown; the agent has the last word
+            return call.extensions  # the card is unknown; the agent has the last word
+        requested = extensions.requested(description, call.extensions)
+        self.check_content(message, description, call.upstream)
+        return requested
+
+    @staticmethod
+    def check_content(
+        message: params.MessageIn, description: pb.AgentDescription, upstream: Upstream
+    ) -> None:
+        """-32005 for a part whose media type the agent's card does not accept."""
         accepted = card.input_modes(description, upstream.spec.card_overrides)
         for index, part in enumerate(message.parts):
             media_type = media.of_part(part)
@@ -109,7 +136,7 @@ class Methods:
         config = request.configuration
         if config is not None and config.task_push_notification_config is not None:
             raise errors.push_not_supported()
-        await self.check_content(request.message, call.upstream)
+        requested = await self.check_request(request.message, call)
         if call.task_hint and not request.message.task_id:
             known = await self.store.get(call.task_hint)
             if known is not None and self.visible(known, call):
@@ -137,7 +164,9 @@ class Methods:
             caller=call.caller,
             record=record,
             metadata=request.metadata,
+            extensions=requested,
         )
+        call.activated.extend(started.activated)
         return request, started
 
     async def send_message(self, call: Call) -> Result:
@@ -238,6 +267,10 @@ class Methods:
         number or is beyond the last event (-32602 naming Last-Event-ID), one older than the
         log retains (-32603 EVENTS_EXPIRED), the last event of a terminal task (-32004
         NOTHING_TO_REPLAY), a task with its maximum of subscribers (-32603 TOO_MANY_SUBSCRIBERS).
+
+        The stream follows the task, not the turn (`EventStream.until_terminal`): through an
+        INPUT_REQUIRED / AUTH_REQUIRED interruption and the next turn, until a terminal state.
+        A binding that resumes a turn's stream instead (v0.3 `tasks/resubscribe`) clears it.
         """
         if last_event_id is None:
             if record.terminal and not finished_snapshot:
@@ -266,6 +299,7 @@ class Methods:
             if after == last and record.terminal:
                 raise errors.nothing_to_replay(record.id, record.state, last)
             stream = EventStream(record.id, after)
+        stream.until_terminal = True
         stream.release = self.subscribers.acquire(record.id)
         return stream
 
@@ -286,6 +320,12 @@ class Methods:
         raise errors.push_not_supported()
 
     async def extended_card(self, call: Call) -> Result:
-        raise errors.unsupported_operation(
-            "This agent does not support an authenticated extended agent card"
-        )
+        """The authenticated extended card (3.1.11) where configured; else -32004, since the
+        card does not declare `capabilities.extendedAgentCard` (v0.3 answers -32007, see
+        bindings/jsonrpc/v03.py). Every call here is authenticated: configuring an extended
+        card requires auth (settings.py), and auth guards every method call."""
+        if not call.upstream.spec.extended_card or self.extended_cards is None:
+            raise errors.unsupported_operation(
+                "This agent does not support an authenticated extended agent card"
+            )
+        return await self.extended_cards(call)

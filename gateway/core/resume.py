@@ -24,9 +24,14 @@ QUERY = "lastEventId"  # the events endpoint's fallback: EventSource cannot set 
 _MAX_DIGITS = 18
 
 
-def card_entry(*, retained_events: int, finished_ttl: float) -> dict[str, Any]:
-    """The AgentExtension advertised in `capabilities.extensions`."""
-    return {
+GRPC_METADATA_KEY = HEADER.lower()
+GRPC_EVENT_ID_FIELD = 100_000  # see gateway/bindings/grpc/convert.py
+
+
+def card_entry(*, retained_events: int, finished_ttl: float, grpc: bool = False) -> dict[str, Any]:
+    """The AgentExtension advertised in `capabilities.extensions`; with `grpc`, also how it
+    works on the gRPC binding (a metadata key, and the field carrying each event's id)."""
+    entry: dict[str, Any] = {
         "uri": URI,
         "description": (
             "Resume a stream without loss or duplicates: send SubscribeToTask with a "
@@ -41,6 +46,10 @@ def card_entry(*, retained_events: int, finished_ttl: float) -> dict[str, Any]:
             "finishedTaskRetentionSeconds": finished_ttl,
         },
     }
+    if grpc:
+        entry["params"]["grpcMetadataKey"] = GRPC_METADATA_KEY
+        entry["params"]["grpcEventIdField"] = GRPC_EVENT_ID_FIELD
+    return entry
 
 
 def parse_event_id(value: str, *, field: str = HEADER) -> int:

@@ -7,7 +7,8 @@ only when the binding asks for the next one; while a send is blocked (a slow cli
 suspended and the pump goes on appending. The first batch is the head (maybe empty); a
 later empty batch is a keep-alive tick (`keepalive`
 seconds without events). The model ends after the first final event (terminal or interrupted
-status) it yields, or when the task is deleted. It ends by raising `errors.A2AError`:
+status) it yields, or only after a terminal one when `stream.until_terminal` (a subscription
+follows the task across turns), or when the task is deleted. It ends by raising `errors.A2AError`:
 
 - -32603 EVENTS_EXPIRED when its cursor has fallen out of the retained window (the client
   resubscribes; other subscribers never notice);
@@ -26,6 +27,7 @@ from collections.abc import AsyncIterator
 from gateway.core import errors
 from gateway.core.events import Event
 from gateway.core.methods import EventStream
+from gateway.core.task import is_terminal
 from gateway.ops.metrics import Metrics
 from gateway.stores.contract import EventsExpired, Store
 
@@ -38,16 +40,27 @@ log = logging.getLogger("a2a_gateway")
 
 
 class Observer:
-    """Counts what one stream sends: events (per chunk), time to the first event, evictions."""
+    """Counts what one stream sends: events (per chunk), time to the first event, evictions;
+    `events` is the count so far, `ended` "evicted" or "error" when the stream ended so, and
+    `error` the reason of the error event that ended it (the stream's trace reads them)."""
 
-    __slots__ = ("method", "metrics", "received")
+    __slots__ = ("ended", "error", "events", "method", "metrics", "received")
 
     def __init__(self, metrics: Metrics, method: str, received: float | None) -> None:
         self.metrics = metrics
         self.method = method
         self.received = received
+        self.events = 0
+        self.ended: str | None = None
+        self.error: str | None = None
+
+    def failed(self, error: errors.A2AError) -> None:
+        """The stream ends on `error` (after `evicted()` when it fell behind)."""
+        self.ended = self.ended or "error"
+        self.error = error.reason or str(error.code)
 
     def sent(self, events: int) -> None:
+        self.events += events
         if events:
             self.metrics.sse_events.inc(events)
             if self.received is not None:
@@ -58,6 +71,7 @@ class Observer:
                 self.received = None
 
     def evicted(self) -> None:
+        self.ended = "evicted"
         self.metrics.subscriber_evicted()
 
 
@@ -71,12 +85,17 @@ async def batches(
     """The head, then the log after `stream.after` in batches; see the module docstring."""
     yield list(stream.head)  # first, even when empty: the binding starts its stream on it
     task_id = stream.task_id
-    if task_id is None or any(e.final for e in stream.head):
+    until_terminal = stream.until_terminal
+
+    def ends(event: Event) -> bool:
+        return event.final and (not until_terminal or is_terminal(event.body))
+
+    if task_id is None or any(ends(e) for e in stream.head):
         return
     try:
         async for batch in store.follow(task_id, stream.after, idle=keepalive, linger=LINGER):
             for index, event in enumerate(batch):
-                if event.final:
+                if ends(event):
                     yield batch[: index + 1]
                     return
             yield batch

@@ -275,3 +275,11 @@ def is_final(body: dict[str, Any]) -> bool:
     if task is not None:
         return task["status"]["state"] in FINAL
     return False
+
+
+def is_terminal(body: dict[str, Any]) -> bool:
+    """True when an event body carries a terminal status (a task's stream MUST end there)."""
+    update = body.get("statusUpdate")
+    if update is None:
+        update = body.get("task")
+    return update is not None and update["status"]["state"] in TERMINAL

@@ -26,6 +26,8 @@ else the first, is also served at the root):
 Unmatched paths and verbs, and uncaught exceptions, answer in the path's binding's error
 shape (fallback.py), never Starlette's `{"detail": ...}`.
 
+With `grpc_port` set, the lifespan also serves `lf.a2a.v1.A2AService` (bindings/grpc/).
+
 The ASGI stack, outermost first: CORS (when origins are configured), the guard (guard.py:
 JSON content types on POST, the Host check against DNS rebinding), the metrics port (when
 set), authentication (auth.py), the per-principal rate limit (limits.py), the routes.
@@ -56,6 +58,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.agents import forwarding
 from gateway.agents.upstream import Upstream
+from gateway.bindings.grpc.server import GrpcServer
 from gateway.bindings.jsonrpc import handler as jsonrpc
 from gateway.bindings.jsonrpc import versions
 from gateway.bindings.rest import handler as rest
@@ -63,14 +66,16 @@ from gateway.bindings.rest import routes as rest_routes
 from gateway.core import errors, stream
 from gateway.core.bridge import Bridge, Caller
 from gateway.core.dispatch import Dispatcher
-from gateway.core.methods import EventStream, Methods
+from gateway.core.methods import Call, EventStream, Methods
 from gateway.core.stream import Observer
 from gateway.core.subscribers import Subscribers
 from gateway.http import card, conditional, fallback, guard, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
+from gateway.http.cards import Cards
 from gateway.http.direct import Direct, Endpoint
 from gateway.http.limits import RateLimit, RateLimiter, Slots
-from gateway.ops import logs
+from gateway.http.signing import JWKS_PATH
+from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
 from gateway.ops.settings import Settings
 from gateway.stores.contract import Store
@@ -83,6 +88,7 @@ log = logging.getLogger("a2a_gateway")
 JSON = "application/json"
 PUBLIC_PATHS = re.compile(
     r"^(/agents/[^/]+)?/\.well-known/agent(-card)?\.json$|^/(healthz|readyz|agents)$|^/ui(/.*)?$"
+    r"|^/\.well-known/jwks\.json$"
 )
 UI_DIR = Path(__file__).resolve().parent / "ui"
 
@@ -99,6 +105,7 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        tracing.setup(settings.tracing)
         self.store, replicas = make_store(settings)
         self.bridge = Bridge(
             self.store,
@@ -118,11 +125,16 @@ class Gateway:
             api_key_header=settings.auth.api_key_header if settings.auth.api_keys else None,
         )
         self.streams = Slots(settings.per_principal.streams)
+        per = settings.per_principal
+        self.limiter = RateLimiter(per.rate, per.burst) if per.rate > 0 else None
+        self.grpc: GrpcServer | None = None  # set by the lifespan when grpc_port is set
         self.draining = asyncio.Event()
         self._drain: asyncio.Task[None] | None = None
         self.dispatcher = Dispatcher(self.methods, self.metrics, self.streams, self.draining)
         self.open_streams = sse.Streams()
         self.cards = conditional.Documents(max_age=settings.card_max_age)
+        self.agent_cards = Cards(settings, self.security)  # ValueError: a bad signing key
+        self.methods.extended_cards = self.extended_card
         self.upstreams = {spec.name: Upstream(spec) for spec in settings.agents}
         default = settings.default_agent
         self.default: Upstream | None = (
@@ -140,6 +152,17 @@ class Gateway:
         for upstream in self.upstreams.values():
             upstream.start()
         self.bridge.start_replicas()
+
+    async def start_grpc(self) -> str | None:
+        """Serve the gRPC binding when `grpc_port` is set (once; the CLI starts it before
+        uvicorn, to refuse a port in use first); its `host:port`. Raises OSError."""
+        if self.settings.grpc_port is None:
+            return None
+        if self.grpc is None:
+            server = GrpcServer(self, self.settings.host, self.settings.grpc_port)
+            await server.start()
+            self.grpc = server
+        return self.grpc.address
 
     def is_public(self, scope: Scope) -> bool:
         if scope["method"] not in ("GET", "HEAD"):
@@ -160,6 +183,8 @@ class Gateway:
     async def _drain_turns(self) -> None:
         self.draining.set()
         self.open_streams.drain()
+        if self.grpc is not None:
+            self.grpc.drain()
         await self.bridge.wait(self.settings.shutdown_grace)
         await self.bridge.close()
 
@@ -174,6 +199,29 @@ class Gateway:
         await self.store.close()
         for upstream in self.upstreams.values():
             await upstream.close()
+        tracing.shutdown()
+
+    def card_urls(self, request: Request, upstream: Upstream) -> tuple[str, str]:
+        """The gateway's base URL and the agent's JSON-RPC URL as `request` reached them
+        (Call.base_url, Call.agent_url: what GetExtendedAgentCard puts in its card)."""
+        at_root = "agent" not in request.path_params
+        return self.base_url(request), self.prefix(request, upstream, at_root=at_root) + "/"
+
+    async def extended_card(self, call: Call) -> dict[str, Any]:
+        """GetExtendedAgentCard's card, at the URLs the call came through (Call.base_url)."""
+        prefix = call.agent_url.removesuffix("/")
+        return await self.agent_cards.document(
+            call.upstream,
+            url=call.agent_url,
+            base=call.base_url,
+            interfaces=pages.interfaces(
+                prefix,
+                rest=self.settings.rest,
+                grpc=pages.grpc_interface(self, call.agent_url, call.upstream.name),
+            ),
+            extended=True,
+            grpc=self.grpc is not None,
+        )
 
     # --- routes -------------------------------------------------------------------------
 
@@ -207,32 +255,44 @@ class Gateway:
             principal=principal,
             request_id=request_id,
             headers=forwarding.forwarded(request.headers, self.settings.forward_headers),
+            trace=tracing.carrier(request.headers),
         )
 
     def stream_response(
-        self, result: EventStream, framing: sse.Framing, method: str, received: float
+        self,
+        result: EventStream,
+        framing: sse.Framing,
+        method: str,
+        received: float,
     ) -> Response:
         """The SSE response of a stream in a binding's framing. The dispatcher made
-        `result.release` give back the stream's slots; it runs once when the stream closes."""
+        `result.release` give back the stream's slots; it runs once when the stream closes.
+        With tracing on, the stream's span (`result.span`) ends with it: events sent, and why."""
         if result.task_id is not None:
             logs.bind(task_id=result.task_id)
         self.metrics.stream_opened()
+        observer = Observer(self.metrics, method, received)
 
         def closed(seconds: float) -> None:
+            if result.span is not None:
+                why = observer.ended or tracing.STREAM_ENDS.get(response.why, str(response.why))
+                tracing.end_stream(
+                    result.span, events=observer.events, why=why, error=observer.error
+                )
             if result.release is not None:
                 result.release()
             self.metrics.stream_closed(seconds)
 
-        observer = Observer(self.metrics, method, received)
         batches = stream.batches(
             self.store, result, keepalive=self.settings.keepalive, observer=observer
         )
-        return sse.response(
+        response = sse.response(
             sse.body(batches, framing, observer),
             streams=self.open_streams,
             send_timeout=self.settings.send_timeout,
             on_close=closed,
         )
+        return response
 
     async def read_body(self, request: Request) -> bytes:
         """The whole body, within `max_body_bytes` and `limits.body_timeout` seconds.
@@ -308,7 +368,10 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway.start()
+        await gateway.start_grpc()
         yield
+        if gateway.grpc is not None:
+            await gateway.grpc.stop(settings.shutdown_grace)
         await gateway.close()
 
     app = FastAPI(
@@ -341,6 +404,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.add_route(f"{prefix}/.well-known/{name}", route(pages.agent_card), methods=["GET"])
         events = route(jsonrpc.task_events)
         app.add_route(f"{prefix}/tasks/{{task_id}}/events", events, methods=["GET"])
+    app.add_route(JWKS_PATH, route(pages.jwks), methods=["GET"])
     app.add_route("/agents", route(pages.list_agents), methods=["GET"])
     app.add_route("/healthz", route(pages.healthz), methods=["GET"])
     app.add_route("/readyz", route(pages.readyz), methods=["GET"])
@@ -355,9 +419,10 @@ def create_app(settings: Settings) -> FastAPI:
         direct += rest_routes.streaming(rest_handle)
     # add_middleware wraps: the last added runs first; Direct is innermost (direct.py).
     app.add_middleware(Direct, routes=direct)
-    if settings.per_principal.rate > 0:
-        limiter = RateLimiter(settings.per_principal.rate, settings.per_principal.burst)
-        app.add_middleware(RateLimit, limiter=limiter, on_limited=gateway.metrics.rate_limited)
+    if gateway.limiter is not None:  # one bucket per principal, shared with gRPC
+        app.add_middleware(
+            RateLimit, limiter=gateway.limiter, on_limited=gateway.metrics.rate_limited
+        )
     app.add_middleware(
         AuthMiddleware,
         authenticator=gateway.authenticator,
@@ -376,11 +441,12 @@ def create_app(settings: Settings) -> FastAPI:
                 "Authorization",
                 "Content-Type",
                 "A2A-Version",
+                "A2A-Extensions",
                 "Last-Event-ID",
                 "X-Request-ID",
                 settings.auth.api_key_header,
             ],
-            expose_headers=["WWW-Authenticate", "Retry-After"],
+            expose_headers=["WWW-Authenticate", "Retry-After", "A2A-Extensions"],
             max_age=600,
         )
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")

@@ -44,9 +44,13 @@ class Interface:
     binding: str
     url: str
     version: str = "1.0"
+    tenant: str = ""  # gRPC: the agent, which every request names (bindings/grpc/)
 
     def to_json(self) -> dict[str, str]:
-        return {"url": self.url, "protocolBinding": self.binding, "protocolVersion": self.version}
+        out = {"url": self.url, "protocolBinding": self.binding, "protocolVersion": self.version}
+        if self.tenant:
+            out["tenant"] = self.tenant
+        return out
 
 
 def default_interfaces(url: str) -> list[Interface]:
@@ -82,6 +86,30 @@ def check_overrides(overrides: Mapping[str, Any]) -> None:
             raise ValueError(f"card field {name!r} must be a list of media types")
 
 
+EXTENDABLE = frozenset({"description", "skills"})
+
+
+def check_extended(fields: Mapping[str, Any]) -> None:
+    """Raise ValueError for an extended-card field other than `description` (replaces the
+    public one) and `skills` (added after the public ones)."""
+    for name in fields:
+        if name not in EXTENDABLE:
+            allowed = ", ".join(sorted(EXTENDABLE))
+            raise ValueError(f"extended card field {name!r} is not supported (allowed: {allowed})")
+    check_overrides(fields)
+
+
+def extend(card: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The authenticated extended card (A2A v1.0 3.1.11): `card` with the configured
+    `description` and the extra `skills` after its own."""
+    extended = {**card}
+    if "description" in fields:
+        extended["description"] = fields["description"]
+    if "skills" in fields:
+        extended["skills"] = [*card.get("skills", ()), *fields["skills"]]
+    return extended
+
+
 def input_modes(description: pb.AgentDescription, overrides: Mapping[str, Any]) -> list[str]:
     """Every media type the agent's card accepts: default input modes and skills' modes."""
     card = _content(description, "", overrides)
@@ -100,16 +128,21 @@ def build(
     extensions: list[dict[str, Any]] | None = None,
     security: dict[str, Any] | None = None,
     interfaces: Sequence[Interface] | None = None,
+    extended_card: bool = False,
 ) -> dict[str, Any]:
     """The AgentCard JSON (v1.0 and v0.3) for an agent whose JSON-RPC endpoint is `url`,
     advertising the gateway's protocol `extensions` (AgentExtension objects).
 
     `interfaces` (default: JSON-RPC v1.0 and v0.3 at `url`) become `supportedInterfaces` in
     their order. `security` holds `securitySchemes` and `securityRequirements` (see
-    `security()`)."""
+    `security()`); `extended_card` says an authenticated extended card is served (see
+    `extend`)."""
     card = _content(description, fallback_name, overrides or {})
     if extensions:
         card["capabilities"]["extensions"] = extensions
+    if extended_card:  # v1.0 capabilities.extendedAgentCard, v0.3's top-level flag
+        card["capabilities"]["extendedAgentCard"] = True
+        card["supportsAuthenticatedExtendedCard"] = True
     if security:
         card.update(security)
     chosen = list(interfaces) if interfaces is not None else default_interfaces(url)
@@ -120,6 +153,12 @@ def build(
     card["preferredTransport"] = legacy[0].binding
     card["additionalInterfaces"] = [{"url": i.url, "transport": i.binding} for i in legacy]
     return card
+
+
+def grpc_interface(host: str, port: int, agent: str) -> Interface:
+    """The gRPC binding's AgentInterface: `host:port` (section 10), the agent as `tenant`."""
+    shown = f"[{host}]" if ":" in host else host
+    return Interface("GRPC", f"{shown}:{port}", tenant=agent)
 
 
 def _content(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.core import errors, resume
+from gateway.core import errors
 from gateway.http import card, fallback
 
 if TYPE_CHECKING:
@@ -32,39 +33,56 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
     upstream = gateway.upstream_for(request)
     if upstream is None:
         return unknown_agent(request)
-    try:
-        description = await upstream.describe()
-    except errors.A2AError as exc:
-        return json_response({"error": exc.to_json()}, status=503)
     at_root = "agent" not in request.path_params
     prefix = gateway.prefix(request, upstream, at_root=at_root)
     url = prefix + "/"
-    extension = resume.card_entry(
-        retained_events=gateway.settings.max_events_per_task,
-        finished_ttl=gateway.settings.finished_task_ttl,
-    )
-    body = card.build(
-        description,
-        url=url,
-        fallback_name=upstream.name,
-        overrides=upstream.spec.card_overrides,
-        extensions=[extension],
-        security=gateway.security,
-        interfaces=interfaces(prefix, rest=gateway.settings.rest),
-    )
+    try:
+        body = await gateway.agent_cards.document(
+            upstream,
+            url=url,
+            base=gateway.base_url(request),
+            interfaces=interfaces(
+                prefix,
+                rest=gateway.settings.rest,
+                grpc=grpc_interface(gateway, url, upstream.name),
+            ),
+            grpc=gateway.grpc is not None,
+        )
+    except errors.A2AError as exc:
+        return json_response({"error": exc.to_json()}, status=503)
     return gateway.cards.respond(request, orjson.dumps(body))
 
 
-def interfaces(prefix: str, *, rest: bool = True) -> list[card.Interface]:
+async def jwks(gateway: Gateway, request: Request) -> Response:
+    """The public key Agent Card signatures name in `jku` (404 without a signing key)."""
+    if gateway.agent_cards.signer is None:
+        return json_response({"error": {"code": 404, "message": "Agent Cards are not signed"}}, 404)
+    return gateway.cards.respond(request, orjson.dumps(gateway.agent_cards.signer.jwks()))
+
+
+def interfaces(
+    prefix: str, *, rest: bool = True, grpc: card.Interface | None = None
+) -> list[card.Interface]:
     """Every enabled binding of the agent at `prefix` (its base URL, no trailing slash), in
     the order a client should prefer: JSON-RPC v1.0 first (the resume extension and the
-    browser events endpoint live there), then REST (HTTP+JSON, paths under `prefix`), and
-    the v0.3 JSON-RPC entry last, for v1.0 clients that fall back. A binding adds its line."""
+    browser events endpoint live there), then REST (HTTP+JSON, paths under `prefix`), then
+    gRPC (`grpc`, when it is on), and the v0.3 JSON-RPC entry last, for v1.0 clients that
+    fall back. A binding adds its line."""
     found = [card.Interface("JSONRPC", prefix + "/")]
     if rest:
         found.append(card.Interface("HTTP+JSON", prefix))
+    if grpc is not None:
+        found.append(grpc)
     found.append(card.Interface("JSONRPC", prefix + "/", "0.3"))
     return found
+
+
+def grpc_interface(gateway: Gateway, url: str, agent: str) -> card.Interface | None:
+    """The card's GRPC entry when the gRPC binding is on: the host of the card's `url`."""
+    if gateway.grpc is None:
+        return None
+    host = urlsplit(url).hostname or gateway.settings.host
+    return card.grpc_interface(host, gateway.grpc.port, agent)
 
 
 async def list_agents(gateway: Gateway, request: Request) -> Response:

@@ -83,6 +83,8 @@ async def body(
             if observer is not None:
                 observer.sent(count)
     except errors.A2AError as exc:
+        if observer is not None:
+            observer.failed(exc)
         yield framing.error(exc)
 
 
@@ -154,6 +156,7 @@ class EventStream(Response):
     ) -> None:  # no super().__init__: there is no body to render
         self.content = content
         self.status_code = 200
+        self.raw_headers = list(HEADERS)  # `headers` adds to these (e.g. A2A-Extensions)
         self.background = None
         self.send_timeout = send_timeout
         self.on_close = on_close
@@ -176,7 +179,7 @@ class EventStream(Response):
         else:
             watcher = asyncio.create_task(self._watch(receive))
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             if scope.get("method") != "HEAD" and self.why is None:  # else: ended (a drain)
                 # Written here, not in a coroutine of its own: one frame fewer held for the
                 # life of the stream (`make bench`, idle streams).

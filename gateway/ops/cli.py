@@ -21,7 +21,7 @@ from a2a_client import commands as client_commands
 from gateway.http import server
 from gateway.http.app import Gateway, create_app
 from gateway.http.auth import load_keys
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 from gateway.ops.config import ConfigError, load
 from gateway.ops.settings import Settings, parse_api_key
 
@@ -62,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port; 0 picks a free one (default 8000)")
     serve.add_argument(
+        "--grpc-port",
+        type=int,
+        help="also serve the A2A gRPC binding (lf.a2a.v1.A2AService) on this port of --host; "
+        "0 picks a free one (default: off)",
+    )
+    serve.add_argument(
+        "--grpc-cert-file", metavar="PATH", help="PEM certificate (chain): gRPC over TLS"
+    )
+    serve.add_argument("--grpc-key-file", metavar="PATH", help="PEM private key of it")
+    serve.add_argument(
         "--keepalive", type=float, help="seconds between SSE keep-alive comments (default 15)"
     )
     serve.add_argument(
@@ -81,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--card-max-age", type=int, help="Cache-Control max-age of Agent Cards (default 300)"
     )
+    serve.add_argument(
+        "--card-signing-key",
+        metavar="PATH",
+        help="PEM EC or RSA private key: every Agent Card served is signed (A2A 8.4); "
+        "needs --card-signing-kid",
+    )
+    serve.add_argument("--card-signing-kid", metavar="KID", help="the signing key's kid")
     serve.add_argument(
         "--card-override",
         dest="card_overrides",
@@ -172,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     per.add_argument("--burst", type=int, help="token bucket size (default 20)")
     per.add_argument("--max-streams", type=int, help="concurrent SSE streams (default 0)")
     per.add_argument("--max-tasks", type=int, help="concurrent running task turns (default 0)")
-    per.add_argument("--max-body-bytes", type=int, help="request body (default 1 MiB)")
+    per.add_argument("--max-body-bytes", type=int, help="request body (default 16 MiB)")
     per.add_argument("--body-timeout", type=float, help="seconds to send a body (default 10)")
     per.add_argument("--header-timeout", type=float, help="seconds for headers (default 10)")
     per.add_argument("--max-header-bytes", type=int, help="request head (default 64 KiB)")
@@ -206,6 +223,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         default=None,
         help="serve JSON-RPC only, without the HTTP+JSON/REST binding",
+    )
+    traces = serve.add_argument_group(
+        "tracing (OpenTelemetry; off unless set here, in the file or OTEL_*)"
+    )
+    traces.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="turn tracing on: send spans to this OTLP collector, e.g. http://127.0.0.1:4318 "
+        "(see docs/tracing.md)",
+    )
+    traces.add_argument(
+        "--otlp-protocol", choices=["http/protobuf", "grpc"], help="default http/protobuf"
+    )
+    traces.add_argument(
+        "--trace-sampling-ratio", type=float, metavar="RATIO", help="0..1 (default 1, every trace)"
     )
     client_commands.add_commands(commands)
     return parser
@@ -272,7 +304,15 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             for agent in agents:
                 if isinstance(agent, dict):
                     agent["deadline"] = args.deadline
-        for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers)):
+        listen = (
+            ("host", args.host),
+            ("port", args.port),
+            ("grpc_port", args.grpc_port),
+            ("grpc_cert_file", args.grpc_cert_file),
+            ("grpc_key_file", args.grpc_key_file),
+            ("workers", args.workers),
+        )
+        for key, value in listen:
             if value is not None:
                 _section(data, "listen")[key] = value
         if isinstance(data.get("store"), str):
@@ -345,6 +385,20 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
             data["allowed_hosts"] = list(args.allowed_hosts)
         if args.shutdown_grace is not None:
             data["shutdown_grace"] = args.shutdown_grace
+        signing = (("key_file", args.card_signing_key), ("kid", args.card_signing_kid))
+        for key, value in signing:
+            if value is not None:
+                _section(data, "card_signing")[key] = value
+        traces = (
+            ("endpoint", args.otlp_endpoint),
+            ("protocol", args.otlp_protocol),
+            ("sampling_ratio", args.trace_sampling_ratio),
+        )
+        for key, value in traces:
+            if value is not None:
+                _section(data, "tracing")[key] = value
+        if args.otlp_endpoint is not None:
+            _section(data, "tracing")["enabled"] = True
         if args.rest is not None:
             data["rest"] = args.rest
         if args.card_files or args.card_overrides:
@@ -401,7 +455,15 @@ async def serve(settings: Settings, log_level: str) -> None:
         log_level,
         http=server.limited_protocol(limits.max_header_bytes, limits.header_timeout),
     )
+    try:
+        grpc_address = await gateway.start_grpc()
+    except OSError as exc:
+        print(f"a2a-gateway: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(f"a2a-gateway listening on {server.url_of(sockets[0])}", flush=True)
+    if grpc_address is not None:
+        tls = " (TLS)" if settings.grpc_cert_file else ""
+        print(f"a2a-gateway gRPC on {grpc_address}{tls}", flush=True)
     if len(sockets) > 1:
         print(f"a2a-gateway metrics on {server.url_of(sockets[1])}/metrics", flush=True)
     await server.Server(config, gateway).serve(sockets=sockets)
@@ -419,6 +481,8 @@ def serve_workers(settings: Settings, log_level: str, argv: list[str]) -> None:
     there; streams end with the worker and clients resume on another one.)"""
     sock = server.listen(settings.host, settings.port)
     print(f"a2a-gateway listening on {server.url_of(sock)}", flush=True)
+    if settings.grpc_port is not None:  # every worker binds it (SO_REUSEPORT)
+        print(f"a2a-gateway gRPC on {settings.host}:{settings.grpc_port}", flush=True)
     os.environ[WORKER_ARGV] = json.dumps(argv)
     config = uvicorn_config(
         "gateway.ops.cli:worker_app", settings, log_level, factory=True, workers=settings.workers
@@ -463,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load(args.config, overrides=_overrides(args))
         if settings.auth.enabled:
             load_keys(settings.auth)  # fail now, with a message, on a bad key file
+        tracing.resolve(settings.tracing, os.environ)  # likewise on a bad OTEL_* protocol
     except ConfigError as exc:
         return _refuse(exc, args.config)
     except (ValueError, OSError) as exc:

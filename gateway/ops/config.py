@@ -39,8 +39,10 @@ from pydantic import (
 )
 
 from gateway.agents import forwarding
-from gateway.http.card import check_overrides
+from gateway.http.card import check_extended, check_overrides
+from gateway.http.signing import Signer
 from gateway.ops.settings import (
+    EXTENDED_CARD_NEEDS_AUTH,
     NAME_PATTERN,
     STORE_SCHEMES,
     WORKERS_NEED_A_STORE,
@@ -51,6 +53,7 @@ from gateway.ops.settings import (
     PrincipalLimits,
     Settings,
     TlsSpec,
+    TracingSettings,
     split_target,
 )
 
@@ -121,6 +124,7 @@ class AgentConfig(Section):
     connect_timeout: PositiveFloat = 2.0
     tls: TlsConfig | None = None
     card: dict[str, Any] = Field(default_factory=dict)
+    extended_card: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -143,6 +147,12 @@ class AgentConfig(Section):
         check_overrides(value)
         return value
 
+    @field_validator("extended_card")
+    @classmethod
+    def _extendable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_extended(value)
+        return value
+
     def to_spec(self) -> AgentSpec:
         tls = TlsSpec(**self.tls.model_dump()) if self.tls is not None else None
         return AgentSpec(
@@ -152,13 +162,23 @@ class AgentConfig(Section):
             connect_timeout=self.connect_timeout,
             tls=tls,
             card_overrides=self.card,
+            extended_card=self.extended_card,
         )
 
 
 class ListenConfig(Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    grpc_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    grpc_cert_file: ExistingFile | None = None
+    grpc_key_file: ExistingFile | None = None
     workers: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _grpc_tls(self) -> ListenConfig:
+        if (self.grpc_cert_file is None) != (self.grpc_key_file is None):
+            raise ValueError("grpc_cert_file and grpc_key_file go together (TLS needs both)")
+        return self
 
 
 class StoreConfig(Section):
@@ -260,6 +280,38 @@ class MetricsConfig(Section):
     port: Annotated[int, Field(ge=0, le=65535)] | None = None
 
 
+class CardSigningConfig(Section):
+    key_file: ExistingFile
+    kid: Annotated[str, Field(min_length=1)]
+
+    @field_validator("key_file")
+    @classmethod
+    def _loads(cls, value: str) -> str:
+        Signer(value, "check")  # refused here, naming the file, when it does not parse
+        return value
+
+
+class TracingConfig(Section):
+    """OpenTelemetry tracing; unset keys fall back to the `OTEL_*` variables (docs/tracing.md)."""
+
+    enabled: bool | None = None
+    endpoint: str | None = None
+    protocol: Literal["http/protobuf", "grpc"] | None = None
+    service_name: Annotated[str, Field(min_length=1)] | None = None
+    sampling_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} must be an http:// or https:// URL")
+        return value
+
+    def to_settings(self) -> TracingSettings:
+        return TracingSettings(**self.model_dump())
+
+
 class GatewayConfig(Section):
     agents: list[AgentConfig] = Field(min_length=1)
     default_agent: str | None = None
@@ -274,6 +326,8 @@ class GatewayConfig(Section):
     allowed_hosts: list[str] = Field(default_factory=list)
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
     store: StoreConfig = StoreConfig()
+    card_signing: CardSigningConfig | None = None
+    tracing: TracingConfig = TracingConfig()
     rest: bool = True
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
@@ -297,6 +351,17 @@ class GatewayConfig(Section):
             )
         if self.listen.workers > 1 and self.store.url == "memory":
             found.append(("listen.workers", WORKERS_NEED_A_STORE))
+        auth = self.auth.to_settings().enabled
+        for index, agent in enumerate(self.agents):
+            if agent.extended_card and not auth:
+                found.append((f"agents[{index}].extended_card", EXTENDED_CARD_NEEDS_AUTH))
+        if self.listen.workers > 1 and self.listen.grpc_port == 0:
+            found.append(
+                (
+                    "listen.grpc_port",
+                    "with several workers, give a fixed port (every worker binds it)",
+                )
+            )
         return found
 
     def to_settings(self) -> Settings:
@@ -310,6 +375,9 @@ class GatewayConfig(Section):
             forward_headers=tuple(dict.fromkeys(self.forward_headers)),
             host=self.listen.host,
             port=self.listen.port,
+            grpc_port=self.listen.grpc_port,
+            grpc_cert_file=self.listen.grpc_cert_file,
+            grpc_key_file=self.listen.grpc_key_file,
             auth=self.auth.to_settings(),
             per_principal=PrincipalLimits(**self.per_principal.model_dump()),
             metrics=self.metrics.mode,
@@ -322,6 +390,9 @@ class GatewayConfig(Section):
             store=self.store.url,
             store_prefix=self.store.prefix,
             lease=self.store.lease,
+            card_signing_key_file=self.card_signing.key_file if self.card_signing else None,
+            card_signing_kid=self.card_signing.kid if self.card_signing else "",
+            tracing=self.tracing.to_settings(),
             **flat,
         )
 

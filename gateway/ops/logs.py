@@ -2,6 +2,8 @@
 
 The context (request id, task id, agent, principal) is bound once per request in app.py;
 tasks started while handling a request (a turn's pump) inherit it, so their lines carry it too.
+With tracing on (ops/tracing.py) every line logged inside a span also carries the span's
+`trace_id` and `span_id` (32 and 16 hex digits, as OTLP backends show them).
 Nothing here logs tokens, API keys or message contents; callers pass ids and codes only.
 """
 
@@ -13,12 +15,36 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 import orjson
+from opentelemetry import trace
 
 CONTEXT = ("request_id", "task_id", "agent", "principal")
+TRACE = ("trace_id", "span_id")
 EXTRAS = ("method", "code", "duration_ms", "state", "status")
 _context: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("a2a_log_context", default=())
 """One variable for the whole context (not one per field): each task that inherits it, such as
 an open stream, then holds one small tuple instead of four context entries."""
+
+
+_traced = False
+
+
+def traced(on: bool) -> None:
+    """Whether lines look up the current span's ids (only while tracing is on)."""
+    global _traced
+    _traced = on
+
+
+def trace_ids() -> dict[str, str]:
+    """The current span's `trace_id` and `span_id`, or nothing outside a recorded span."""
+    if not _traced:
+        return {}
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return {}
+    return {
+        "trace_id": trace.format_trace_id(span_context.trace_id),
+        "span_id": trace.format_span_id(span_context.span_id),
+    }
 
 
 def bind(**values: str | None) -> None:
@@ -45,7 +71,8 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = current()
-        for name in CONTEXT:
+        context.update(trace_ids())
+        for name in (*CONTEXT, *TRACE):
             setattr(record, name, context.get(name))
         record.context = "".join(f" {k}={v}" for k, v in context.items())
         return True
@@ -61,7 +88,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for name in (*CONTEXT, *EXTRAS):
+        for name in (*CONTEXT, *TRACE, *EXTRAS):
             value = getattr(record, name, None)
             if value is not None:
                 line[name] = value

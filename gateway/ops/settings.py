@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.http.card import check_overrides
+from gateway.http.card import check_extended, check_overrides
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 HOSTNAME_PATTERN = re.compile(
@@ -27,6 +27,10 @@ STORE_SCHEMES = ("redis://", "rediss://", "unix://")
 WORKERS_NEED_A_STORE = (
     "more than one worker needs a shared store (store: redis://HOST:PORT/DB): with the memory "
     "store each worker would see only its own tasks"
+)
+EXTENDED_CARD_NEEDS_AUTH = (
+    "an extended card is served only to authenticated callers: configure auth (a JWT key or "
+    "API keys)"
 )
 
 
@@ -76,6 +80,7 @@ class AgentSpec:
     connect_timeout: float = 2.0
     tls: TlsSpec | None = None
     card_overrides: Mapping[str, Any] = field(default_factory=dict)
+    extended_card: Mapping[str, Any] = field(default_factory=dict)  # card.EXTENDABLE fields
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -94,6 +99,7 @@ class AgentSpec:
         object.__setattr__(self, "target", targets[0])
         try:
             check_overrides(self.card_overrides)
+            check_extended(self.extended_card)
         except ValueError as exc:
             raise ValueError(f"agent {self.name!r}: {exc}") from None
 
@@ -147,6 +153,31 @@ class PrincipalLimits:
     max_header_bytes: int = 64 * KiB
 
 
+TRACE_PROTOCOLS = ("http/protobuf", "grpc")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TracingSettings:
+    """OpenTelemetry tracing (docs/tracing.md). Each None means "as the standard `OTEL_*`
+    environment variables say, else the default": `enabled` None is on when an `endpoint` is
+    set or `OTEL_TRACES_EXPORTER` names `otlp`; `endpoint` None is `OTEL_EXPORTER_OTLP_(TRACES_)
+    ENDPOINT`; `service_name` None is `OTEL_SERVICE_NAME`, else `a2a-gateway`;
+    `sampling_ratio` None is `OTEL_TRACES_SAMPLER(_ARG)`, else every trace (parent-based)."""
+
+    enabled: bool | None = None
+    endpoint: str | None = None
+    protocol: str | None = None  # http/protobuf | grpc
+    service_name: str | None = None
+    sampling_ratio: float | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.protocol is not None and self.protocol not in TRACE_PROTOCOLS:
+            raise ValueError(f"tracing protocol must be one of {', '.join(TRACE_PROTOCOLS)}")
+        if self.sampling_ratio is not None and not 0 <= self.sampling_ratio <= 1:
+            raise ValueError("tracing sampling_ratio must be between 0 and 1")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything the app needs. `default_agent` (else the first agent) is served at the root.
@@ -180,8 +211,11 @@ class Settings:
     forward_headers: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
+    grpc_port: int | None = None  # the gRPC binding: off unless set (0 picks a free port)
+    grpc_cert_file: str | None = None  # PEM certificate chain: the gRPC port speaks TLS
+    grpc_key_file: str | None = None  # its PEM private key
     keepalive: float = 15.0
-    max_body_bytes: int = 1 * MiB
+    max_body_bytes: int = 16 * MiB  # a 12 MiB file in base64 (docs/use-cases.md)
     max_events_per_task: int = 10_000
     max_subscribers_per_task: int = 100
     finished_task_ttl: float = 3600.0
@@ -203,6 +237,9 @@ class Settings:
     store_prefix: str = "a2a:"
     lease: float = 10.0
     workers: int = 1
+    card_signing_key_file: str | None = None  # PEM EC or RSA private key: signed cards
+    card_signing_kid: str = ""  # the key's `kid` (protected header and JWKS)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @property
     def shared_store(self) -> bool:
@@ -223,6 +260,11 @@ class Settings:
             raise ValueError(f"store {self.store!r} is not 'memory' or a redis:// URL")
         if self.workers > 1 and not self.shared_store:
             raise ValueError(WORKERS_NEED_A_STORE)
+        for agent in self.agents:
+            if agent.extended_card and not self.auth.enabled:
+                raise ValueError(f"agent {agent.name!r}: {EXTENDED_CARD_NEEDS_AUTH}")
+        if self.card_signing_key_file is not None and not self.card_signing_kid:
+            raise ValueError("card_signing_kid is required with a card signing key")
         for name in ("max_events_per_task", "max_subscribers_per_task", "max_running_tasks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -61,6 +61,9 @@ class Scripted(pb_grpc.TaskServiceServicer):
             description="Test agent driven by its input",
             version="0.0.1",
             skills=[pb.Skill(id="script", name="Script", description="Runs a script")],
+            extensions=[  # SCRIPTED_EXTENSIONS: a JSON list of {uri, required, ...}
+                pb.Extension(**e) for e in json.loads(os.environ.get("SCRIPTED_EXTENSIONS", "[]"))
+            ],
         )
 
     async def Run(
@@ -123,7 +126,21 @@ async def hang(
 async def ask(
     request: pb.RunRequest, args: list[str], context: object
 ) -> AsyncIterator[pb.AgentEvent]:
+    """ask [DELAY_MS]: (with a delay: WORKING, the delay, then) INPUT_REQUIRED."""
+    if args:
+        yield status(WORKING, "thinking")
+        await asyncio.sleep(int(args[0]) / 1000)
     yield status(pb.TASK_STATE_INPUT_REQUIRED, "say more")
+
+
+async def extensions(
+    request: pb.RunRequest, args: list[str], context: object
+) -> AsyncIterator[pb.AgentEvent]:
+    """extensions: activates every requested extension; COMPLETED with the requested URIs
+    (JSON) as its text."""
+    event = status(COMPLETED, json.dumps(list(request.requested_extensions)))
+    event.activated_extensions.extend(request.requested_extensions)
+    yield event
 
 
 async def reject(
@@ -283,6 +300,7 @@ SCRIPTS: dict[str, Callable[..., AsyncIterator[pb.AgentEvent]]] = {
     "caller": echo_caller,
     "whoami": whoami,
     "headers": headers,
+    "extensions": extensions,
 }
 
 

@@ -2,11 +2,13 @@
 
     python tests/sdk03/driver.py URL stream TEXT
     python tests/sdk03/driver.py URL stream-cancel TEXT   (cancels after the 2nd event)
+    python tests/sdk03/driver.py URL stream-to TASK_ID    (a message naming that task)
     python tests/sdk03/driver.py URL get TASK_ID
     python tests/sdk03/driver.py URL resubscribe TASK_ID
 
 Prints one JSON line per thing the SDK handed back, as it arrives: {"event": ...},
-{"task": ...} or {"message": ...} (the SDK's pydantic objects dumped as v0.3 JSON), then
+{"task": ...}, {"message": ...} (the SDK's pydantic objects dumped as v0.3 JSON) or
+{"error": {code, message}} (a JSON-RPC error it raised), then
 {"wire": [[JSON-RPC method, A2A-Version header or null], ...]}. Not a pytest module, and not
 type-checked with the project (it imports a2a-sdk 0.3, the project has 1.x).
 """
@@ -21,6 +23,7 @@ from typing import Any
 
 import httpx
 from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
+from a2a.client.errors import A2AClientJSONRPCError
 from a2a.types import Message, Part, Role, TaskIdParams, TaskQueryParams, TextPart
 
 
@@ -40,31 +43,39 @@ async def main(url: str, command: str, arg: str) -> None:
     async with httpx.AsyncClient(timeout=20, event_hooks={"request": [record]}) as http:
         card = await A2ACardResolver(http, url).get_agent_card()
         client = ClientFactory(ClientConfig(streaming=True, httpx_client=http)).create(card)
-        if command in ("stream", "stream-cancel"):
-            message = Message(
-                message_id=str(uuid.uuid4()),
-                role=Role.user,
-                parts=[Part(root=TextPart(text=arg))],
-            )
-            seen = 0
-            async for item in client.send_message(message):
-                if isinstance(item, Message):
-                    emit("message", item)
-                    continue
-                task, update = item
-                emit("event", update if update is not None else task)
-                seen += 1
-                if command == "stream-cancel" and seen == 2:
-                    emit("task", await client.cancel_task(TaskIdParams(id=task.id)))
-        elif command == "get":
-            emit("task", await client.get_task(TaskQueryParams(id=arg)))
-        elif command == "resubscribe":
-            async for task, update in client.resubscribe(TaskIdParams(id=arg)):
-                emit("event", update if update is not None else task)
-        else:
-            raise SystemExit(f"unknown command {command!r}")
+        try:
+            await run(client, command, arg)
+        except A2AClientJSONRPCError as exc:  # what the SDK surfaces of a JSON-RPC error
+            emit("error", {"code": exc.error.code, "message": exc.error.message})
         await client.close()
     emit("wire", wire)
+
+
+async def run(client: Any, command: str, arg: str) -> None:
+    if command in ("stream", "stream-cancel", "stream-to"):
+        message = Message(
+            message_id=str(uuid.uuid4()),
+            role=Role.user,
+            parts=[Part(root=TextPart(text=arg))],
+            task_id=arg if command == "stream-to" else None,
+        )
+        seen = 0
+        async for item in client.send_message(message):
+            if isinstance(item, Message):
+                emit("message", item)
+                continue
+            task, update = item
+            emit("event", update if update is not None else task)
+            seen += 1
+            if command == "stream-cancel" and seen == 2:
+                emit("task", await client.cancel_task(TaskIdParams(id=task.id)))
+    elif command == "get":
+        emit("task", await client.get_task(TaskQueryParams(id=arg)))
+    elif command == "resubscribe":
+        async for task, update in client.resubscribe(TaskIdParams(id=arg)):
+            emit("event", update if update is not None else task)
+    else:
+        raise SystemExit(f"unknown command {command!r}")
 
 
 if __name__ == "__main__":

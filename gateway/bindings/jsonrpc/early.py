@@ -111,7 +111,15 @@ def stream_event(body: Json) -> Json:
 
 
 def _send(target: str) -> Route:
-    return Route(target, send_params, stream_event, WIRE, stream_event, task_hint=task_hint)
+    return Route(
+        target,
+        send_params,
+        stream_event,
+        WIRE,
+        stream_event,
+        task_hint=task_hint,
+        streaming=target == "SendStreamingMessage",
+    )
 
 
 ROUTES: dict[str, Route] = {

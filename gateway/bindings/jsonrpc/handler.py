@@ -5,12 +5,15 @@ by `A2A-Version`, see versions.py) and the browser events endpoint
 Parse the envelope, negotiate the version, translate params in (the version's `Route`), call
 the one method table through the dispatcher, translate the result out. Errors are JSON-RPC
 error objects with HTTP 200, except where HTTP itself refused the request (413, 408, 503
-while draining). Streams are SSE events whose `data:` is a JSON-RPC response with the
-request's id, `id:` the event's sequence number.
+while draining), and except v0.3 streaming methods, which answer every error inside an SSE
+stream (`error_stream`). Streams are SSE events whose `data:` is a JSON-RPC response with the
+request's id, `id:` the event's sequence number. `A2A-Extensions` in (extensions.parse) and
+out (the extensions the agent activated for the turn).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +22,12 @@ from starlette.responses import Response
 
 from gateway.bindings.jsonrpc import envelope as jsonrpc
 from gateway.bindings.jsonrpc import versions
-from gateway.core import error_table, errors, resume
+from gateway.core import error_table, errors, extensions, resume
 from gateway.core.events import Encoder, Event
 from gateway.core.methods import Call, EventStream
 from gateway.http import sse
 from gateway.http.pages import unknown_agent
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 
 if TYPE_CHECKING:
     from gateway.http.app import Gateway
@@ -86,6 +89,13 @@ async def rpc(gateway: Gateway, request: Request) -> Response:
     method = rpc_request.method
     logs.bind(task_id=task_id_of(rpc_request.params))
     caller = gateway.caller(request, principal, request_id)
+    in_stream = versions.streams_errors(method)
+
+    def refuse(exc: errors.A2AError) -> Response:
+        if in_stream:
+            return error_stream(rpc_request.id, exc)
+        return answer(rpc_request.id, exc)
+
     try:
         version = versions.negotiate(request.headers, request.query_params)
         route = versions.route(version, method)
@@ -99,18 +109,43 @@ async def rpc(gateway: Gateway, request: Request) -> Response:
             caller=caller,
             last_event_id=request.headers.get(resume.HEADER),
             task_hint=route.task_hint(rpc_request.params),
+            extensions=extensions.parse(request.headers.getlist(extensions.HEADER)),
         )
+        if route.target == "GetExtendedAgentCard":
+            base_url, agent_url = gateway.card_urls(request, upstream)
+            call = dataclasses.replace(call, base_url=base_url, agent_url=agent_url)
     except errors.A2AError as exc:
         gateway.dispatcher.finished(BINDING, method, exc.code, received)
-        return answer(rpc_request.id, exc)
+        return refuse(exc)
     try:
-        result = await gateway.dispatcher.call(route.target, call, binding=BINDING, label=method)
+        result = await gateway.dispatcher.call(
+            route.target, call, binding=BINDING, label=method, version=route.wire
+        )
     except errors.A2AError as exc:
-        return answer(rpc_request.id, exc)
+        return refuse(route.refine(exc))
     if isinstance(result, EventStream):
+        if route.turn_stream:
+            result.until_terminal = False
         framing = Framing(rpc_request.id, route.wire, route.adapt)
-        return gateway.stream_response(result, framing, method, received)
-    return Response(jsonrpc.result(rpc_request.id, route.result(result)), media_type=JSON)
+        response = gateway.stream_response(result, framing, method, received)
+    else:
+        body = jsonrpc.result(rpc_request.id, route.result(result))
+        response = Response(body, media_type=JSON)
+    if call.activated:
+        response.headers[extensions.HEADER] = extensions.header_value(call.activated)
+    return response
+
+
+def error_stream(request_id: jsonrpc.RequestId, exc: errors.A2AError) -> Response:
+    """A v0.3 streaming method's refusal: HTTP 200 `text/event-stream` with one event whose
+    data is the JSON-RPC error response, then the end of the stream (v0.3 3.3.1: the answer
+    to a streaming method is a stream of JSON-RPC responses; what the official 0.3 servers
+    send and the official 0.3 clients read)."""
+    return Response(
+        sse.data_frame(jsonrpc.error(request_id, exc)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def task_events(gateway: Gateway, request: Request) -> Response:
@@ -150,6 +185,14 @@ async def task_events(gateway: Gateway, request: Request) -> Response:
             return Response(status_code=204)
         return answer(None, exc, status)
     gateway.dispatcher.opened(result, principal)
+    parent = tracing.parent_of(call.caller.trace)
+    result.span = tracing.start_stream(
+        parent,
+        method="SubscribeToTask",
+        binding=BINDING,
+        task_id=result.task_id,
+        wire_name="GET events",
+    )
     return gateway.stream_response(result, Framing(None), "GET events", received)
 
 

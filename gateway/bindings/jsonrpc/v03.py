@@ -7,7 +7,8 @@ In: v0.3 `MessageSendParams` become v1.0 `SendMessageRequest` params. Parts carr
 (`text`, `file`, `data`); file parts are `{kind: "file", file: {bytes | uri, mimeType,
 name}}`; roles are `user` / `agent`; `configuration.blocking` (default true, as the v0.3 SDKs
 do) becomes `returnImmediately = not blocking`. A wrong `kind` or role is -32602 naming the
-field; other problems are left to the v1.0 validation, whose field names are the same.
+field, and so is a part without `kind` (the v0.3 schema requires it); other problems are
+left to the v1.0 validation, whose field names are the same.
 
 Out: every object gets its `kind` discriminator (`task`, `message`, `status-update`,
 `artifact-update`, parts `text` / `file` / `data`), states are lower-case kebab
@@ -22,6 +23,8 @@ however many v0.3 subscribers there are.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from gateway.bindings.jsonrpc.versions import V0_3, Route
@@ -50,12 +53,22 @@ def _kind(value: Json, expected: tuple[str, ...], path: str) -> str | None:
 # --- in ------------------------------------------------------------------------------------
 
 
+def _is_base64(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except binascii.Error:
+        return False
+    return True
+
+
 def part_in(part: Any, path: str) -> Any:
     if not isinstance(part, dict):
         return part  # the v1.0 validation names it
     kind = _kind(part, ("text", "file", "data"), path)
-    if kind is None:  # lenient: a part without `kind` is known by its content
-        kind = next((k for k in ("text", "file", "data") if k in part), None)
+    if kind is None:  # the v0.3 schema requires the discriminator on every part
+        raise _bad(f"{path}.kind", 'is required: "text", "file" or "data"')
     out: Json = {}
     if kind == "text":
         out["text"] = part.get("text")
@@ -68,6 +81,8 @@ def part_in(part: Any, path: str) -> Any:
         if ("bytes" in file) == ("uri" in file):
             raise _bad(f"{path}.file", "exactly one of bytes, uri must be set")
         if "bytes" in file:
+            if not _is_base64(file["bytes"]):  # named here: v1.0 would say `raw`
+                raise _bad(f"{path}.file.bytes", "must be base64-encoded bytes")
             out["raw"] = file["bytes"]
         else:
             out["url"] = file["uri"]
@@ -220,8 +235,15 @@ def stream_event(body: Json) -> Json:
     return out
 
 
+def _extended_refusal(error: errors.A2AError) -> errors.A2AError:
+    if error.code == errors.UNSUPPORTED_OPERATION:
+        return errors.extended_card_not_configured()
+    return error
+
+
 def _send(target: str) -> Route:
-    return Route(target, send_params, stream_event, V0_3, stream_event)
+    streaming = target == "SendStreamingMessage"
+    return Route(target, send_params, stream_event, V0_3, stream_event, streaming=streaming)
 
 
 ROUTES: dict[str, Route] = {
@@ -229,12 +251,16 @@ ROUTES: dict[str, Route] = {
     "message/stream": _send("SendStreamingMessage"),
     "tasks/get": Route("GetTask", result=task),
     "tasks/cancel": Route("CancelTask", result=task),
-    # The same subscribe code as SubscribeToTask (snapshot first, replay, terminal task errors).
-    "tasks/resubscribe": Route("SubscribeToTask", wire=V0_3, adapt=stream_event),
+    # The same subscribe code as SubscribeToTask (snapshot first, replay, terminal task errors),
+    # but it resumes a turn's stream (v0.3 7.9: "reconnect to an SSE stream ... from
+    # message/stream"), so it ends where that stream ends: at `final: true` (docs/spec.md).
+    "tasks/resubscribe": Route(
+        "SubscribeToTask", wire=V0_3, adapt=stream_event, streaming=True, turn_stream=True
+    ),
     "tasks/pushNotificationConfig/set": Route("CreateTaskPushNotificationConfig"),
     "tasks/pushNotificationConfig/get": Route("GetTaskPushNotificationConfig"),
     "tasks/pushNotificationConfig/list": Route("ListTaskPushNotificationConfigs"),
     "tasks/pushNotificationConfig/delete": Route("DeleteTaskPushNotificationConfig"),
-    # v0.3 has no capability error for it (section 7.10): -32007 is its only answer.
-    "agent/getAuthenticatedExtendedCard": Route(None, error=errors.extended_card_not_configured),
+    # v0.3 has no capability error for it (section 7.10): -32007 is its only refusal.
+    "agent/getAuthenticatedExtendedCard": Route("GetExtendedAgentCard", refine=_extended_refusal),
 }

@@ -54,6 +54,10 @@ def _no_hint(value: Json) -> str | None:
     return None
 
 
+def _same_error(error: errors.A2AError) -> errors.A2AError:
+    return error
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """One method name of one version, mapped onto a v1.0 method.
@@ -63,6 +67,12 @@ class Route:
     JSON result out, and `wire` + `adapt` encode each stream event (once per event and wire
     format, see events.py). `task_hint` picks a client-proposed task id out of the params
     (early A2A's `id`: see early.py).
+
+    `streaming` marks a v0.3 streaming method: it answers every error, even one refused before
+    any event, inside an SSE stream (v0.3 3.3.1 / 7: the response IS a stream of JSON-RPC
+    responses); v1.0 keeps plain JSON errors, which its clients read. `turn_stream` makes a
+    subscription end at the end of the turn (v0.3 `tasks/resubscribe`), not at a terminal state.
+    `refine` turns a v1.0 method's error into the version's own (v0.3's extended card).
     """
 
     target: str | None
@@ -72,6 +82,9 @@ class Route:
     adapt: Encoder | None = None
     error: Callable[[], errors.A2AError] | None = None
     task_hint: Callable[[Json], str | None] = _no_hint
+    streaming: bool = False
+    turn_stream: bool = False
+    refine: Callable[[errors.A2AError], errors.A2AError] = _same_error
 
 
 V1_METHODS = (
@@ -119,3 +132,13 @@ def route(version: str, method: str) -> Route:
         if other != version and method in table:
             raise errors.method_of_other_version(method, belongs_to=other, requested=version)
     raise errors.method_not_found(method)
+
+
+def streams_errors(method: str) -> bool:
+    """True for a v0.3 streaming method name (`message/stream`, `tasks/resubscribe`, early
+    `tasks/sendSubscribe`): its errors go inside an SSE stream, whatever `A2A-Version` said,
+    since the method name tells which reader the client runs."""
+    if not _TABLES:
+        _TABLES.update(tables())
+    found = _TABLES[V0_3].get(method)
+    return found is not None and found.streaming

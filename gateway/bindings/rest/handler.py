@@ -12,10 +12,12 @@ Out: the method's result as ProtoJSON, the same bytes as the JSON-RPC `result`, 
 SSE: `id:` the event's sequence number (as on JSON-RPC, so `Last-Event-ID` resumes across
 bindings) and `data:` the StreamResponse; an error after the stream has started is one
 last `event: error` whose data is the error body (what the official SDKs read).
+`A2A-Extensions` in and out as on JSON-RPC (core/extensions.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +28,7 @@ from starlette.responses import Response
 from gateway.bindings.jsonrpc import versions
 from gateway.bindings.rest import query, status
 from gateway.bindings.rest.routes import Operation
-from gateway.core import error_table, errors, resume
+from gateway.core import error_table, errors, extensions, resume
 from gateway.core.events import Event
 from gateway.core.methods import Call, EventStream
 from gateway.http import sse
@@ -116,6 +118,7 @@ async def handle(gateway: Gateway, operation: Operation, request: Request) -> Re
     try:
         version(request)
         params = await read_params(gateway, request, operation)
+        asked = extensions.parse(request.headers.getlist(extensions.HEADER))
     except errors.A2AError as exc:
         gateway.dispatcher.finished(BINDING, operation.method, exc.code, received)
         return answer(request, exc)
@@ -128,11 +131,20 @@ async def handle(gateway: Gateway, operation: Operation, request: Request) -> Re
         upstream=upstream,
         caller=gateway.caller(request, principal, request_id),
         last_event_id=request.headers.get(resume.HEADER),
+        extensions=asked,
     )
+    if operation.method == "GetExtendedAgentCard":
+        base_url, agent_url = gateway.card_urls(request, upstream)
+        call = dataclasses.replace(call, base_url=base_url, agent_url=agent_url)
     try:
         result = await gateway.dispatcher.call(operation.method, call, binding=BINDING)
     except errors.A2AError as exc:
         return answer(request, exc)
+    response: Response
     if isinstance(result, EventStream):
-        return gateway.stream_response(result, Framing(), operation.method, received)
-    return Response(orjson.dumps(result), media_type=status.media_type(request.headers))
+        response = gateway.stream_response(result, Framing(), operation.method, received)
+    else:
+        response = Response(orjson.dumps(result), media_type=status.media_type(request.headers))
+    if call.activated:
+        response.headers[extensions.HEADER] = extensions.header_value(call.activated)
+    return response

@@ -59,6 +59,9 @@ async function loadApiKeyHeader(target) {
   target.apiKeyHeader = null;
   try {
     const card = await (await fetch(target.cardUrl)).json();
+    target.inputModes = [
+      ...new Set([...(card.defaultInputModes || []), ...(card.skills || []).flatMap((s) => s.inputModes || [])]),
+    ];
     for (const scheme of Object.values(card.securitySchemes || {})) {
       if (scheme.apiKeySecurityScheme) target.apiKeyHeader = scheme.apiKeySecurityScheme.name;
     }
@@ -122,7 +125,8 @@ function selectAgent(name) {
   if (!agent) return false;
   $("agent").value = agent.name;
   $("agent-description").textContent = agent.description || `Agent ${agent.name}`;
-  loadApiKeyHeader(agent);
+  const chosen = agent;
+  loadApiKeyHeader(agent).then(() => chosen === agent && a2aFiles.accept(chosen.inputModes));
   return true;
 }
 
@@ -170,7 +174,7 @@ async function openTask(id) {
   setState("submitted");
   let task;
   try {
-    task = await rpc("GetTask", { id });
+    task = await rpc("GetTask", { id, historyLength: 0 });
   } catch (error) {
     if (error.code === -32001) return showNotFound(id);
     return showFailure(error.message);
@@ -279,6 +283,7 @@ function applyArtifact(update) {
   } else {
     entry.pre.textContent += textOf(artifact.parts);
   }
+  a2aFiles.render(entry, artifact, Boolean(update.append), update.metadata);
   entry.section.dataset.streaming = update.lastChunk ? "false" : "true";
 }
 
@@ -340,7 +345,7 @@ function follow() {
     }
     // Closed for good (an HTTP error such as 404 or 410): show what the task says now.
     setConn("idle");
-    rpc("GetTask", { id: current.id })
+    rpc("GetTask", { id: current.id, historyLength: 0 })
       .then((task) => view === current && applyTask(task))
       .catch((error) => {
         if (view !== current) return;
@@ -352,8 +357,9 @@ function follow() {
 
 // --- actions ------------------------------------------------------------------------
 
-function userMessage(text, taskId) {
-  const message = { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ text }] };
+function userMessage(text, taskId, files = []) {
+  const parts = text || !files.length ? [{ text }, ...files] : files;
+  const message = { messageId: crypto.randomUUID(), role: "ROLE_USER", parts };
   if (taskId) message.taskId = taskId;
   return message;
 }
@@ -361,14 +367,19 @@ function userMessage(text, taskId) {
 async function send(event) {
   event.preventDefault();
   const text = $("text").value;
-  if (!text.trim()) return;
+  const files = a2aFiles.parts();
+  if (!text.trim() && !files.length) {
+    $("send-error").textContent = "Write a message or attach a file.";
+    return;
+  }
   $("send").disabled = true;
   $("send-error").textContent = "";
   try {
     const result = await rpc("SendMessage", {
-      message: userMessage(text),
-      configuration: { returnImmediately: true },
+      message: userMessage(text.trim() ? text : "", null, files),
+      configuration: { returnImmediately: true, historyLength: 0 }, // not the files back
     });
+    a2aFiles.clear();
     if (result.message) {
       newView(null);
       writeHash(null);
@@ -380,6 +391,9 @@ async function send(event) {
     }
     newView(result.task.id);
     applyTask(result.task);
+    // A new task's first event (id 1) is this Task, submitted: follow from there, so every
+    // later event shows (page by page progress too), not just the state once subscribed.
+    if (view.state === "submitted" && !(result.task.artifacts || []).length) view.lastId = 1;
     follow();
     loadRecent();
   } catch (error) {
@@ -445,7 +459,8 @@ async function loadRecent() {
     const what = document.createElement("span");
     what.className = "what";
     const first = (task.history || []).find((m) => m.role === "ROLE_USER");
-    what.textContent = textOf(first && first.parts) || task.id;
+    const named = ((first && first.parts) || []).map((p) => p.filename).filter(Boolean).join(", ");
+    what.textContent = textOf(first && first.parts) || named || task.id;
     const badge = document.createElement("span");
     const state = stateName(task.status && task.status.state);
     badge.className = "badge";
