@@ -5,6 +5,7 @@ its CPU time and memory from /proc, stop it. `start_redis` starts a private redi
 from __future__ import annotations
 
 import os
+import random
 import re
 import resource
 import shutil
@@ -67,7 +68,17 @@ class Server:
         return self.popen.pid
 
     def cpu(self) -> float:
-        return cpu_seconds(self.pid)
+        """CPU seconds of the process and of its live descendants (`--workers` children)."""
+        total, pending = 0.0, [self.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                total += cpu_seconds(pid)
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except (OSError, IndexError, ValueError):
+                continue
+            pending += [int(c) for c in children]
+        return total
 
     def rss(self) -> int:
         return rss_bytes(self.pid)
@@ -136,13 +147,65 @@ def redis_ping(port: int) -> bool:
         return False
 
 
-def start_redis(binary: str, *, timeout: float = 10.0) -> Server:
+def cluster_port() -> int:
+    """A free port P with P + 10000 (a cluster node's bus port) free too, P <= 55535."""
+    for _ in range(200):
+        port = random.randrange(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free pair of ports for a cluster node")
+
+
+def start_cluster(binary: str, primaries: int = 3, *, timeout: float = 30.0) -> list[Server]:
+    """A private Redis Cluster of `primaries` nodes (named cluster1...), joined with
+    `redis-cli --cluster create`; the first node's address is the URL gateways are given."""
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        raise RuntimeError("redis-cli is not installed")
+    nodes: list[Server] = []
+    try:
+        for index in range(primaries):
+            nodes.append(start_redis(binary, name=f"cluster{index + 1}", cluster=True))
+        ports = [n.address.rsplit(":", 1)[1].split("/")[0] for n in nodes]
+        args = [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-yes"]
+        done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout[-1000:]!r}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = [
+                subprocess.run(
+                    [cli, "-p", p, "cluster", "info"], capture_output=True, timeout=5, check=False
+                ).stdout
+                for p in ports
+            ]
+            if all(b"cluster_state:ok" in s for s in states):
+                for node in nodes:
+                    node.address = node.address.removesuffix("/0")
+                return nodes
+            time.sleep(0.05)
+        raise RuntimeError(f"the cluster was not ok within {timeout}s")
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+
+
+def start_redis(
+    binary: str, *, timeout: float = 10.0, name: str = "redis", cluster: bool = False
+) -> Server:
     """A private redis-server on a free port of 127.0.0.1 (no RDB, no AOF, its own temp dir);
-    its address is its redis:// URL. Tries three ports (one can be taken before it binds)."""
+    its address is its redis:// URL. Tries three ports (one can be taken before it binds).
+    `cluster`: a node with `--cluster-enabled yes`, not yet part of a cluster."""
     last = ""
     for _ in range(3):
         workdir = Path(tempfile.mkdtemp(prefix="a2a-bench-redis-"))
-        port = free_port()
+        port = cluster_port() if cluster else free_port()
         log = workdir / "redis.log"
         args = [
             binary,
@@ -153,13 +216,15 @@ def start_redis(binary: str, *, timeout: float = 10.0) -> Server:
             "--appendonly", "no",
             "--protected-mode", "no",
         ]  # fmt: skip
+        if cluster:
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
         try:
             with log.open("wb") as out:
                 popen = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
         except OSError:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
-        server = Server("redis", popen, log, f"redis://127.0.0.1:{port}/0", workdir)
+        server = Server(name, popen, log, f"redis://127.0.0.1:{port}/0", workdir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and popen.poll() is None:
             if redis_ping(port):

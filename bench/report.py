@@ -9,7 +9,13 @@ from typing import Any
 from bench import tracing
 
 SYSTEMS = ("direct", "gateway", "sdk")
-REDIS_SYSTEMS = ("gateway_redis", "gateway_redis_x2")
+REDIS_SYSTEMS = (
+    "gateway_redis",
+    "gateway_redis_x2",
+    "gateway_redis_w2",
+    "gateway_cluster",
+    "gateway_cluster_x2",
+)
 SHARING = ("gateway", *REDIS_SYSTEMS)  # the columns of the cost-of-sharing table
 REST = "gateway_rest"  # the gateway over its REST binding (the bindings table)
 GRPC = "gateway_grpc"  # the gateway over its gRPC binding (the bindings table)
@@ -138,13 +144,27 @@ def sharing(results: dict[str, Any]) -> list[str]:
                 _num(_get(m, "idle", "gateway", "kb_per_stream"), 1),
                 _cpu(m, "idle", "gateway_redis", "kb_per_stream"),
                 "n/a",
+                "n/a",
+                "n/a",
+                "n/a",
                 "",
             )
         )
-    header = ("", "gateway (memory)", "gateway+redis", "gateway+redis x2", "redis / x2 vs memory")
+    header = (
+        "",
+        "gateway (memory)",
+        "gateway+redis",
+        "gateway+redis x2",
+        "gateway+redis --workers 2",
+        "gateway+cluster",
+        "gateway+cluster x2",
+        "each vs memory",
+    )
     return [
         *lines,
         *_table(header, rows),
+        "",
+        *_table(("issue 16 target (gateway+redis, one replica)", "measured", "status"), targets(m)),
         "",
         "gateway+redis: one replica with `--store redis://` on a private redis-server "
         "(no persistence) on this machine. gateway+redis x2: two replicas on that Redis with "
@@ -152,8 +172,73 @@ def sharing(results: dict[str, Any]) -> list[str]:
         "the first, and a fan-out's task runs on the first while its subscribers alternate "
         "(half read it from the other replica, through Redis). CPU is the gateway processes' "
         "(both replicas summed) + redis-server's. Idle streams are measured for one replica "
-        "only (x2 n/a: each replica holds its own streams alike).",
+        "only (x2 n/a: each replica holds its own streams alike). gateway+redis --workers 2: "
+        "one gateway with two worker processes on one port, on that Redis (CPU: both "
+        "workers and their supervisor). gateway+cluster (x2): the "
+        "same on a private 3-primary Redis Cluster (`--store-cluster`), CPU of its 3 nodes "
+        "summed.",
     ]
+
+
+def targets(m: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Where the Redis store stands against issue 16's targets, as ratios of one run."""
+    rows: list[tuple[str, ...]] = []
+    for workload, least in (("long", 0.5), ("many", 0.6)):
+        ratio = _div(
+            _get(m, workload, "gateway_redis", "events_per_s"),
+            _get(m, workload, "gateway", "events_per_s"),
+        )
+        rows.append(
+            (
+                f"{workload}: events/s >= {least}x the memory store's",
+                _ratio(ratio),
+                _status(None if ratio is None else ratio >= least),
+            )
+        )
+    for workload in ("long", "many"):
+        cpu = _get(m, workload, "gateway_redis", "redis_cpu_us_per_event")
+        rows.append(
+            (
+                f"{workload}: redis-server CPU <= 50 us/event",
+                _num(cpu, 1),
+                _status(None if cpu is None else cpu <= 50),
+            )
+        )
+    base, redis = (
+        _get(m, "latency", "gateway", "p99_ms"),
+        _get(m, "latency", "gateway_redis", "p99_ms"),
+    )
+    added = None if base is None or redis is None else redis - base
+    rows.append(
+        (
+            "latency p99 added <= +3 ms",
+            "n/a" if added is None else f"{added:+.2f} ms",
+            _status(None if added is None else added <= 3),
+        )
+    )
+    ratio = _div(
+        _get(m, "many", "gateway_redis_w2", "events_per_s"),
+        _get(m, "many", "gateway", "events_per_s"),
+    )
+    rows.append(
+        (
+            "many: --workers 2 on Redis > one memory-store process",
+            _ratio(ratio),
+            _status(None if ratio is None else ratio > 1),
+        )
+    )
+    return rows
+
+
+def failed(results: dict[str, Any]) -> list[str]:
+    """The cells that failed (the run went on without them), with their reasons."""
+    failures = results.get("failures") or []
+    if not failures:
+        return []
+    lines = ["", "Failed cells (not in the medians above):", ""]
+    for f in failures:
+        lines.append(f"- run {f.get('run', '?')}, {f['workload']} on {f['system']}: {f['reason']}")
+    return lines
 
 
 def bindings(results: dict[str, Any]) -> list[str]:
@@ -376,6 +461,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = _table(header, rows)
     lines += bindings(results)
     lines += sharing(results)
+    lines += failed(results)
     lines += tracing.markdown(results)
     lines += [
         "",

@@ -48,7 +48,15 @@ import orjson
 
 from bench import finished as finished_memory
 from bench import report
-from bench.procs import ROOT, Server, raise_nofile, redis_binary, start, start_redis
+from bench.procs import (
+    ROOT,
+    Server,
+    raise_nofile,
+    redis_binary,
+    start,
+    start_cluster,
+    start_redis,
+)
 from bench.tracing import tracing_cost
 from bench.workload import Spec
 
@@ -107,6 +115,8 @@ def start_gateway(
     prefix: str = "",
     running: int = 1000,
     grpc: bool = False,
+    cluster: bool = False,
+    workers: int = 1,
 ) -> Server:
     """`running`: task turns at once (the default limit, 1000, unless idle needs more);
     `grpc`: with the gRPC binding on a free port too (see `grpc_address`)."""
@@ -118,6 +128,10 @@ def start_gateway(
     args += ["--max-subscribers-per-task", str(max(100, running))]
     if store is not None:
         args += ["--store", store.address, "--store-prefix", prefix]
+        if cluster:
+            args.append("--store-cluster")
+        if workers > 1:
+            args += ["--workers", str(workers)]
     server = start(name, args, GATEWAY_LINE)
     server.address += "/"
     return server
@@ -209,7 +223,7 @@ class Target:
     kind: str  # client kind: grpc (the agent), sse (JSON-RPC), rest or a2a-grpc (gRPC binding)
     url: str  # sse: the replicas' URLs, comma-separated (the client spreads streams)
     servers: tuple[str, ...]  # its server processes (not the agent, not redis-server)
-    redis: bool = False  # it uses the bench's redis-server
+    redis: tuple[str, ...] = ()  # the store processes it uses (redis-server, cluster nodes)
 
 
 def cpu_of(servers: list[Server]) -> dict[str, float]:
@@ -238,6 +252,8 @@ class Bench:
         self.sizes = sizes
         self.servers: list[Server] = []
         self.targets: dict[str, Target] = {}
+        self.failures: list[dict[str, str]] = []
+        self.skipped: list[str] = []
         max_events = max(sizes.long, 10_000) + 10
         try:
             self.agent = self.started(start_agent())
@@ -265,20 +281,79 @@ class Bench:
                     )
                 ]
                 self.targets["gateway_redis"] = Target(
-                    "sse", replicas[0].address, (replicas[0].name,), redis=True
+                    "sse", replicas[0].address, (replicas[0].name,), redis=("redis",)
                 )
                 self.targets["gateway_redis_x2"] = Target(
                     "sse",
                     ",".join(r.address for r in replicas[1:]),
                     tuple(r.name for r in replicas[1:]),
-                    redis=True,
+                    redis=("redis",),
                 )
+                workers = self.started(
+                    start_gateway(
+                        self.agent,
+                        max_events,
+                        name="gateway_redis_w2",
+                        store=store,
+                        prefix="bench5:",
+                        workers=2,
+                    )
+                )
+                self.targets["gateway_redis_w2"] = Target(
+                    "sse", workers.address, (workers.name,), redis=("redis",)
+                )
+                self.add_cluster(redis, max_events)
             warm = Spec(events=20, size=sizes.size)
             for target in self.targets.values():
                 run_clients(target.kind, "stream", target.url, 2, warm)
         except BaseException:
             self.close()
             raise
+
+    def add_cluster(self, redis: str, max_events: int) -> None:
+        """The gateway on a private 3-primary Redis Cluster, one replica and two (skipped, and
+        said so, when a cluster cannot be made here)."""
+        try:
+            nodes = [self.started(n) for n in start_cluster(redis)]
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            self.skipped.append(f"cluster systems: {str(exc)[:200]}")
+            print(f"cluster systems skipped: {exc}", file=sys.stderr, flush=True)
+            return
+        names = tuple(n.name for n in nodes)
+        replicas = [
+            self.started(
+                start_gateway(
+                    self.agent, max_events, name=name, store=nodes[0], prefix=prefix, cluster=True
+                )
+            )
+            for name, prefix in (
+                ("gateway_cluster", "bench3:"),
+                ("gateway_cluster_a", "bench4:"),
+                ("gateway_cluster_b", "bench4:"),
+            )
+        ]
+        self.targets["gateway_cluster"] = Target(
+            "sse", replicas[0].address, (replicas[0].name,), redis=names
+        )
+        self.targets["gateway_cluster_x2"] = Target(
+            "sse",
+            ",".join(r.address for r in replicas[1:]),
+            tuple(r.name for r in replicas[1:]),
+            redis=names,
+        )
+
+    def cell(
+        self, workload: str, system: str, work: Callable[[], dict[str, float]]
+    ) -> dict[str, float] | None:
+        """One system's measurement of a workload; a failure (a stream that ended early, a
+        client that timed out) is recorded with its reason and the run goes on."""
+        try:
+            return work()
+        except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
+            reason = " ".join(str(exc).split())[:500]
+            self.failures.append({"workload": workload, "system": system, "reason": reason})
+            print(f"  FAILED {workload} on {system}: {reason}", file=sys.stderr, flush=True)
+            return None
 
     def started(self, server: Server) -> Server:
         self.servers.append(server)
@@ -294,7 +369,7 @@ class Bench:
         """`key`: the system's server CPU per unit of `count`, in us, and redis-server's."""
         out = {key: sum(cpu[name] for name in target.servers) * 1e6 / count}
         if target.redis:
-            out[f"redis_{key}"] = cpu["redis"] * 1e6 / count
+            out[f"redis_{key}"] = sum(cpu[name] for name in target.redis) * 1e6 / count
         return out
 
     def throughput(
@@ -311,18 +386,24 @@ class Bench:
             if systems is not None and system not in systems:
                 continue
             spec = Spec(events=events.get(system, events["gateway"]), size=self.sizes.size)
-            result, cpu = measured(
-                self.servers,
-                functools.partial(
-                    run_clients, target.kind, mode, target.url, streams, spec, procs=procs
-                ),
-            )
-            out[system] = {
-                "events_per_s": rate(result),
-                "events": result["events"],
-                **self.cpu_us(target, cpu, result["events"], "cpu_us_per_event"),
-                "agent_cpu_us_per_event": cpu["agent"] * 1e6 / result["events"],
-            }
+
+            def work(target: Target = target, spec: Spec = spec) -> dict[str, float]:
+                result, cpu = measured(
+                    self.servers,
+                    functools.partial(
+                        run_clients, target.kind, mode, target.url, streams, spec, procs=procs
+                    ),
+                )
+                return {
+                    "events_per_s": rate(result),
+                    "events": result["events"],
+                    **self.cpu_us(target, cpu, result["events"], "cpu_us_per_event"),
+                    "agent_cpu_us_per_event": cpu["agent"] * 1e6 / result["events"],
+                }
+
+            found = self.cell(f"{mode} x{streams}", system, work)
+            if found is not None:
+                out[system] = found
         return out
 
     def long(self) -> dict[str, dict[str, float]]:
@@ -349,28 +430,41 @@ class Bench:
                 continue
             events = s.sdk_fanout_events if system == "sdk" else s.fanout_events
             spec = Spec(events=events, size=s.size, delay=s.fanout_delay)
-            result, cpu = measured(
-                self.servers,
-                functools.partial(
-                    run_clients, target.kind, "fanout", target.url, s.subscribers, spec
-                ),
-            )
-            window = result["end"] - result["first_chunk"]
-            out[system] = {
-                "deliveries_per_s": events * s.subscribers / window,
-                "events": result["events"],
-                "late_subscribers": result["late"],
-                **self.cpu_us(target, cpu, result["events"], "cpu_us_per_delivery"),
-            }
+
+            def work(
+                target: Target = target, spec: Spec = spec, n: int = events
+            ) -> dict[str, float]:
+                result, cpu = measured(
+                    self.servers,
+                    functools.partial(
+                        run_clients, target.kind, "fanout", target.url, s.subscribers, spec
+                    ),
+                )
+                window = result["end"] - result["first_chunk"]
+                return {
+                    "deliveries_per_s": n * s.subscribers / window,
+                    "events": result["events"],
+                    "late_subscribers": result["late"],
+                    **self.cpu_us(target, cpu, result["events"], "cpu_us_per_delivery"),
+                }
+
+            found = self.cell("fanout", system, work)
+            if found is not None:
+                out[system] = found
         return out
 
     def ttfe(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
         spec = Spec(events=1, size=self.sizes.size)
         for system, target in self.targets.items():
-            result = run_clients(target.kind, "serial", target.url, self.sizes.ttfe, spec)
-            times = sorted(result["ttfe"])
-            out[system] = {"ttfe_ms_p50": statistics.median(times) * 1e3}
+
+            def work(target: Target = target) -> dict[str, float]:
+                result = run_clients(target.kind, "serial", target.url, self.sizes.ttfe, spec)
+                return {"ttfe_ms_p50": statistics.median(sorted(result["ttfe"])) * 1e3}
+
+            found = self.cell("ttfe", system, work)
+            if found is not None:
+                out[system] = found
         return out
 
     def latency(self) -> dict[str, dict[str, float]]:
@@ -378,15 +472,21 @@ class Bench:
         spec = Spec(events=s.paced_events, size=s.size, rate=s.paced_rate)
         out: dict[str, dict[str, float]] = {}
         for system, target in self.targets.items():
-            result = run_clients(
-                target.kind, "stream", target.url, s.paced_streams, spec, latency=True
-            )
-            values = sorted(result["latencies_ns"])
-            out[system] = {
-                "p50_ms": percentile(values, 50) / 1e6,
-                "p99_ms": percentile(values, 99) / 1e6,
-                "samples": len(values),
-            }
+
+            def work(target: Target = target) -> dict[str, float]:
+                result = run_clients(
+                    target.kind, "stream", target.url, s.paced_streams, spec, latency=True
+                )
+                values = sorted(result["latencies_ns"])
+                return {
+                    "p50_ms": percentile(values, 50) / 1e6,
+                    "p99_ms": percentile(values, 99) / 1e6,
+                    "samples": len(values),
+                }
+
+            found = self.cell("latency", system, work)
+            if found is not None:
+                out[system] = found
         return out
 
 
@@ -564,11 +664,14 @@ def machine() -> dict[str, Any]:
 
 
 def medians(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per system and metric, the median over the runs that measured it (a failed cell is
+    missing from its run)."""
     out: dict[str, dict[str, float]] = {}
-    for system in runs[0]:
+    for system in dict.fromkeys(s for run in runs for s in run):
+        cells = [run[system] for run in runs if system in run]
         out[system] = {
-            metric: statistics.median(run[system][metric] for run in runs)
-            for metric in runs[0][system]
+            metric: statistics.median(cell[metric] for cell in cells if metric in cell)
+            for metric in cells[0]
         }
     return out
 
@@ -609,6 +712,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Redis systems skipped: {skipped}", file=sys.stderr, flush=True)
     started = time.monotonic()
     runs: dict[str, list[dict[str, dict[str, float]]]] = {w: [] for w in only}
+    failures: list[dict[str, str]] = []
+    systems: list[str] = []
     for index in range(args.runs):
         print(f"run {index + 1}/{args.runs}", file=sys.stderr, flush=True)
         shared = [w for w in only if w not in ALONE]
@@ -620,6 +725,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {workload}: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
         finally:
             if bench is not None:
+                failures += [{**f, "run": str(index + 1)} for f in bench.failures]
+                systems = [s for s in bench.targets if s in report.REDIS_SYSTEMS]
+                skipped = "; ".join(filter(None, [skipped, *bench.skipped]))
                 bench.close()
         if "idle" in only:
             began = time.monotonic()
@@ -637,7 +745,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "sizes": sizes.as_dict(),
         "runs": args.runs,
-        "redis": {"systems": list(report.REDIS_SYSTEMS) if redis else [], "skipped": skipped},
+        "redis": {"systems": systems if redis else [], "skipped": skipped},
+        "failures": failures,
         "seconds": time.monotonic() - started,
         "median": {w: medians(r) for w, r in runs.items()},
         "all_runs": runs,

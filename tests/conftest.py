@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.redis_server import RedisServer, start_redis
+from tests.redis_server import RedisCluster, RedisServer, start_cluster, start_redis
 from tests.servers import Process, remove_logs, start_agent, start_gateway
 
 SECRET = b"test-secret-0123456789abcdef-0123456789"
@@ -87,11 +87,23 @@ def redis_server() -> Iterator[RedisServer]:
     server.close()
 
 
-class Backend:
-    """A store backend for gateway processes: `memory`, or `redis` on the private server with
-    a key prefix of its own per gateway group (so groups of replicas never see each other)."""
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A private 3-primary Redis Cluster for the whole session (tests isolate by key prefix)."""
+    try:
+        cluster = start_cluster()
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.close()
 
-    def __init__(self, name: str, redis: RedisServer | None) -> None:
+
+class Backend:
+    """A store backend for gateway processes: `memory`, `redis` on the private server or
+    `cluster` on the private Redis Cluster, with a key prefix of its own per gateway group
+    (so groups of replicas never see each other)."""
+
+    def __init__(self, name: str, redis: RedisServer | RedisCluster | None) -> None:
         self.name = name
         self.redis = redis
         self.started: list[Process] = []
@@ -103,7 +115,8 @@ class Backend:
         if self.redis is None:
             return []
         prefix = prefix or f"test-{uuid.uuid4().hex[:8]}:"
-        return ["--store", self.redis.url, "--store-prefix", prefix]
+        cluster = ["--store-cluster"] if isinstance(self.redis, RedisCluster) else []
+        return ["--store", self.redis.url, "--store-prefix", prefix, *cluster]
 
     def gateway(self, agent: Process, *extra: str, prefix: str | None = None) -> Process:
         process = start_gateway(
@@ -118,9 +131,13 @@ class Backend:
         self.started.clear()
 
 
-@pytest.fixture(scope="session", params=["memory", "redis"])
+SERVERS = {"redis": "redis_server", "cluster": "redis_cluster"}
+
+
+@pytest.fixture(scope="session", params=["memory", "redis", "cluster"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    redis = request.getfixturevalue("redis_server") if request.param == "redis" else None
+    server = SERVERS.get(request.param)
+    redis = request.getfixturevalue(server) if server else None
     chosen = Backend(request.param, redis)
     yield chosen
     chosen.stop_all()

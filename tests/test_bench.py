@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bench.procs import redis_binary
-from bench.report import GRPC, REDIS_SYSTEMS, REST, SYSTEMS, markdown
+from bench.report import GRPC, REDIS_SYSTEMS, REST, SYSTEMS, failed, markdown
 from bench.run import WORKLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +65,7 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
         assert f"Redis systems skipped: {why}." in table
         pytest.skip(f"the Redis systems were not run: {why}")
     assert results["redis"] == {"systems": list(REDIS_SYSTEMS), "skipped": ""}
+    assert results["failures"] == []
     median = results["median"]
     for system in REDIS_SYSTEMS:
         for workload in ("long", "many"):
@@ -100,3 +101,10 @@ def test_table_without_redis() -> None:
     table = markdown(results)
     assert "Redis systems skipped: redis-server is not installed." in table
     assert "gateway+redis" not in table
+
+
+def test_a_failed_cell_is_listed_with_its_system_and_reason() -> None:
+    failure = {"run": "1", "workload": "many", "system": "gateway_redis", "reason": "2 incomplete"}
+    lines = failed({"failures": [failure]})
+    assert "- run 1, many on gateway_redis: 2 incomplete" in lines
+    assert failed({"failures": []}) == []

@@ -1,7 +1,8 @@
 """Several gateway processes on one Redis: any replica serves any call, a dead replica's turns
 are failed by the others, and nothing is lost or repeated when a replica or Redis goes away.
 
-Every group of replicas has a key prefix of its own on a private redis-server; leases are 1 s
+Every group of replicas has a key prefix of its own on a private redis-server (the core ones
+also on a private Redis Cluster: the `everywhere` fixture); leases are 1 s
 so a lost replica is detected within a few seconds.
 """
 
@@ -24,7 +25,7 @@ from httpx_sse import connect_sse
 
 from tests import a2a
 from tests.conftest import Backend
-from tests.redis_server import RedisServer, start_redis
+from tests.redis_server import RedisCluster, RedisServer, start_redis
 from tests.servers import ROOT, Process, start_gateway
 
 LEASE = ["--lease", "1"]
@@ -33,7 +34,7 @@ LEASE = ["--lease", "1"]
 class Cluster:
     """Gateway replicas on the private Redis; `start` returns their agent URLs."""
 
-    def __init__(self, redis: RedisServer, agent: Process) -> None:
+    def __init__(self, redis: RedisServer | RedisCluster, agent: Process) -> None:
         self.redis = redis
         self.agent = agent
         self.processes: list[Process] = []
@@ -47,7 +48,7 @@ class Cluster:
         env: dict[str, str] | None = None,
     ) -> list[str]:
         """`count` replicas sharing one key prefix (a fresh one unless given)."""
-        backend = Backend("redis", redis or self.redis)
+        backend = Backend("redis", redis or self.redis)  # a RedisCluster: with --store-cluster
         prefix = prefix or f"test-{time.monotonic_ns()}:"
         urls = []
         for _ in range(count):
@@ -76,6 +77,17 @@ class Cluster:
 @pytest.fixture
 def cluster(redis_server: RedisServer, scripted_agent: Process) -> Iterator[Cluster]:
     replicas = Cluster(redis_server, scripted_agent)
+    yield replicas
+    replicas.stop_all()
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def everywhere(request: pytest.FixtureRequest, scripted_agent: Process) -> Iterator[Cluster]:
+    """Replicas on the private Redis, then on the private Redis Cluster."""
+    server = request.getfixturevalue(
+        "redis_server" if request.param == "redis" else "redis_cluster"
+    )
+    replicas = Cluster(server, scripted_agent)
     yield replicas
     replicas.stop_all()
 
@@ -158,8 +170,8 @@ class Reader(threading.Thread):
         return self.events
 
 
-def test_stream_on_one_replica_resume_on_another_with_exact_ids(cluster: Cluster) -> None:
-    a, b, c = cluster.start(3)
+def test_stream_on_one_replica_resume_on_another_with_exact_ids(everywhere: Cluster) -> None:
+    a, b, c = everywhere.start(3)
     first = a2a.stream(
         a, "SendStreamingMessage", {"message": a2a.user_message("steps 20 30")}, limit=5
     )
@@ -174,8 +186,8 @@ def test_stream_on_one_replica_resume_on_another_with_exact_ids(cluster: Cluster
     assert [t["id"] for t in listed] == [task_id]
 
 
-def test_live_subscribers_on_every_replica_get_the_same_events(cluster: Cluster) -> None:
-    a, b, c = cluster.start(3)
+def test_live_subscribers_on_every_replica_get_the_same_events(everywhere: Cluster) -> None:
+    a, b, c = everywhere.start(3)
     task = a2a.start_task(a, "steps 30 30")
     readers = [Reader(url, "SubscribeToTask", {"id": task["id"]}, last=0) for url in (a, b, c)]
     for reader in readers:
@@ -187,9 +199,9 @@ def test_live_subscribers_on_every_replica_get_the_same_events(cluster: Cluster)
 
 
 def test_cancel_on_another_replica_stops_the_agent_call_promptly(
-    cluster: Cluster, tmp_path: Path
+    everywhere: Cluster, tmp_path: Path
 ) -> None:
-    a, b = cluster.start(2)
+    a, b = everywhere.start(2)
     marker = tmp_path / "cancelled"
     task = a2a.start_task(a, f"hang {marker}")
     wait_state(b, task["id"], {"TASK_STATE_WORKING"})
@@ -208,8 +220,8 @@ def test_cancel_on_another_replica_stops_the_agent_call_promptly(
     assert_one_clean_log(b, task["id"])
 
 
-def test_a_second_turn_may_run_on_another_replica(cluster: Cluster) -> None:
-    a, b = cluster.start(2)
+def test_a_second_turn_may_run_on_another_replica(everywhere: Cluster) -> None:
+    a, b = everywhere.start(2)
     first = a2a.send_stream(a, "ask")
     task_id = first[0].result["task"]["id"]
     second = a2a.send_stream(b, "yes", taskId=task_id)
@@ -218,10 +230,10 @@ def test_a_second_turn_may_run_on_another_replica(cluster: Cluster) -> None:
     assert len(get(a, task_id)["result"]["history"]) == 4
 
 
-def test_a_killed_replica_s_tasks_fail_and_clients_resume_elsewhere(cluster: Cluster) -> None:
+def test_a_killed_replica_s_tasks_fail_and_clients_resume_elsewhere(everywhere: Cluster) -> None:
     """The issue's "done when": a client streams from A, A is killed (-9), the client resumes
     on B with Last-Event-ID and gets every remaining event exactly once, ending in FAILED."""
-    a, b = cluster.start(2)
+    a, b = everywhere.start(2)
     client = Reader(a, "SendStreamingMessage", {"message": a2a.user_message("steps 400 50")})
     client.start()
     client.wait_for(5)
@@ -229,7 +241,7 @@ def test_a_killed_replica_s_tasks_fail_and_clients_resume_elsewhere(cluster: Clu
     live_on_b = Reader(b, "SubscribeToTask", {"id": task_id})
     live_on_b.start()
     live_on_b.wait_for(1)
-    cluster.kill(a)
+    everywhere.kill(a)
     killed = time.monotonic()
     seen = client.finish(dropped=True)
     last = int(seen[-1].id or 0)
@@ -327,6 +339,31 @@ def test_redis_restarted_mid_stream_loses_and_repeats_nothing(
     assert ids == list(range(1, len(ids) + 1))
     assert [e.result for e in log[: len(ids)]] == [e.result for e in seen if e.id]
     assert log[-1].state == "TASK_STATE_COMPLETED"  # a short outage is ridden out
+
+
+def test_redis_paused_for_2_s_mid_stream_delays_but_ends_no_stream(
+    cluster: Cluster, own_redis: RedisServer
+) -> None:
+    """A slow Redis (stopped for 2 s, under the 3 s the writes and followers wait) is waited
+    out: the stream on A and a follower on B both get every event once, and it completes. (A
+    lease of 10 s: a pause longer than the lease rightly fails the turn, REPLICA_LOST.)"""
+    a, b = cluster.start(2, "--lease", "10", redis=own_redis)
+    client = Reader(a, "SendStreamingMessage", {"message": a2a.user_message("steps 80 20")})
+    client.start()
+    client.wait_for(5)
+    task_id = client.events[0].result["task"]["id"]
+    follower = Reader(b, "SubscribeToTask", {"id": task_id}, last=0)
+    follower.start()
+    follower.wait_for(5)
+    own_redis.pause()
+    try:
+        time.sleep(2.0)  # the fault itself: Redis stopped for 2 s, not a readiness wait
+    finally:
+        own_redis.resume()
+    seen = client.finish(timeout=60)
+    assert a2a.ids(seen) == list(range(1, len(seen) + 1))
+    assert seen[-1].state == "TASK_STATE_COMPLETED"
+    assert [e.result for e in follower.finish(timeout=60)] == [e.result for e in seen]
 
 
 def test_redis_away_fails_fast_with_a_clear_error_and_recovers(

@@ -1,5 +1,6 @@
-"""The store contract, one suite run against both backends: MemoryStore and RedisStore (on a
-private redis-server). Then what only a shared store has: several writers, fencing, TTLs."""
+"""The store contract, one suite run against every backend: MemoryStore, RedisStore (on a
+private redis-server) and ClusterStore (on a private 3-primary Redis Cluster). Then what only
+a shared store has: several writers, fencing, TTLs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from gateway.core import task
 from gateway.core.events import Event
 from gateway.core.task import TaskRecord
+from gateway.stores.cluster import ClusterStore
 from gateway.stores.contract import EventsExpired, Store, StoreConflict, TaskQuery
 from gateway.stores.memory import MemoryStore
 from gateway.stores.redis import RedisStore
@@ -24,19 +26,24 @@ pytestmark = pytest.mark.anyio
 MakeStore = Callable[..., Store]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
-    """Build stores of the parametrised backend; redis ones share one fresh key prefix."""
+    """Build stores of the parametrised backend; redis and cluster ones share one fresh key
+    prefix."""
     made: list[Store] = []
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
     url = ""
     if request.param == "redis":
         url = request.getfixturevalue("redis_server").url
+    elif request.param == "cluster":
+        url = request.getfixturevalue("redis_cluster").url
 
     def make(**limits: Any) -> Store:
         store: Store
         if request.param == "memory":
             store = MemoryStore(**limits)
+        elif request.param == "cluster":
+            store = ClusterStore(url, prefix=prefix, **limits)
         else:
             store = RedisStore(url, prefix=prefix, **limits)
         made.append(store)
@@ -46,8 +53,8 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]
     for store in made:
         if isinstance(store, RedisStore):
             keys = [k async for k in store.redis.scan_iter(match=prefix + "*")]
-            if keys:
-                await store.redis.delete(*keys)
+            for key in keys:  # one by one: on Cluster they live in many slots
+                await store.redis.delete(key)
         await store.close()
 
 
@@ -120,6 +127,34 @@ async def test_follow_yields_waiting_events_in_one_batch_then_live_ones(
     await store.append(record, task.set_status(record, task.COMPLETED, None, 2.0))
     await asyncio.wait_for(reader, 5)
     assert batches == [[1, 2, 3, 4], [5]]
+
+
+def statuses(record: TaskRecord, count: int) -> list[tuple[dict[str, Any], float]]:
+    """`count` WORKING updates applied to `record`, as (body, time) for append_many."""
+    items = []
+    for i in range(count):
+        body = task.set_status(record, task.WORKING, None, 10.0 + i)
+        items.append((body, record.updated))
+    return items
+
+
+async def test_several_events_are_logged_at_once_in_order(make_store: MakeStore) -> None:
+    store = make_store(max_events_per_task=50)
+    record = await add(store, "t")
+    follower = store.follow("t", 0)
+    assert [e.seq for e in await anext(follower)] == [1]
+    events = await store.append_many(record, statuses(record, 5))
+    assert [e.seq for e in events] == [2, 3, 4, 5, 6]
+    assert record.last_seq == 6
+    seen: list[int] = []
+    while len(seen) < 5:
+        seen += [e.seq for e in await anext(follower)]
+    assert seen == [2, 3, 4, 5, 6]
+    await follower.aclose()  # type: ignore[attr-defined]  # an async generator
+    assert await store.bounds("t") == (1, 6)
+    again = await store.get("t")
+    assert again is not None
+    assert (again.last_seq, again.updated) == (6, record.updated)
 
 
 async def test_a_follower_behind_the_retained_window_gets_events_expired(
@@ -226,16 +261,21 @@ async def test_finished_tasks_are_evicted_after_their_ttl(make_store: MakeStore)
 # --- what only a shared store has ------------------------------------------------------------
 
 
-@pytest.fixture
-async def shared(redis_server: RedisServer) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
-    """Two replicas' stores on one Redis and one prefix."""
+@pytest.fixture(params=["redis", "cluster"])
+async def shared(request: pytest.FixtureRequest) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two replicas' stores on one Redis (or one Redis Cluster) and one prefix."""
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    a = RedisStore(redis_server.url, prefix=prefix, max_events_per_task=100)
-    b = RedisStore(redis_server.url, prefix=prefix, max_events_per_task=100)
+    kind: type[RedisStore]
+    if request.param == "cluster":
+        url, kind = request.getfixturevalue("redis_cluster").url, ClusterStore
+    else:
+        url, kind = request.getfixturevalue("redis_server").url, RedisStore
+    a = kind(url, prefix=prefix, max_events_per_task=100)
+    b = kind(url, prefix=prefix, max_events_per_task=100)
     yield a, b
     keys = [k async for k in a.redis.scan_iter(match=prefix + "*")]
-    if keys:
-        await a.redis.delete(*keys)
+    for key in keys:
+        await a.redis.delete(key)
     await a.close()
     await b.close()
 
@@ -276,6 +316,20 @@ async def test_a_stale_writer_is_refused_and_logs_nothing(
     again = await a.get("t")
     assert again is not None
     assert again.state == task.FAILED
+
+
+async def test_a_stale_writer_s_batch_is_refused_whole(
+    shared: tuple[RedisStore, RedisStore],
+) -> None:
+    a, b = shared
+    record = await add(a, "t")
+    copy = await b.get("t")
+    assert copy is not None
+    await working(b, copy)
+    with pytest.raises(StoreConflict):
+        await a.append_many(record, statuses(record, 3))
+    assert record.last_seq == 1
+    assert await a.bounds("t") == (1, 2)
 
 
 async def test_an_unowned_write_is_refused_while_a_lease_is_held(

@@ -27,8 +27,11 @@ this replica lost its lease) stops its call and writes nothing more. A pump that
 the store (STORE_UNAVAILABLE, after the store's own retries) stops its call and fails the task
 from the stored record, so the task's log and record stay a consistent prefix; if even that
 cannot be written, the lease lapses and a surviving replica fails the task (REPLICA_LOST).
-Nothing is buffered: the pump does not read the agent's next event before the last one is
-logged, so gRPC flow control holds the agent back.
+Little is buffered. With the memory store the pump does not read the agent's next event before
+the last one is logged. With a shared store it reads at most READ_AHEAD events ahead of the
+store, and each write logs every event already read (one script per batch, in order, all or
+none; a sparse agent's events are written one by one at once, with no wait added); beyond
+that gRPC flow control holds the agent back.
 
 Tracing (ops/tracing.py): each Run call is a `turn` span, a child of the request that
 started it and current in its pump; its context goes to the agent in the call's metadata.
@@ -207,6 +210,23 @@ FINAL_CODES = frozenset(pb.TaskState.Value(name) for name in FINAL)
 
 def _is_final(event: pb.AgentEvent) -> bool:
     return event.HasField("status") and event.status.state in FINAL_CODES
+
+
+READ_AHEAD = 64  # events read from an agent before the store has logged them (shared store)
+
+
+async def _read_ahead(call: Any, ahead: asyncio.Queue[Any]) -> None:
+    """Read the call into `ahead` (which bounds how far: the agent then waits on gRPC flow
+    control) until a final event or EOF; an error is queued as the last item."""
+    while True:
+        try:
+            event = await call.read()
+        except Exception as exc:  # an AioRpcError, for the pump to handle in order
+            await ahead.put(exc)
+            return
+        await ahead.put(event)
+        if event is grpc.aio.EOF or _is_final(event):
+            return
 
 
 async def _read_within(call: Any, seconds: float) -> Any:
@@ -495,20 +515,27 @@ class Bridge:
 
     async def _run(self, upstream: Upstream, record: TaskRecord, call: Any, event: Any) -> str:
         """Pump the call to its end; the gRPC status name it ended with."""
+        reader: asyncio.Task[None] | None = None
         try:
-            while True:
-                if event is grpc.aio.EOF:
-                    raise _Stop(
-                        errors.invalid_agent_response(
-                            "the agent ended the turn without a final status"
-                        )
-                    )
-                if _is_final(event):
-                    await self._finish(record, call, event)
-                    return "OK"
-                await self.store.append(record, apply_event(record, event, time.time()))
-                event = None  # not kept while the call waits, maybe for minutes
-                event = await call.read()
+            if self.replicas is None:  # the memory store: an append does not wait
+                while True:
+                    if event is grpc.aio.EOF or _is_final(event):
+                        break
+                    await self.store.append(record, apply_event(record, event, time.time()))
+                    event = None  # not kept while the call waits, maybe for minutes
+                    event = await call.read()
+            else:
+                ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)
+                ahead.put_nowait(event)
+                if event is not grpc.aio.EOF and not _is_final(event):
+                    reader = asyncio.create_task(_read_ahead(call, ahead))
+                event = await self._log_batches(record, ahead)
+            if event is grpc.aio.EOF:
+                raise _Stop(
+                    errors.invalid_agent_response("the agent ended the turn without a final status")
+                )
+            await self._finish(record, call, event)
+            return "OK"
         except _Stop as stop:
             await self._fail(record, stop.error)
             return "OK"
@@ -528,6 +555,41 @@ class Bridge:
                     {"error": {"reason": "GATEWAY_SHUTDOWN"}},
                 )
             raise
+        finally:
+            if reader is not None:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+
+    async def _log_batches(self, record: TaskRecord, ahead: asyncio.Queue[Any]) -> Any:
+        """Log the agent's events as `_read_ahead` queues them: each write takes every event
+        already waiting (at most READ_AHEAD: one script, one round trip), so a fast agent
+        costs one write per batch while a sparse one is written event by event at once.
+        Returns the final event or EOF (not logged); raises what the read raised, after
+        logging the events before it."""
+        while True:
+            batch = [await ahead.get()]
+            while len(batch) < READ_AHEAD and not ahead.empty():
+                batch.append(ahead.get_nowait())
+            items: list[tuple[dict[str, Any], float]] = []
+            end: Any = None
+            try:
+                for event in batch:
+                    if isinstance(event, BaseException) or event is grpc.aio.EOF:
+                        end = event
+                        break
+                    if _is_final(event):
+                        end = event
+                        break
+                    items.append((apply_event(record, event, time.time()), record.updated))
+            finally:
+                if len(items) == 1:
+                    await self.store.append(record, items[0][0])
+                elif items:
+                    await self.store.append_many(record, items)
+            if isinstance(end, BaseException):
+                raise end
+            if end is not None:
+                return end
 
     async def _finish(self, record: TaskRecord, call: Any, final: pb.AgentEvent) -> None:
         """Log a final status once the call has ended; an event after it is a broken rule."""

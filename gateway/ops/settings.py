@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.http.card import check_extended, check_overrides
+from gateway.push.settings import PushSettings
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 HOSTNAME_PATTERN = re.compile(
@@ -200,7 +201,8 @@ class Settings:
     State (see DESIGN.md "State backends"):
 
     - `store`: "memory" (this process only, the default) or a `redis://` / `rediss://` /
-      `unix://` URL shared by every replica; `store_prefix` starts every key it writes.
+      `unix://` URL shared by every replica; `store_prefix` starts every key it writes;
+      `store_cluster`: the URL is a node of a Redis Cluster (stores/cluster.py).
     - `lease`: seconds a replica's turn lease lasts without renewal; a task whose replica died
       is FAILED (REPLICA_LOST) about this long after, by a surviving replica.
     - `workers`: server processes on this host (more than one needs a shared store).
@@ -236,10 +238,12 @@ class Settings:
     store: str = "memory"
     store_prefix: str = "a2a:"
     lease: float = 10.0
+    store_cluster: bool = False  # `store` names a node of a Redis Cluster
     workers: int = 1
     card_signing_key_file: str | None = None  # PEM EC or RSA private key: signed cards
     card_signing_kid: str = ""  # the key's `kid` (protected header and JWKS)
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    push: PushSettings = field(default_factory=PushSettings)  # push notifications (push/)
 
     @property
     def shared_store(self) -> bool:
@@ -258,6 +262,8 @@ class Settings:
             raise ValueError(f"default_agent {self.default_agent!r} is not a configured agent")
         if self.store != "memory" and not self.store.startswith(STORE_SCHEMES):
             raise ValueError(f"store {self.store!r} is not 'memory' or a redis:// URL")
+        if self.store_cluster and not self.shared_store:
+            raise ValueError("store_cluster needs a redis:// store URL (a node of the cluster)")
         if self.workers > 1 and not self.shared_store:
             raise ValueError(WORKERS_NEED_A_STORE)
         for agent in self.agents:

@@ -96,6 +96,17 @@ class Store(Protocol):
         self, record: TaskRecord, body: dict[str, Any], *, unowned: bool = False
     ) -> Event: ...
 
+    async def append_many(
+        self,
+        record: TaskRecord,
+        items: list[tuple[dict[str, Any], float]],
+        *,
+        unowned: bool = False,
+    ) -> list[Event]:
+        """`append` of several events (body, time) at once, all or none; `record` has them all
+        applied already and only the last may be final."""
+        ...
+
     async def get(self, task_id: str) -> TaskRecord | None: ...
 
     async def delete(self, task_id: str) -> None: ...

@@ -71,6 +71,15 @@ class MemoryStore:
             self._expiry.append((self._clock() + self.finished_ttl, record.id))
         return event
 
+    async def append_many(
+        self,
+        record: TaskRecord,
+        items: list[tuple[dict[str, Any], float]],
+        *,
+        unowned: bool = False,
+    ) -> list[Event]:
+        return [await self.append(record, body) for body, _ in items]
+
     async def get(self, task_id: str) -> TaskRecord | None:
         self._sweep()
         return self._tasks.get(task_id)

@@ -1,17 +1,22 @@
 """Task store and per-task event log in Redis, shared by every gateway replica.
 
-Keys (`P` is the configured prefix, default `a2a:`):
+Keys (`P` is the configured prefix, default `a2a:`; `{id}` is literal: every key of one task
+carries the task id as its hash tag, so on Redis Cluster they share one slot):
 
     P task:{id}              hash  rec (a checkpoint: task.dump), cseq (its seq), seq (last seq),
                                    state, ctx, updated, w (token of the last write)
     P events:{id}            stream, one entry per event, id `<seq>-0`, fields b (the v1.0
                                    body, JSON) and u (the event's time); trimmed to the
                                    retained count with MAXLEN ~
-    P index:{agent}:{owner}  sorted set of task ids by `updated` (ListTasks)
+    P feed:{id}              (Cluster only) shard channel: every appended event, `<seq> <body>`,
+                                   for the live tails of cluster.py
+    P index:{agent}:{owner}  sorted set of task ids by creation time (ListTasks), written once
+                                   per task, before its first event
     P lease:{id}, P running  the turn leases of replicas.py
 
-Writes are one Lua script per event (`_APPEND`), so the stream entry, the hash and the index
-change together or not at all, in O(1): the record is not rewritten per event. A checkpoint
+Writes are one Lua script per event (`_APPEND`) touching only the task's own keys (one slot),
+so the stream entry and the hash change together or not at all, in O(1): the record is not
+rewritten per event, and nothing shared (index, running set) is touched per event. A checkpoint
 (the whole record) is stored at every turn start, every final status and every K-th event
 (K < retained events), and `get` rebuilds a record as the checkpoint plus a fold of the fewer
 than K entries after it (`task.apply_body`).
@@ -21,17 +26,18 @@ seq is the one before it, so two writers can never both log seq N: the loser lea
 is stale and stops. Because the SSE id of an event is its seq, which is also its stream id, an
 id works on every replica. A write whose answer was lost is retried with the same token and
 recognised as already done, never logged twice. Writes retry for `retry_for` seconds while
-Redis is away (the pump waits: nothing is buffered), then raise STORE_UNAVAILABLE; reads fail
-at once with it. Socket timeouts are short; the client reconnects by itself when Redis returns.
+Redis is away (the pump waits, reading at most bridge.READ_AHEAD events ahead), then raise
+STORE_UNAVAILABLE; a follower's reads retry as long, other reads fail at once with it. Socket
+timeouts are short; the client reconnects by itself when Redis returns.
 
 Retention: a terminal event sets a TTL (`finished_ttl`) on the task's hash and stream; index
-entries whose task expired are removed lazily by the next ListTasks of that owner.
+entries whose task expired are removed lazily by the next ListTasks of that owner (only those
+older than `_INDEX_GRACE` seconds, so a task being created is never dropped from the index).
 
 Costs and limits: an append is one round trip; `get` one round trip plus a fold of fewer than
-K events; ListTasks reads the state and context of every task of that owner and agent (one
-pipelined round trip) and loads only the page. One Redis (standalone, or a primary with
-replicas and Sentinel), not Redis Cluster: a script touches a task's keys and the shared
-`running` and index keys, which Cluster would put in different slots.
+K events; ListTasks reads the state, context and time of every task of that owner and agent
+(one pipelined round trip) and loads only the page. This module is one Redis (standalone, or a
+primary with replicas and Sentinel); cluster.py is the same store on Redis Cluster.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from gateway.core import errors
 from gateway.core.events import Event, compact
@@ -61,13 +67,14 @@ from gateway.stores.contract import (
 )
 from gateway.stores.redis_tail import Tail
 
-# KEYS: task, events, index, lease, running
-# ARGV: id, seq, body, updated, state, ctx, token, final, terminal, checkpoint, maxlen, ttl_ms,
-#       unowned, replica
+# KEYS: task, events, lease, feed (all of one slot)
+# ARGV: id, first seq, n, state, ctx, updated, token, final, terminal, checkpoint, maxlen,
+#       ttl_ms, unowned, replica, publish, then n pairs (body, time): events first..first+n-1
 _APPEND = """
 local cur = redis.call('HGET', KEYS[1], 'seq')
-local seq = tonumber(ARGV[2])
-if seq == 1 then
+local first = tonumber(ARGV[2])
+local last = first + tonumber(ARGV[3]) - 1
+if first == 1 then
   if cur then
     if redis.call('HGET', KEYS[1], 'w') == ARGV[7] then return 0 end
     return redis.error_reply('EXISTS')
@@ -75,23 +82,23 @@ if seq == 1 then
 else
   if not cur then return redis.error_reply('GONE') end
   cur = tonumber(cur)
-  if cur ~= seq - 1 then
-    if cur == seq and redis.call('HGET', KEYS[1], 'w') == ARGV[7] then return 0 end
+  if cur ~= first - 1 then
+    if cur == last and redis.call('HGET', KEYS[1], 'w') == ARGV[7] then return 0 end
     return redis.error_reply('CONFLICT ' .. cur)
   end
 end
-if ARGV[13] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
+if ARGV[13] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
   return redis.error_reply('LEASED')
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], seq .. '-0', 'b', ARGV[3], 'u', ARGV[4])
-redis.call('HSET', KEYS[1], 'seq', seq, 'state', ARGV[5], 'ctx', ARGV[6], 'updated', ARGV[4],
-           'w', ARGV[7])
-if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'rec', ARGV[10], 'cseq', seq) end
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-if ARGV[8] == '1' then
-  if redis.call('GET', KEYS[4]) == ARGV[14] then redis.call('DEL', KEYS[4]) end
-  redis.call('ZREM', KEYS[5], ARGV[1])
+for seq = first, last do
+  local i = 16 + 2 * (seq - first)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], seq .. '-0', 'b', ARGV[i], 'u', ARGV[i + 1])
+  if ARGV[15] == '1' then redis.call('SPUBLISH', KEYS[4], seq .. ' ' .. ARGV[i]) end
 end
+redis.call('HSET', KEYS[1], 'seq', last, 'state', ARGV[4], 'ctx', ARGV[5], 'updated', ARGV[6],
+           'w', ARGV[7])
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'rec', ARGV[10], 'cseq', last) end
+if ARGV[8] == '1' and redis.call('GET', KEYS[3]) == ARGV[14] then redis.call('DEL', KEYS[3]) end
 if ARGV[9] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[12])
   redis.call('PEXPIRE', KEYS[2], ARGV[12])
@@ -106,27 +113,47 @@ if not h[1] then return nil end
 return {h[1], redis.call('XRANGE', KEYS[2], (tonumber(h[2]) + 1) .. '-0', '+')}
 """
 
+# KEYS: task, events; ARGV: after, count -> {last seq, first entry id, entries} or nil
+_RANGE = """
+local last = redis.call('HGET', KEYS[1], 'seq')
+local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+if not last or #first == 0 then return nil end
+local entries = {}
+if tonumber(ARGV[2]) > 0 then
+  entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[1]) + 1) .. '-0', '+', 'COUNT', ARGV[2])
+end
+return {last, first[1][1], entries}
+"""
+
+_INDEX_GRACE = 60.0  # seconds: an index entry younger than this is never dropped as gone
+
 _REFUSALS = ("EXISTS", "GONE", "CONFLICT", "LEASED")
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 class Keys:
-    """Key names under one prefix (replicas.py uses them too)."""
+    """Key names under one prefix (replicas.py and cluster.py use them too). The prefix may
+    not hold `{` or `}`: the task id in braces must be each task key's hash tag."""
 
     def __init__(self, prefix: str) -> None:
+        if "{" in prefix or "}" in prefix:
+            raise ValueError(f"store prefix {prefix!r} may not contain '{{' or '}}'")
         self.prefix = prefix
         self.running = f"{prefix}running"
         self.cancel = f"{prefix}cancel"
 
     def task(self, task_id: str) -> str:
-        return f"{self.prefix}task:{task_id}"
+        return f"{self.prefix}task:{{{task_id}}}"
 
     def events(self, task_id: str) -> str:
-        return f"{self.prefix}events:{task_id}"
+        return f"{self.prefix}events:{{{task_id}}}"
 
     def lease(self, task_id: str) -> str:
-        return f"{self.prefix}lease:{task_id}"
+        return f"{self.prefix}lease:{{{task_id}}}"
+
+    def feed(self, task_id: str) -> str:
+        return f"{self.prefix}feed:{{{task_id}}}"
 
     def index(self, agent: str, owner: str) -> str:
         return f"{self.prefix}index:{agent}:{owner}"
@@ -160,7 +187,7 @@ def unavailable(doing: str) -> Iterator[None]:
         if str(exc).startswith(_REFUSALS):
             raise
         raise errors.store_unavailable(f"{doing}: {exc}") from None
-    except (RedisError, OSError) as exc:
+    except (RedisError, RedisClusterException, OSError) as exc:  # cluster: no slot map yet...
         raise errors.store_unavailable(f"{doing}: {exc or type(exc).__name__}") from None
 
 
@@ -187,18 +214,38 @@ class RedisStore:
         self.replica = replica or uuid.uuid4().hex
         self.retry_for = retry_for
         self.checkpoint_every = max(1, min(checkpoint_every, max_events_per_task // 2))
+        self.redis: Any = self._client(url, socket_timeout, max_connections)
+        self._append = self.redis.register_script(_APPEND)
+        self._load = self.redis.register_script(_LOAD)
+        self._range_script = self.redis.register_script(_RANGE)
+        self._tokens = itertools.count(1)
+        self.tail: Any = self._tail(url, socket_timeout)
+
+    publishes = False  # whether appends publish on the task's feed channel (cluster.py)
+
+    def _client(self, url: str, socket_timeout: float, max_connections: int) -> Any:
+        """The client every call uses (cluster.py: a cluster client)."""
         pool = aioredis.BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
-            timeout=socket_timeout,
+            # Waiting for a free connection under load is not Redis failing: wait longer.
+            timeout=max(5.0, socket_timeout),
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
         )
-        self.redis: aioredis.Redis = aioredis.Redis.from_pool(pool)  # owns (closes) the pool
-        self._append = self.redis.register_script(_APPEND)
-        self._load = self.redis.register_script(_LOAD)
-        self._tokens = itertools.count(1)
-        self.tail = Tail(url, decode, pool=self.redis, socket_timeout=socket_timeout)
+        return aioredis.Redis.from_pool(pool)  # owns (closes) the pool
+
+    def _tail(self, url: str, socket_timeout: float) -> Any:
+        """The live tail of this replica (cluster.py: one over shard channels)."""
+        return Tail(url, decode, pool=self.redis, socket_timeout=socket_timeout)
+
+    async def subscriber(self) -> Any:
+        """A Pub/Sub connection for the cancel channel (replicas.py)."""
+        return self.redis.pubsub(ignore_subscribe_messages=True)
+
+    def _follow_key(self, task_id: str) -> str:
+        """What the tail watches for a task: its stream (cluster.py: its feed channel)."""
+        return self.keys.events(task_id)
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.keys.prefix!r} replica={self.replica[:8]} {self.tail!r}>"
@@ -208,6 +255,10 @@ class RedisStore:
     async def create(self, record: TaskRecord, body: dict[str, Any]) -> Event:
         if record.last_seq != 0:
             raise ValueError("a new task's record has no events yet")
+        index = self.keys.index(record.agent, record.owner)
+        # Before the first event, so a listed task is never missing from its index (on
+        # Cluster the index is in another slot than the task: no script can do both).
+        await self._retrying(lambda: self.redis.zadd(index, {record.id: time.time()}, nx=True))
         try:
             return await self.append(record, body)
         except StoreConflict:
@@ -218,49 +269,69 @@ class RedisStore:
     ) -> Event:
         """Log the next event; StoreConflict when another writer got there first (or, with
         `unowned`, while a replica holds the task's lease)."""
-        seq = record.last_seq + 1
-        final = is_final(body)
-        raw = orjson.dumps(body)
-        record.last_seq = seq
-        checkpoint = (
-            dump(record) if "task" in body or final or seq % self.checkpoint_every == 0 else b""
-        )
+        return (await self.append_many(record, [(body, record.updated)], unowned=unowned))[0]
+
+    async def append_many(
+        self,
+        record: TaskRecord,
+        items: list[tuple[dict[str, Any], float]],
+        *,
+        unowned: bool = False,
+    ) -> list[Event]:
+        """Log the next events (body, time) at once: one script, one round trip, fenced and
+        recognised on retry as a whole (all of them are logged or none). `record` already has
+        them all applied; only the last may be final. A checkpoint, when one is due within the
+        batch, is the record after its last event."""
+        first = record.last_seq + 1
+        last = first + len(items) - 1
+        bodies = [body for body, _ in items]
+        raws = [orjson.dumps(body) for body in bodies]
+        final = is_final(bodies[-1])
+        record.last_seq = last
+        due = final or any("task" in b for b in bodies)
+        due = due or last // self.checkpoint_every != (first - 1) // self.checkpoint_every
         keys = self.keys
         args: list[Any] = [
             record.id,
-            seq,
-            raw,
-            repr(record.updated),
+            first,
+            len(items),
             record.state,
             record.context_id,
+            repr(record.updated),
             f"{self.replica}:{next(self._tokens)}",
             int(final),
             int(record.terminal),
-            checkpoint,
+            dump(record) if due else b"",
             self.max_events_per_task,
             max(1, int(self.finished_ttl * 1000)),
             int(unowned),
             self.replica,
+            int(self.publishes),
         ]
+        for raw, (_, when) in zip(raws, items, strict=True):
+            args += [raw, repr(when)]
         task_keys = [
             keys.task(record.id),
             keys.events(record.id),
-            keys.index(record.agent, record.owner),
             keys.lease(record.id),
-            keys.running,
+            keys.feed(record.id),
         ]
         try:
             await self._retrying(lambda: self._append(keys=task_keys, args=args))
         except ResponseError as exc:  # one of our script's refusals
-            record.last_seq = seq - 1
+            record.last_seq = first - 1
+            self.tail.foreign(record.id)
             raise StoreConflict(f"task {record.id}: {exc}") from None
         except BaseException:
-            record.last_seq = seq - 1
+            record.last_seq = first - 1
             raise
-        event = Event(seq, body, final)
-        event.preset(compact(raw))
-        self.tail.push(record.id, event)
-        return event
+        events = []
+        for seq, body, raw in zip(range(first, last + 1), bodies, raws, strict=True):
+            event = Event(seq, body, is_final(body))
+            event.preset(compact(raw))
+            self.tail.push(record.id, event)
+            events.append(event)
+        return events
 
     async def _retrying(self, write: Any) -> Any:
         """Run an idempotent write, retrying connection trouble for `retry_for` seconds."""
@@ -297,14 +368,25 @@ class RedisStore:
         return record
 
     async def bounds(self, task_id: str) -> tuple[int, int] | None:
-        with unavailable("reading a task's events"):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hget(self.keys.task(task_id), "seq")
-                pipe.xrange(self.keys.events(task_id), count=1)
-                last, first = await pipe.execute()
-        if last is None or not first:
+        found = await self._ranged(task_id, 0, 0)
+        if found is None:
             return None
-        return self._oldest(_seq(first[0][0]), int(last)), int(last)
+        oldest, last, _ = found
+        return oldest, last
+
+    async def _ranged(
+        self, task_id: str, after: int, count: int
+    ) -> tuple[int, int, list[Entry]] | None:
+        """(oldest offered seq, last seq, up to `count` entries after `after`), read at once
+        by one script; None when the task is gone."""
+        keys = [self.keys.task(task_id), self.keys.events(task_id)]
+        with unavailable("reading a task's events"):
+            found = await self._range_script(keys=keys, args=[after, count])
+        if found is None:
+            return None
+        last, first, raw = found
+        entries = [(entry_id, dict(zip(f[::2], f[1::2], strict=True))) for entry_id, f in raw]
+        return self._oldest(_seq(first), int(last)), int(last), entries
 
     def _oldest(self, first: int, last: int) -> int:
         """The oldest seq a reader may use: the memory backend's window exactly (MAXLEN ~
@@ -313,18 +395,28 @@ class RedisStore:
 
     async def _range(self, task_id: str, after: int) -> list[Event] | None:
         """Events after `after` from Redis (at most 1000); None when the task is gone."""
-        with unavailable("reading a task's events"):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hget(self.keys.task(task_id), "seq")
-                pipe.xrange(self.keys.events(task_id), min=f"{after + 1}-0", count=1000)
-                pipe.xrange(self.keys.events(task_id), count=1)
-                last, entries, first = await pipe.execute()
-        if last is None or not first:
+        found = await self._ranged(task_id, after, 1000)
+        if found is None:
             return None
-        oldest = self._oldest(_seq(first[0][0]), int(last))
+        oldest, _, entries = found
         if after < oldest - 1:
             raise EventsExpired(oldest)
         return decode(entries)
+
+    async def _catch_up(self, task_id: str, after: int) -> list[Event] | None:
+        """`_range` for a follower, which can wait: a read that fails (a timeout under load,
+        a cluster slot moving or failing over) is retried for `retry_for` seconds before the
+        stream ends with STORE_UNAVAILABLE."""
+        deadline = time.monotonic() + self.retry_for
+        backoff = 0.05
+        while True:
+            try:
+                return await self._range(task_id, after)
+            except errors.A2AError:
+                if time.monotonic() + backoff > deadline:
+                    raise
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 0.5)
 
     async def follow(
         self, task_id: str, after: int, *, idle: float | None = None, linger: float = 0.0
@@ -334,14 +426,14 @@ class RedisStore:
 
         With `idle`, an empty batch after every `idle` seconds without events (keep-alives).
         `linger` is accepted for the Store contract; the shared tail batches by itself."""
-        window = self.tail.join(task_id, self.keys.events(task_id), after)
+        window = self.tail.join(task_id, self._follow_key(task_id), after)
         quiet = 10.0 if idle is None else idle
         try:
             direct = True
             while True:
                 batch = None if direct else window.since(after)
                 if batch is None:
-                    batch = await self._range(task_id, after)
+                    batch = await self._catch_up(task_id, after)
                     if batch is None:
                         return
                 direct = False
@@ -360,25 +452,28 @@ class RedisStore:
         index = self.keys.index(query.agent, query.owner)
         with unavailable("listing tasks"):
             members = cast(
-                list[tuple[bytes, float]], await self.redis.zrevrange(index, 0, -1, withscores=True)
+                list[tuple[bytes, float]], await self.redis.zrange(index, 0, -1, withscores=True)
             )
             async with self.redis.pipeline(transaction=False) as pipe:
                 for member, _ in members:
-                    pipe.hmget(self.keys.task(member.decode()), "state", "ctx")
+                    pipe.hmget(self.keys.task(member.decode()), "state", "ctx", "updated")
                 fields: list[list[bytes | None]] = await pipe.execute()
         matches: list[tuple[float, str]] = []
         gone: list[bytes] = []
-        for (member, score), (state, ctx) in zip(members, fields, strict=True):
-            if state is None or ctx is None:
-                gone.append(member)
+        young = time.time() - _INDEX_GRACE
+        for (member, created), (state, ctx, stamp) in zip(members, fields, strict=True):
+            if state is None or ctx is None or stamp is None:
+                if created < young:
+                    gone.append(member)
                 continue
+            updated = float(stamp)
             if query.context_id is not None and ctx.decode() != query.context_id:
                 continue
             if query.state is not None and state.decode() != query.state:
                 continue
-            if query.updated_after is not None and score <= query.updated_after:
+            if query.updated_after is not None and updated <= query.updated_after:
                 continue
-            matches.append((score, member.decode()))
+            matches.append((updated, member.decode()))
         if gone:
             with unavailable("listing tasks"):
                 await self.redis.zrem(index, *gone)

@@ -33,6 +33,9 @@ from gateway.core.events import Event
 
 log = logging.getLogger("a2a_gateway")
 
+LOCAL = 1.0  # seconds a task written here stays out of the blocking read after its last write
+UNKNOWN = 1 << 62  # a window's start after `resync`: it reaches back nowhere
+
 Decode = Callable[[list[tuple[bytes, dict[bytes, bytes]]]], list[Event]]
 
 
@@ -46,6 +49,7 @@ class Window:
         "error",
         "followers",
         "key",
+        "local_until",
         "stale",
         "start",
         "task_id",
@@ -60,6 +64,7 @@ class Window:
         self.followers = 0
         self.error: Exception | None = None
         self.stale = False  # followers must look at Redis itself (e.g. the task was deleted)
+        self.local_until = 0.0  # while this process writes the task, it is not read back
         self._changed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -69,13 +74,26 @@ class Window:
     def last(self) -> int:
         return self.start + len(self.entries)
 
+    def wants(self, seq: int) -> bool:
+        """Whether an event of this seq would extend the window (else it is not decoded)."""
+        return self.start == UNKNOWN or seq > self.last
+
+    def resync(self) -> None:
+        """Forget what the window holds: its followers read Redis itself once, and the next
+        event that arrives starts it again (used when a feed may have missed events)."""
+        self.entries.clear()
+        self.start = UNKNOWN
+        self._wake()
+
     def add(self, events: list[Event]) -> None:
         """Take the events that extend the window; a gap restarts it after the gap."""
         added = False
         for event in events:
-            if event.seq <= self.last:
+            if self.start == UNKNOWN:
+                self.start = event.seq - 1
+            elif event.seq <= self.last:
                 continue
-            if event.seq > self.last + 1:
+            elif event.seq > self.last + 1:
                 self.entries.clear()
                 self.start = event.seq - 1
             self.entries.append(event)
@@ -138,7 +156,9 @@ class Tail:
         self._reader = aioredis.Redis.from_url(
             url,
             single_connection_client=True,
-            socket_timeout=block_ms / 1000 + socket_timeout,
+            # A blocked read answers within block_ms; under load it may take longer, and a
+            # slow answer must not count as Redis failing (that would end every stream).
+            socket_timeout=block_ms / 1000 + max(5.0, socket_timeout),
             socket_connect_timeout=socket_timeout,
         )
         self.capacity = capacity
@@ -149,6 +169,7 @@ class Tail:
         self._reader_id: int | None = None
         self._blocked = False
         self._unblocking: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()  # a window joined or became foreign
 
     def __repr__(self) -> str:
         return f"<Tail windows={len(self._windows)} reading={self._task is not None}>"
@@ -167,10 +188,21 @@ class Tail:
             del self._windows[window.task_id]
 
     def push(self, task_id: str, event: Event) -> None:
-        """An event this process appended: straight into its window, if followed here."""
+        """An event this process appended: straight into its window, if followed here. While
+        this process goes on writing the task (until a final event, a conflict, or `LOCAL`
+        seconds without a write) its stream is left out of the blocking read: this replica
+        never reads its own appends back."""
         window = self._windows.get(task_id)
         if window is not None:
             window.add([event])
+            window.local_until = 0.0 if event.final else time.monotonic() + LOCAL
+
+    def foreign(self, task_id: str) -> None:
+        """Another writer appended to the task (this one's append was refused): read it."""
+        window = self._windows.get(task_id)
+        if window is not None and window.local_until:
+            window.local_until = 0.0
+            self._poke()
 
     def invalidate(self, task_id: str) -> None:
         window = self._windows.pop(task_id, None)
@@ -178,6 +210,7 @@ class Tail:
             window.invalidate()
 
     def _poke(self) -> None:
+        self._changed.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._read())
         elif self._blocked and self._reader_id is not None and self._unblocking is None:
@@ -194,13 +227,25 @@ class Tail:
         failing_since: float | None = None
         backoff = 0.05
         while self._windows:
-            streams: dict[Any, Any] = {w.key: f"{w.last}-0" for w in self._windows.values()}
+            now = time.monotonic()
+            streams: dict[Any, Any] = {
+                w.key: f"{w.last}-0" for w in self._windows.values() if w.local_until <= now
+            }
+            holds = [w.local_until - now for w in self._windows.values() if w.local_until > now]
+            block = self.block_ms if not holds else max(1, int(min(holds) * 1000) + 1)
+            block = min(block, self.block_ms)
+            self._changed.clear()
+            if not streams:  # every followed task is written here: wait for that to change
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(block / 1000):
+                        await self._changed.wait()
+                continue
             try:
                 if self._reader_id is None:
                     self._reader_id = int(await self._reader.client_id())
                 self._blocked = True
                 try:
-                    found: Any = await self._reader.xread(streams, count=1000, block=self.block_ms)
+                    found: Any = await self._reader.xread(streams, count=1000, block=block)
                 finally:
                     self._blocked = False
             except RedisError as exc:
@@ -217,8 +262,13 @@ class Tail:
             by_key = {w.key: w for w in self._windows.values()}
             for key, entries in found or []:
                 window = by_key.get(key.decode() if isinstance(key, bytes) else key)
-                if window is not None:
-                    window.add(self._decode(entries))
+                if window is None:
+                    continue
+                # This replica's own appends are in the window already (push): decode only
+                # what another replica appended.
+                fresh = [e for e in entries if window.wants(int(e[0].partition(b"-")[0]))]
+                if fresh:
+                    window.add(self._decode(fresh))
         self._task = None
 
     def _fail_all(self, exc: Exception) -> None:

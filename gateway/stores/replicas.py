@@ -37,7 +37,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from gateway.core import errors
 from gateway.core.task import FAILED, FINAL, TaskRecord, set_status
@@ -48,44 +48,45 @@ log = logging.getLogger("a2a_gateway")
 
 REPLICA_LOST = "REPLICA_LOST"
 
-# KEYS: lease, running; ARGV: replica, lease_ms, task id
+# Each script touches one task's keys (one Cluster slot) or only `running`; `running` is an
+# index of the leases for the sweeper, repaired by every heartbeat, while the lease itself
+# (and the fenced append that checks it) is the truth.
+
+# KEYS: lease; ARGV: replica, lease_ms
 _CLAIM = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2], ARGV[3])
 return 1
 """
 
-# KEYS: lease, running; ARGV: replica, task id
+# KEYS: running; ARGV: lease_ms, task id 1..n -> scores them by the lease expiry (Redis time)
+_MARK = """
+local t = redis.call('TIME')
+local expiry = t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[1]
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], expiry, ARGV[i]) end
+return #ARGV - 1
+"""
+
+# KEYS: lease; ARGV: replica
 _RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
 """
 
-# KEYS: running, lease 1..n, task 1..n; ARGV: replica, lease_ms, task id 1..n -> lost task ids
+# KEYS: lease, task; ARGV: replica, lease_ms -> 1 renewed (or taken back), 0 lost
 _RENEW = """
-local t = redis.call('TIME')
-local expiry = t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2]
-local n = #ARGV - 2
 local terminal = {TASK_STATE_COMPLETED=1, TASK_STATE_FAILED=1, TASK_STATE_CANCELED=1,
                   TASK_STATE_REJECTED=1}
-local lost = {}
-for i = 1, n do
-  local lease, id = KEYS[1 + i], ARGV[2 + i]
-  local holder = redis.call('GET', lease)
-  if holder == ARGV[1] then
-    redis.call('PEXPIRE', lease, ARGV[2])
-    redis.call('ZADD', KEYS[1], expiry, id)
-  elseif not holder and not terminal[redis.call('HGET', KEYS[1 + n + i], 'state') or ''] then
-    redis.call('SET', lease, ARGV[1], 'PX', ARGV[2])  -- expired, nobody took over: take back
-    redis.call('ZADD', KEYS[1], expiry, id)
-  else
-    table.insert(lost, id)
-  end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
 end
-return lost
+if not holder and not terminal[redis.call('HGET', KEYS[2], 'state') or ''] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])  -- expired, nobody took over: take back
+  return 1
+end
+return 0
 """
 
 # KEYS: running; ARGV: limit -> task ids whose lease expiry (by Redis time) has passed
@@ -93,13 +94,6 @@ _DUE = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])
-"""
-
-# KEYS: lease, running; ARGV: task id -> forget a running entry whose lease is gone
-_FORGET = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
 """
 
 Stop = Callable[[str, str], None]
@@ -119,7 +113,7 @@ class Replicas:
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
         self._due = redis.register_script(_DUE)
-        self._forget = redis.register_script(_FORGET)
+        self._mark = redis.register_script(_MARK)
         self._tasks: list[asyncio.Task[None]] = []
         self._turns: Callable[[], Collection[str]] = list
         self._stop: Stop = lambda task_id, why: None
@@ -146,14 +140,18 @@ class Replicas:
 
     async def claim(self, task_id: str) -> bool:
         """Take the lease of a turn of `task_id`; False when another turn holds it."""
-        keys = [self.keys.lease(task_id), self.keys.running]
         with unavailable("claiming a task turn"):
-            return bool(await self._claim(keys=keys, args=[self.replica, self.lease_ms, task_id]))
+            if not await self._claim(
+                keys=[self.keys.lease(task_id)], args=[self.replica, self.lease_ms]
+            ):
+                return False
+            await self._mark(keys=[self.keys.running], args=[self.lease_ms, task_id])
+        return True
 
     async def release(self, task_id: str) -> None:
-        keys = [self.keys.lease(task_id), self.keys.running]
         try:
-            await self._release(keys=keys, args=[self.replica, task_id])
+            await self._release(keys=[self.keys.lease(task_id)], args=[self.replica])
+            await self.store.redis.zrem(self.keys.running, task_id)
         except RedisError as exc:  # the lease expires by itself
             log.warning("could not release the lease of task %s: %s", task_id, exc)
 
@@ -162,17 +160,23 @@ class Replicas:
             return bool(await self.store.redis.exists(self.keys.lease(task_id)))
 
     async def renew(self) -> list[str]:
-        """Renew this replica's leases; returns the tasks it lost."""
+        """Renew this replica's leases (one script per task, at once); returns the tasks it
+        lost. The renewed ones are scored again in `running`."""
         ids = list(self._turns())
         if not ids:
             return []
-        keys = [
-            self.keys.running,
-            *(self.keys.lease(i) for i in ids),
-            *(self.keys.task(i) for i in ids),
-        ]
-        lost = await self._renew(keys=keys, args=[self.replica, self.lease_ms, *ids])
-        return [i.decode() if isinstance(i, bytes) else str(i) for i in lost]
+        held = await asyncio.gather(
+            *(
+                self._renew(
+                    keys=[self.keys.lease(i), self.keys.task(i)], args=[self.replica, self.lease_ms]
+                )
+                for i in ids
+            )
+        )
+        kept = [i for i, ok in zip(ids, held, strict=True) if ok]
+        if kept:
+            await self._mark(keys=[self.keys.running], args=[self.lease_ms, *kept])
+        return [i for i, ok in zip(ids, held, strict=True) if not ok]
 
     async def _heartbeat(self) -> None:
         while True:
@@ -181,7 +185,7 @@ class Replicas:
                 for task_id in await self.renew():
                     log.warning("task %s: this replica lost its lease; stopping the turn", task_id)
                     self._stop(task_id, "lost")
-            except RedisError as exc:
+            except (RedisError, RedisClusterException) as exc:
                 log.warning("lease heartbeat failed: %s", exc)
 
     # --- sweeper ------------------------------------------------------------------------
@@ -194,9 +198,8 @@ class Replicas:
             task_id = raw.decode() if isinstance(raw, bytes) else str(raw)
             record = await self.store.get(task_id)
             if record is None or record.state in FINAL:
-                await self._forget(
-                    keys=[self.keys.lease(task_id), self.keys.running], args=[task_id]
-                )
+                if not await self.leased(task_id):  # a new turn's claim marks it again
+                    await self.store.redis.zrem(self.keys.running, task_id)
                 continue
             if await self._fail_lost(record):
                 failed += 1
@@ -230,7 +233,7 @@ class Replicas:
             await asyncio.sleep(self.lease_ms / 2000 * random.uniform(0.8, 1.2))
             try:
                 await self.sweep()
-            except (RedisError, errors.A2AError) as exc:
+            except (RedisError, RedisClusterException, errors.A2AError) as exc:
                 log.warning("lease sweep failed: %s", exc)
 
     # --- cancel across replicas ---------------------------------------------------------
@@ -292,19 +295,21 @@ class Replicas:
     async def _listen(self) -> None:
         backoff = 0.05
         while True:
-            pubsub = self.store.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub: Any = None
             try:
+                pubsub = await self.store.subscriber()
                 await pubsub.subscribe(self.keys.cancel)
                 backoff = 0.05
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._on_message(message)
-            except RedisError as exc:
+            except (RedisError, RedisClusterException) as exc:
                 log.debug("cancel channel: %s; subscribing again", exc)
             finally:
-                with contextlib.suppress(RedisError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                if pubsub is not None:
+                    with contextlib.suppress(RedisError):
+                        await pubsub.aclose()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
 
