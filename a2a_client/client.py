@@ -180,14 +180,18 @@ class A2AClient:
         return_immediately: bool = False,
         history_length: int | None = None,
         files: Sequence[dict[str, Any]] = (),
+        push: dict[str, Any] | None = None,
     ) -> Task | Message:
         """SendMessage: the Task once it is terminal or interrupted (at once with
         `return_immediately`), or the agent's direct reply Message. `files` are file parts
-        (`file_part`, `file_part_from_path`) sent after the text."""
+        (`file_part`, `file_part_from_path`) sent after the text; `push` registers a webhook
+        for the task (a TaskPushNotificationConfig: url, token, authentication)."""
         params = self._send_params(content, task_id, context_id, metadata, files)
         configuration: dict[str, Any] = {"returnImmediately": return_immediately}
         if history_length is not None:
             configuration["historyLength"] = history_length
+        if push is not None:
+            configuration["taskPushNotificationConfig"] = push
         params["configuration"] = configuration
         result = await self._call("SendMessage", params)
         if "message" in result:
@@ -240,15 +244,19 @@ class A2AClient:
         context_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         files: Sequence[dict[str, Any]] = (),
+        push: dict[str, Any] | None = None,
     ) -> AsyncIterator[Event]:
         """SendStreamingMessage: the Task, then each event, until a terminal or interrupted
         state (or one MessageEvent for a direct reply). Resumes by itself (module docstring).
-        StreamingNotSupported when the card says the agent does not stream. `files` as for
+        StreamingNotSupported when the card says the agent does not stream. `push` and
+        `files` as for
         `send`."""
         card = await self.agent_card()
         if (card.get("capabilities") or {}).get("streaming") is False:
             raise StreamingNotSupported(f"{card.get('name')!r} at {self.url} does not stream")
         params = self._send_params(content, task_id, context_id, metadata, files)
+        if push is not None:
+            params["configuration"] = {"taskPushNotificationConfig": push}
         async for event in self._follow("SendStreamingMessage", params, None, None):
             yield event
 

@@ -1,4 +1,4 @@
-"""The client commands of `a2a-gateway`: `call`, `agents`, `get`, `cancel`.
+"""The client commands of `a2a-gateway`: `call`, `agents`, `get`, `cancel`, `webhook`.
 
 Exit codes of `call` (the final state of the task it started or continued):
 
@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from a2a_client import webhook
 from a2a_client.client import A2AClient
 from a2a_client.errors import A2AClientError
 from a2a_client.files import FileSaver, file_part_from_path
@@ -48,7 +49,7 @@ EXIT_CODES = {
 ERROR = 1
 USAGE = 2
 DETACHED = 130
-NAMES = ("call", "agents", "get", "cancel")
+NAMES = ("call", "agents", "get", "cancel", "webhook")
 
 
 def _header(value: str) -> tuple[str, str]:
@@ -104,6 +105,15 @@ def add_commands(commands: Any) -> None:
     )
     call.add_argument("--task", dest="task_id", help="continue this task (answer its question)")
     call.add_argument("--context", dest="context_id", help="the context id to send in")
+    call.add_argument(
+        "--push",
+        metavar="URL",
+        help="also POST every event of the task to this webhook (push notifications; "
+        "see `a2a-gateway webhook`)",
+    )
+    call.add_argument(
+        "--push-token", metavar="TOKEN", help="the webhook's X-A2A-Notification-Token"
+    )
 
     agents = commands.add_parser(
         "agents", parents=[common], help="list a gateway's agents", description="GET URL/agents"
@@ -114,10 +124,13 @@ def add_commands(commands: Any) -> None:
         command = commands.add_parser(name, parents=[common], help=text, description=text)
         command.add_argument("url", help="the agent's A2A URL")
         command.add_argument("task_id", help="the task id")
+    webhook.add_command(commands)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one client command; returns the exit code."""
+    if args.command == "webhook":
+        return webhook.run(args)
     if args.command != "call":
         return asyncio.run(_COMMANDS[args.command](args))
     outcome = asyncio.run(_call(args))
@@ -179,8 +192,15 @@ async def _call(args: argparse.Namespace) -> int | Interrupted:
         state: dict[str, Any] = {"task_id": args.task_id, "final": None}
 
         async def follow() -> None:
+            push = None
+            if args.push:
+                push = {"url": args.push, **({"token": args.push_token} if args.push_token else {})}
             async for event in client.stream(
-                args.text, task_id=args.task_id, context_id=args.context_id, files=files
+                args.text,
+                task_id=args.task_id,
+                context_id=args.context_id,
+                files=files,
+                push=push,
             ):
                 _remember(state, event)
                 if display is None:

@@ -139,6 +139,7 @@ async def _run(
     if signing_key:
         kid = os.environ.get("CARD_SIGNING_KID", "demo")
         gateway_args += ["--card-signing-key", signing_key, "--card-signing-kid", kid]
+    gateway_args += DEMO_PUSH
     listen = yaml.safe_load(CONFIG.read_text()).get("listen") or {}
     default_grpc = "0" if port_was_free else str(listen.get("grpc_port", DEFAULT_GRPC_PORT))
     gateway_args += ["--grpc-port", os.environ.get("GRPC_PORT", default_grpc)]
@@ -194,6 +195,10 @@ async def _start_agents(
     return targets
 
 
+# The local demo's webhooks live on this machine: let the SSRF guard through to 127.0.0.1 over
+# http (a deployment keeps the default: https to public addresses only), and sign requests.
+DEMO_PUSH = ["--push-allow", "127.0.0.1", "--push-allow-http", "--push-signing"]
+
 CURL_BODY = (
     '{"jsonrpc":"2.0","id":1,"method":"SendStreamingMessage","params":{"message":'
     '{"messageId":"m1","role":"ROLE_USER","parts":[{"text":"A2A lets agents talk."}]}}}'
@@ -223,6 +228,12 @@ def _banner(url: str, targets: dict[str, str], grpc_address: str) -> None:
         f"  a2a-gateway call {url}/agents/workflow/ 'A2A lets agents talk.'",
         f"  a2a-gateway call {url}/agents/document-analysis/ --file report.pdf",
         f"  a2a-gateway call {url}/agents/image-render/ 'seahorse valley' --out pictures/",
+        "",
+        "Push notifications: this demo allows webhooks on 127.0.0.1 over http (the SSRF",
+        "guard refuses them by default). In a second terminal:",
+        f"  a2a-gateway webhook --port 9000 --jwks {url}/.well-known/jwks.json",
+        f"  a2a-gateway call {url}/agents/document-analysis/ 'A2A lets agents talk.' \\",
+        "    --push http://127.0.0.1:9000/",
         "",
         "Press Ctrl-C to stop.",
         "",

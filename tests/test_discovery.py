@@ -20,7 +20,7 @@ def test_agent_card_is_built_from_describe(gateway: Process) -> None:
     assert card["name"] == "scripted"
     assert card["version"] == "0.0.1"
     assert card["capabilities"]["streaming"] is True
-    assert card["capabilities"]["pushNotifications"] is False
+    assert card["capabilities"]["pushNotifications"] is True
     endpoint = gateway.address + "/agents/scripted/"
     assert card["supportedInterfaces"] == [
         {"url": endpoint, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},

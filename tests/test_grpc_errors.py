@@ -135,10 +135,23 @@ async def test_unknown_tenant_is_not_found(grpc_gateway: Process) -> None:
     assert got.metadata["agents"] == "scripted"
 
 
-async def test_push_config_methods_are_failed_precondition(grpc_gateway: Process) -> None:
+async def test_push_config_of_an_unknown_task_is_not_found(grpc_gateway: Process) -> None:
     request = pb.GetTaskPushNotificationConfigRequest(task_id="t", id="c")
     with anyio.fail_after(TIMEOUT):
         got = await refused(grpc_gateway, "GetTaskPushNotificationConfig", request)
+    assert (got.code, got.reason) == (grpc.StatusCode.NOT_FOUND, "TASK_NOT_FOUND")
+
+
+async def test_push_config_methods_are_failed_precondition_with_push_off(
+    grpc_agent: Process,
+) -> None:
+    gateway = start_grpc_gateway({"scripted": grpc_agent.address}, "--no-push")
+    request = pb.GetTaskPushNotificationConfigRequest(task_id="t", id="c")
+    try:
+        with anyio.fail_after(TIMEOUT):
+            got = await refused(gateway, "GetTaskPushNotificationConfig", request)
+    finally:
+        gateway.stop()
     assert got.code == grpc.StatusCode.FAILED_PRECONDITION
     assert got.reason == "PUSH_NOTIFICATION_NOT_SUPPORTED"
 

@@ -192,10 +192,10 @@ def test_principal_reaches_the_agent_in_the_request_and_as_metadata(url: str) ->
     assert text == "principal=anonymous header=anonymous"
 
 
-def test_push_notification_methods_are_not_supported(url: str) -> None:
-    for method in ("CreateTaskPushNotificationConfig", "GetTaskPushNotificationConfig"):
+def test_push_config_methods_on_an_unknown_task_are_task_not_found(url: str) -> None:
+    for method in ("GetTaskPushNotificationConfig", "DeleteTaskPushNotificationConfig"):
         error = a2a.rpc(url, method, {"taskId": "x", "id": "y"})["error"]
-        assert error["code"] == -32003
+        assert error["code"] == -32001
 
 
 def test_extended_card_is_unsupported(url: str) -> None:

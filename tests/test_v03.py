@@ -50,9 +50,15 @@ def test_blocking_defaults_to_true() -> None:
     assert caught.value.metadata["fields"] == "configuration.blocking"
 
 
-def test_push_config_is_passed_on_to_be_refused() -> None:
-    out = v03.configuration_in({"pushNotificationConfig": {"url": "http://x"}})
-    assert out["taskPushNotificationConfig"] == {"url": "http://x"}
+def test_push_config_becomes_the_v1_inline_config() -> None:
+    auth = {"schemes": ["Bearer"], "credentials": "c"}
+    out = v03.configuration_in(
+        {"pushNotificationConfig": {"url": "http://x", "authentication": auth}}
+    )
+    assert out["taskPushNotificationConfig"] == {
+        "url": "http://x",
+        "authentication": {"scheme": "Bearer", "credentials": "c"},
+    }
 
 
 STATUS_UPDATE: dict[str, Any] = {

@@ -242,9 +242,12 @@ def test_task_created_in_v1_is_read_in_v03_and_the_reverse(gateway: Process) -> 
         "tasks/pushNotificationConfig/delete",
     ],
 )
-def test_push_config_is_not_supported(gateway: Process, method: str) -> None:
-    error = call(url_of(gateway), method, {"id": "x"})["error"]
-    assert error["code"] == -32003
+def test_push_config_of_an_unknown_task_is_task_not_found(gateway: Process, method: str) -> None:
+    params: dict[str, Any] = {"id": "x", "taskId": "x", "pushNotificationConfigId": "y"}
+    if method.endswith("/set"):
+        params["pushNotificationConfig"] = {"url": "https://example.com/hook"}
+    error = call(url_of(gateway), method, params)["error"]
+    assert error["code"] == -32001
 
 
 def test_extended_card_errors_per_version(gateway: Process) -> None:

@@ -26,6 +26,7 @@ from gateway.core.events import Event
 from gateway.core.subscribers import Subscribers
 from gateway.core.task import TaskRecord
 from gateway.http import card
+from gateway.push.methods import PushMethods
 from gateway.stores.contract import EventsExpired, Store, TaskQuery
 from generated import task_service_pb2 as pb
 
@@ -77,11 +78,18 @@ Handler = Callable[[Call], Awaitable[Result]]
 class Methods:
     """The v1.0 method table."""
 
-    def __init__(self, store: Store, bridge: Bridge, subscribers: Subscribers) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bridge: Bridge,
+        subscribers: Subscribers,
+        push: PushMethods | None = None,
+    ) -> None:
         self.store = store
         self.bridge = bridge
         self.subscribers = subscribers
         self.extended_cards: Handler | None = None  # set by the HTTP app (http/cards.py)
+        self.push = push  # None: push notifications are off (-32003)
         self._snapshots: weakref.WeakValueDictionary[str, Event] = weakref.WeakValueDictionary()
         self.table: dict[str, Handler] = {
             "SendMessage": self.send_message,
@@ -90,10 +98,10 @@ class Methods:
             "ListTasks": self.list_tasks,
             "CancelTask": self.cancel_task,
             "SubscribeToTask": self.subscribe_to_task,
-            "CreateTaskPushNotificationConfig": self.push_config,
-            "GetTaskPushNotificationConfig": self.push_config,
-            "ListTaskPushNotificationConfigs": self.push_config,
-            "DeleteTaskPushNotificationConfig": self.push_config,
+            "CreateTaskPushNotificationConfig": self.create_push_config,
+            "GetTaskPushNotificationConfig": self.get_push_config,
+            "ListTaskPushNotificationConfigs": self.list_push_configs,
+            "DeleteTaskPushNotificationConfig": self.delete_push_config,
             "GetExtendedAgentCard": self.extended_card,
         }
 
@@ -134,13 +142,19 @@ class Methods:
     async def _start(self, call: Call) -> tuple[params.SendMessageParams, Any]:
         request = params.parse(params.SendMessageParams, call.params)
         config = request.configuration
-        if config is not None and config.task_push_notification_config is not None:
+        push = config.task_push_notification_config if config is not None else None
+        if push is not None and self.push is None:
             raise errors.push_not_supported()
         requested = await self.check_request(request.message, call)
         if call.task_hint and not request.message.task_id:
             known = await self.store.get(call.task_hint)
             if known is not None and self.visible(known, call):
                 request.message.task_id = known.id
+        inline = None
+        if push is not None and self.push is not None:
+            if request.message.task_id:
+                await self.load(request.message.task_id, call)  # not-found before the URL
+            inline = await self.push.inline(push, request.message.task_id)
         message = request.message.to_json()
         record: TaskRecord | None = None
         if request.message.task_id:
@@ -167,6 +181,8 @@ class Methods:
             extensions=requested,
         )
         call.activated.extend(started.activated)
+        if inline is not None and self.push is not None and started.record is not None:
+            await self.push.register(inline, started.record.id, started.first_seq - 1)
         return request, started
 
     async def send_message(self, call: Call) -> Result:
@@ -316,8 +332,22 @@ class Methods:
         self._snapshots[record.id] = head
         return EventStream(record.id, record.last_seq, head=[head])
 
-    async def push_config(self, call: Call) -> Result:
-        raise errors.push_not_supported()
+    def _push(self) -> PushMethods:
+        if self.push is None:
+            raise errors.push_not_supported()
+        return self.push
+
+    async def create_push_config(self, call: Call) -> Result:
+        return await self._push().create(call.params, lambda task_id: self.load(task_id, call))
+
+    async def get_push_config(self, call: Call) -> Result:
+        return await self._push().get(call.params, lambda task_id: self.load(task_id, call))
+
+    async def list_push_configs(self, call: Call) -> Result:
+        return await self._push().list(call.params, lambda task_id: self.load(task_id, call))
+
+    async def delete_push_config(self, call: Call) -> Result:
+        return await self._push().delete(call.params, lambda task_id: self.load(task_id, call))
 
     async def extended_card(self, call: Call) -> Result:
         """The authenticated extended card (3.1.11) where configured; else -32004, since the

@@ -180,10 +180,20 @@ def _describe(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def parse(model: type[P], params: dict[str, Any]) -> P:
-    """Validate params into `model`, or raise -32602 naming every offending field."""
+def parse(model: type[P], params: Any, *, prefix: str = "") -> P:
+    """Validate params into `model`, or raise -32602 naming every offending field (under
+    `prefix`, for params nested in another request's)."""
     try:
         return model.model_validate(params)
     except ValidationError as exc:
-        violations = [(_path(e["loc"]), _describe(e)) for e in exc.errors()]
+        violations = [(_prefixed(prefix, _path(e["loc"])), _describe(e)) for e in exc.errors()]
         raise errors.invalid_params(violations) from None
+
+
+def _prefixed(prefix: str, path: str) -> str:
+    if not prefix:
+        return path
+    return prefix if path == "params" else f"{prefix}.{path}"
+
+
+Params = _Params  # the base of every params model (strict, camelCase, unknown fields ignored)

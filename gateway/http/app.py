@@ -22,6 +22,8 @@ else the first, is also served at the root):
     GET  /metrics                              Prometheus (public, behind auth, off, or
                                                alone on its own port: `Settings.metrics*`)
     GET  /ui/                                  the browser page (static files in http/ui/)
+    GET  /.well-known/jwks.json                the key push notifications are signed with
+                                               (when `push.signing` is on; push/signing.py)
 
 Unmatched paths and verbs, and uncaught exceptions, answer in the path's binding's error
 shape (fallback.py), never Starlette's `{"detail": ...}`.
@@ -78,6 +80,7 @@ from gateway.http.signing import JWKS_PATH
 from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
 from gateway.ops.settings import Settings
+from gateway.push import auto as push
 from gateway.stores.cluster import ClusterStore
 from gateway.stores.contract import Store
 from gateway.stores.memory import MemoryStore
@@ -117,7 +120,8 @@ class Gateway:
             replicas=replicas,
         )
         self.subscribers = Subscribers(limit_per_task=settings.max_subscribers_per_task)
-        self.methods = Methods(self.store, self.bridge, self.subscribers)
+        self.push = push.build(settings.push, self.store, self.metrics)
+        self.methods = Methods(self.store, self.bridge, self.subscribers, self.push)
         self.metrics.methods = frozenset(versions.method_names())
         self.metrics.running(lambda: self.bridge.running)
         self.authenticator = Authenticator(settings.auth) if settings.auth.enabled else None
@@ -153,6 +157,8 @@ class Gateway:
         for upstream in self.upstreams.values():
             upstream.start()
         self.bridge.start_replicas()
+        if self.push is not None:
+            self.push.start()
 
     async def start_grpc(self) -> str | None:
         """Serve the gRPC binding when `grpc_port` is set (once; the CLI starts it before
@@ -197,6 +203,8 @@ class Gateway:
         self.draining.set()
         self.open_streams.drain()
         await self.bridge.close()
+        if self.push is not None:
+            await self.push.close()
         await self.store.close()
         for upstream in self.upstreams.values():
             await upstream.close()
@@ -222,6 +230,7 @@ class Gateway:
             ),
             extended=True,
             grpc=self.grpc is not None,
+            push=self.push is not None,
         )
 
     # --- routes -------------------------------------------------------------------------
@@ -331,11 +340,13 @@ class MetricsPort:
         self.gateway = gateway
         self.port = port
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         server = scope.get("server")
         if scope["type"] != "http" or not server or server[1] != self.port:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)  # handed on (direct.py)
+        return self.serve(scope, receive, send)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == "/metrics" and scope["method"] in ("GET", "HEAD"):
             page = self.gateway.metrics.exposition()
             response = Response(page, media_type=self.gateway.metrics.content_type)
@@ -416,6 +427,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     if settings.rest:
         rest_routes.register(app, rest_handle)
+        direct += rest_routes.streaming(rest_handle)
     # add_middleware wraps: the last added runs first; Direct is innermost (direct.py).
     app.add_middleware(Direct, routes=direct)
     if gateway.limiter is not None:  # one bucket per principal, shared with gRPC

@@ -127,6 +127,7 @@ def build(
     overrides: Mapping[str, Any] | None = None,
     extensions: list[dict[str, Any]] | None = None,
     security: dict[str, Any] | None = None,
+    push: bool = False,
     interfaces: Sequence[Interface] | None = None,
     extended_card: bool = False,
 ) -> dict[str, Any]:
@@ -136,8 +137,10 @@ def build(
     `interfaces` (default: JSON-RPC v1.0 and v0.3 at `url`) become `supportedInterfaces` in
     their order. `security` holds `securitySchemes` and `securityRequirements` (see
     `security()`); `extended_card` says an authenticated extended card is served (see
-    `extend`)."""
+    `extend`); `push`: the gateway delivers push notifications
+    (capabilities.pushNotifications)."""
     card = _content(description, fallback_name, overrides or {})
+    card["capabilities"]["pushNotifications"] = push
     if extensions:
         card["capabilities"]["extensions"] = extensions
     if extended_card:  # v1.0 capabilities.extendedAgentCard, v0.3's top-level flag

@@ -43,10 +43,12 @@ class Cards:
         interfaces: Sequence[card.Interface] | None = None,
         extended: bool = False,
         grpc: bool = False,
+        push: bool = False,
     ) -> dict[str, Any]:
         """The card of `upstream` whose JSON-RPC endpoint is `url`, listing `interfaces`
         (`base`: the gateway's base URL, for the JWKS; `grpc`: whether the gRPC binding is
-        on, for the resume extension's entry). Raises A2AError when the agent cannot be
+        on, for the resume extension's entry; `push`: whether push notifications are delivered).
+        Raises A2AError when the agent cannot be
         described."""
         description = await upstream.describe()
         entry = resume.card_entry(
@@ -63,6 +65,7 @@ class Cards:
             security=self.security,
             interfaces=interfaces,
             extended_card=bool(upstream.spec.extended_card),
+            push=push,
         )
         if extended:
             body = card.extend(body, upstream.spec.extended_card)

@@ -47,6 +47,7 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
                 grpc=grpc_interface(gateway, url, upstream.name),
             ),
             grpc=gateway.grpc is not None,
+            push=gateway.push is not None,
         )
     except errors.A2AError as exc:
         return json_response({"error": exc.to_json()}, status=503)
@@ -54,10 +55,18 @@ async def agent_card(gateway: Gateway, request: Request) -> Response:
 
 
 async def jwks(gateway: Gateway, request: Request) -> Response:
-    """The public key Agent Card signatures name in `jku` (404 without a signing key)."""
-    if gateway.agent_cards.signer is None:
-        return json_response({"error": {"code": 404, "message": "Agent Cards are not signed"}}, 404)
-    return gateway.cards.respond(request, orjson.dumps(gateway.agent_cards.signer.jwks()))
+    """The gateway's public keys at one well-known path: the Agent Card signing key (its
+    signatures' `jku` points here) and the push-notification signing keys (every replica's,
+    on a shared store). 404 when nothing is signed."""
+    keys: list[Any] = []
+    if gateway.agent_cards.signer is not None:
+        keys += gateway.agent_cards.signer.jwks()["keys"]
+    push_keys = gateway.push.keys if gateway.push is not None else None
+    if push_keys is not None:
+        keys += orjson.loads(await push_keys.document())["keys"]
+    if not keys:
+        return json_response({"error": {"code": 404, "message": "Nothing here is signed"}}, 404)
+    return gateway.cards.respond(request, orjson.dumps({"keys": keys}))
 
 
 def interfaces(

@@ -223,6 +223,25 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument(
         "--shutdown-grace", type=float, help="seconds running turns get at SIGTERM (default 10)"
     )
+    push = serve.add_argument_group("push notifications (docs/push.md)")
+    push.add_argument(
+        "--push-allow",
+        dest="push_allow",
+        metavar="HOST|ADDRESS|CIDR",
+        action="append",
+        default=[],
+        help="a webhook host the SSRF guard lets through (repeat), e.g. 127.0.0.1",
+    )
+    push.add_argument(
+        "--push-allow-http", action="store_true", default=None, help="allow http:// webhooks"
+    )
+    push.add_argument(
+        "--push-signing", action="store_true", default=None, help="sign webhook requests (JWT)"
+    )
+    push.add_argument("--push-signing-key", metavar="PATH", help="PEM private key to sign with")
+    push.add_argument(
+        "--no-push", action="store_true", default=None, help="turn push notifications off"
+    )
     ops.add_argument(
         "--no-rest",
         dest="rest",
@@ -410,6 +429,17 @@ def _overrides(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
                 _section(data, "tracing")[key] = value
         if args.otlp_endpoint is not None:
             _section(data, "tracing")["enabled"] = True
+        if args.push_allow:
+            _section(data, "push")["allow_hosts"] = list(args.push_allow)
+        push = (
+            ("allow_http", args.push_allow_http),
+            ("signing", args.push_signing or (True if args.push_signing_key else None)),
+            ("signing_key_file", args.push_signing_key),
+            ("enabled", False if args.no_push else None),
+        )
+        for key, value in push:
+            if value is not None:
+                _section(data, "push")[key] = value
         if args.rest is not None:
             data["rest"] = args.rest
         if args.card_files or args.card_overrides:

@@ -56,6 +56,7 @@ from gateway.ops.settings import (
     TracingSettings,
     split_target,
 )
+from gateway.push.settings import PushSettings
 
 ENV_PREFIX = "A2A_GATEWAY__"
 Problem = tuple[str, str]
@@ -313,6 +314,34 @@ class TracingConfig(Section):
         return TracingSettings(**self.model_dump())
 
 
+class PushConfig(Section):
+    """Push notifications; the defaults are PushSettings' own (see push/settings.py)."""
+
+    enabled: bool = True
+    allow_hosts: list[str] = Field(default_factory=list)
+    allow_http: bool = False
+    timeout: PositiveFloat = 10.0
+    max_attempts: PositiveInt = 8
+    max_retry_time: PositiveFloat = 900.0
+    backoff: PositiveFloat = 1.0
+    max_backoff: PositiveFloat = 60.0
+    max_configs_per_task: PositiveInt = 10
+    signing: bool = False
+    signing_key_file: ExistingFile | None = None
+    lease: PositiveFloat = 10.0
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        PushSettings(allow_hosts=tuple(value))  # a CIDR entry must parse
+        return value
+
+    def to_settings(self) -> PushSettings:
+        values = self.model_dump()
+        values["allow_hosts"] = tuple(values["allow_hosts"])
+        return PushSettings(**values)
+
+
 class GatewayConfig(Section):
     agents: list[AgentConfig] = Field(min_length=1)
     default_agent: str | None = None
@@ -329,6 +358,7 @@ class GatewayConfig(Section):
     store: StoreConfig = StoreConfig()
     card_signing: CardSigningConfig | None = None
     tracing: TracingConfig = TracingConfig()
+    push: PushConfig = PushConfig()
     rest: bool = True
 
     FLAT_SECTIONS: ClassVar[tuple[str, ...]] = ("limits", "http")
@@ -395,6 +425,7 @@ class GatewayConfig(Section):
             card_signing_kid=self.card_signing.kid if self.card_signing else "",
             store_cluster=self.store.cluster,
             tracing=self.tracing.to_settings(),
+            push=self.push.to_settings(),
             **flat,
         )
 

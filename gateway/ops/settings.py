@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.http.card import check_extended, check_overrides
+from gateway.push.settings import PushSettings
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 HOSTNAME_PATTERN = re.compile(
@@ -242,6 +243,7 @@ class Settings:
     card_signing_key_file: str | None = None  # PEM EC or RSA private key: signed cards
     card_signing_kid: str = ""  # the key's `kid` (protected header and JWKS)
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    push: PushSettings = field(default_factory=PushSettings)  # push notifications (push/)
 
     @property
     def shared_store(self) -> bool:

@@ -5,6 +5,7 @@
     python tests/sdk03/driver.py URL stream-to TASK_ID    (a message naming that task)
     python tests/sdk03/driver.py URL get TASK_ID
     python tests/sdk03/driver.py URL resubscribe TASK_ID
+    python tests/sdk03/driver.py URL push "TASK_ID WEBHOOK_URL"   (set, then get, the config)
 
 Prints one JSON line per thing the SDK handed back, as it arrives: {"event": ...},
 {"task": ...}, {"message": ...} (the SDK's pydantic objects dumped as v0.3 JSON) or
@@ -24,7 +25,18 @@ from typing import Any
 import httpx
 from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
 from a2a.client.errors import A2AClientJSONRPCError
-from a2a.types import Message, Part, Role, TaskIdParams, TaskQueryParams, TextPart
+from a2a.types import (
+    GetTaskPushNotificationConfigParams,
+    Message,
+    Part,
+    PushNotificationAuthenticationInfo,
+    PushNotificationConfig,
+    Role,
+    TaskIdParams,
+    TaskPushNotificationConfig,
+    TaskQueryParams,
+    TextPart,
+)
 
 
 def emit(kind: str, value: Any) -> None:
@@ -74,6 +86,16 @@ async def run(client: Any, command: str, arg: str) -> None:
     elif command == "resubscribe":
         async for task, update in client.resubscribe(TaskIdParams(id=arg)):
             emit("event", update if update is not None else task)
+    elif command == "push":
+        task_id, webhook = arg.split(" ", 1)
+        auth = PushNotificationAuthenticationInfo(schemes=["Bearer"], credentials="c03")
+        config = PushNotificationConfig(url=webhook, token="t03", authentication=auth)
+        request = TaskPushNotificationConfig(task_id=task_id, push_notification_config=config)
+        emit("config", await client.set_task_callback(request))
+        emit(
+            "config",
+            await client.get_task_callback(GetTaskPushNotificationConfigParams(id=task_id)),
+        )
     else:
         raise SystemExit(f"unknown command {command!r}")
 

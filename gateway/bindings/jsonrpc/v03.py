@@ -124,8 +124,49 @@ def configuration_in(config: Any) -> Any:
         if name in config:
             out[name] = config[name]
     if config.get("pushNotificationConfig") is not None:
-        out["taskPushNotificationConfig"] = config["pushNotificationConfig"]
+        out["taskPushNotificationConfig"] = push_config_in(config["pushNotificationConfig"])
     return out
+
+
+def push_config_in(config: Any) -> Any:
+    """A v0.3 PushNotificationConfig -> the v1.0 fields (`authentication.schemes[0]` is the
+    scheme; v1.0 has one)."""
+    if not isinstance(config, dict):
+        return config
+    out: Json = {k: config[k] for k in ("id", "url", "token") if k in config}
+    auth = config.get("authentication")
+    if isinstance(auth, dict):
+        schemes = auth.get("schemes")
+        if not isinstance(schemes, list) or not schemes:
+            raise _bad("pushNotificationConfig.authentication.schemes", "must name a scheme")
+        out["authentication"] = {"scheme": schemes[0]}
+        if "credentials" in auth:
+            out["authentication"]["credentials"] = auth["credentials"]
+    elif auth is not None:
+        out["authentication"] = auth
+    return out
+
+
+def set_push_params(params: Json) -> Json:
+    """`tasks/pushNotificationConfig/set`: {taskId, pushNotificationConfig} -> v1.0. Without
+    an id the config's id is the task's (as the v0.3 SDKs do, so `get` finds it by task id)."""
+    inner = params.get("pushNotificationConfig")
+    if not isinstance(inner, dict):
+        raise _bad("pushNotificationConfig", "must be an object with url")
+    out: Json = {"taskId": params.get("taskId"), **push_config_in(inner)}
+    if out.get("id") is None and isinstance(out["taskId"], str):
+        out["id"] = out["taskId"]
+    return out
+
+
+def push_ref_params(params: Json) -> Json:
+    """`get` / `delete` params {id, pushNotificationConfigId} -> v1.0 {taskId, id}."""
+    task_id = params.get("id")
+    return {"taskId": task_id, "id": params.get("pushNotificationConfigId", task_id)}
+
+
+def list_push_params(params: Json) -> Json:
+    return {"taskId": params.get("id")}
 
 
 def send_params(params: Json) -> Json:
@@ -241,6 +282,25 @@ def _extended_refusal(error: errors.A2AError) -> errors.A2AError:
     return error
 
 
+def push_config(value: Json) -> Json:
+    """A v1.0 TaskPushNotificationConfig -> v0.3 {taskId, pushNotificationConfig}."""
+    inner: Json = {k: value[k] for k in ("id", "url", "token", "deliveryStatus") if k in value}
+    auth = value.get("authentication")
+    if auth is not None:
+        inner["authentication"] = {"schemes": [auth["scheme"]]}
+        if "credentials" in auth:
+            inner["authentication"]["credentials"] = auth["credentials"]
+    return {"taskId": value["taskId"], "pushNotificationConfig": inner}
+
+
+def push_configs(value: Json) -> list[Json]:
+    return [push_config(c) for c in value["configs"]]
+
+
+def _null(value: Json) -> None:
+    return None
+
+
 def _send(target: str) -> Route:
     streaming = target == "SendStreamingMessage"
     return Route(target, send_params, stream_event, V0_3, stream_event, streaming=streaming)
@@ -257,10 +317,18 @@ ROUTES: dict[str, Route] = {
     "tasks/resubscribe": Route(
         "SubscribeToTask", wire=V0_3, adapt=stream_event, streaming=True, turn_stream=True
     ),
-    "tasks/pushNotificationConfig/set": Route("CreateTaskPushNotificationConfig"),
-    "tasks/pushNotificationConfig/get": Route("GetTaskPushNotificationConfig"),
-    "tasks/pushNotificationConfig/list": Route("ListTaskPushNotificationConfigs"),
-    "tasks/pushNotificationConfig/delete": Route("DeleteTaskPushNotificationConfig"),
+    "tasks/pushNotificationConfig/set": Route(
+        "CreateTaskPushNotificationConfig", set_push_params, push_config
+    ),
+    "tasks/pushNotificationConfig/get": Route(
+        "GetTaskPushNotificationConfig", push_ref_params, push_config
+    ),
+    "tasks/pushNotificationConfig/list": Route(
+        "ListTaskPushNotificationConfigs", list_push_params, push_configs
+    ),
+    "tasks/pushNotificationConfig/delete": Route(
+        "DeleteTaskPushNotificationConfig", push_ref_params, _null
+    ),
     # v0.3 has no capability error for it (section 7.10): -32007 is its only refusal.
     "agent/getAuthenticatedExtendedCard": Route("GetExtendedAgentCard", refine=_extended_refusal),
 }

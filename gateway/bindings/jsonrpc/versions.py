@@ -77,7 +77,7 @@ class Route:
 
     target: str | None
     params: Callable[[Json], Json] = _same
-    result: Callable[[Json], Json] = _same
+    result: Callable[[Json], Any] = _same
     wire: str = V1_0
     adapt: Encoder | None = None
     error: Callable[[], errors.A2AError] | None = None
@@ -101,7 +101,16 @@ V1_METHODS = (
     "GetExtendedAgentCard",
 )
 
+
+def _null(value: Json) -> None:
+    return None
+
+
 V1_ROUTES: dict[str, Route] = {name: Route(name) for name in V1_METHODS}
+# The SDKs' servers answer null; the method table's `{}` is for the bindings that need an object.
+V1_ROUTES["DeleteTaskPushNotificationConfig"] = Route(
+    "DeleteTaskPushNotificationConfig", result=_null
+)
 
 
 def tables() -> dict[str, dict[str, Route]]:
