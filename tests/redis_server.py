@@ -76,6 +76,8 @@ class RedisServer:
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
             args += ["--cluster-node-timeout", "1000"]  # failover within ~2 s in tests
+            # A replica's first sync would otherwise wait 5 s for more replicas to share it.
+            args += ["--repl-diskless-sync-delay", "0"]
         with (self.dir / "redis.log").open("ab") as log:
             self.popen = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -177,9 +179,23 @@ class RedisCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if all(self.info(n).get("cluster_state") == "ok" for n in self.nodes):
+                break
+            time.sleep(0.05)
+        else:
+            raise TimeoutError(f"the cluster was not ok within {timeout}s")
+        # A replica that has not finished its first sync refuses to fail over ("Disconnected
+        # from master for longer than allowed"): its primary's slots would have no owner.
+        while time.monotonic() < deadline:
+            if all(self.in_sync(n) for n in self.nodes):
                 return
             time.sleep(0.05)
-        raise TimeoutError(f"the cluster was not ok within {timeout}s")
+        raise TimeoutError(f"the replicas were not in sync within {timeout}s")
+
+    def in_sync(self, node: RedisServer) -> bool:
+        """Whether `node` is a primary or a replica whose link to its primary is up."""
+        lines = self.command(node, "info", "replication").splitlines()
+        found = dict(line.strip().split(":", 1) for line in lines if ":" in line)
+        return found.get("role") == "master" or found.get("master_link_status") == "up"
 
     def command(self, node: RedisServer, *words: str) -> str:
         args = [self.cli, "-p", str(node.port), *words]

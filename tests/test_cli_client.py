@@ -24,7 +24,8 @@ def url(gateway: Process) -> str:
     return gateway.address + "/agents/scripted/"
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI as a subprocess, with `env` added to this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
         cwd=ROOT,
@@ -32,6 +33,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -201,22 +203,10 @@ def test_token_env_token_and_headers_reach_a_gateway_that_insists_on_them(
     by_flag = cli("call", url, "caller", "--token", token)
     assert by_flag.returncode == 0, by_flag.stderr
     assert "principal=dana" in by_flag.stderr
-    by_env = cli_env({"A2A_TOKEN": make_token("erin")}, "call", url, "caller")
+    by_env = cli("call", url, "caller", env={"A2A_TOKEN": make_token("erin")})
     assert by_env.returncode == 0, by_env.stderr
     assert "principal=erin" in by_env.stderr
     header = f"X-API-Key: {API_KEYS['alice']}"
     by_header = cli("call", url, "caller", "--header", header)
     assert by_header.returncode == 0, by_header.stderr
     assert "principal=alice" in by_header.stderr
-
-
-def cli_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **env},
-    )

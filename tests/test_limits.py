@@ -119,6 +119,40 @@ def test_subscribers_per_task_is_limited_and_slots_come_back(limited: Process) -
         a2a.rpc(url, "CancelTask", {"id": task["id"]})
 
 
+def test_the_stream_that_starts_a_turn_is_never_refused_at_the_subscriber_limit(
+    limited: Process,
+) -> None:
+    """Two subscribers wait (Last-Event-ID = the last event) on a task waiting for input: the
+    task is at its limit of 2, a third is refused, and yet the SendStreamingMessage of its
+    next turn streams that turn, which both waiting subscribers see too."""
+    url = agent_url(limited)
+    first = a2a.send_stream(url, "ask")
+    assert first[-1].state == "TASK_STATE_INPUT_REQUIRED"
+    task_id = first[-1].result["statusUpdate"]["taskId"]
+    last = {"Last-Event-ID": str(a2a.ids(first)[-1]), **a2a.V1}
+    body = a2a.request("SubscribeToTask", {"id": task_id})
+    with contextlib.ExitStack() as held:
+        waiting = []
+        for _ in range(2):
+            client = held.enter_context(httpx.Client(timeout=30))
+            source = held.enter_context(connect_sse(client, "POST", url, json=body, headers=last))
+            # The slot is taken before the response starts: these headers mean it is held.
+            assert source.response.headers["content-type"].startswith("text/event-stream")
+            waiting.append(source.iter_sse())  # keep it: a dropped one closes the stream
+        error = rpc_error(url, "SubscribeToTask", {"id": task_id}, **last)
+        assert reason(error) == "TOO_MANY_SUBSCRIBERS"
+        second = a2a.send_stream(url, "more", taskId=task_id)
+        assert second[-1].state == "TASK_STATE_COMPLETED"
+        assert a2a.ids(second)[0] == a2a.ids(first)[-1] + 1
+        for events in waiting:
+            seen = []
+            for sse in events:
+                seen.append(orjson.loads(sse.data)["result"])
+                if len(seen) == len(second):
+                    break
+            assert seen == [e.result for e in second]
+
+
 def _first_event(url: str, task_id: str) -> dict[str, Any]:
     events = a2a.stream(url, "SubscribeToTask", {"id": task_id}, limit=1)
     return events[0].data

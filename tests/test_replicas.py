@@ -8,6 +8,7 @@ so a lost replica is detected within a few seconds.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -407,13 +408,85 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _socket_inode(server_port: int, client_port: int) -> int | None:
+    """The inode of the server's end of the loopback connection from `client_port` (0: the
+    listening socket)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == (
+            client_port
+        ):
+            return int(fields[9])
+    return None
+
+
+def _workers(url: str, owner: Process, count: int) -> list[int]:
+    """The `count` child processes of `owner` that hold its listening socket (uvicorn's
+    supervisor has other children, such as multiprocessing's resource tracker)."""
+    listening = _socket_inode(httpx.URL(url).port or 0, 0)
+    assert listening is not None, "the gateway's listening socket is not in /proc/net/tcp"
+    deadline = time.monotonic() + 30  # spawning workers that import the gateway is slow here
+    while True:
+        children = _children(owner.popen.pid)
+        workers = [pid for pid in children if _holder([pid], listening) is not None]
+        if len(workers) == count:
+            return workers
+        assert time.monotonic() < deadline, f"{count} workers did not start: {children}"
+        time.sleep(0.05)
+
+
+def _holder(pids: list[int], inode: int) -> int | None:
+    """Which of `pids` holds the socket `inode` open."""
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) == target:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+def _served_by(url: str, task_id: str, workers: list[int]) -> int:
+    """One GetTask on a fresh connection; returns the worker process that accepted it."""
+    parsed = httpx.URL(url)
+    connection = http.client.HTTPConnection(parsed.host, parsed.port, timeout=30)
+    try:
+        body = json.dumps(a2a.request("GetTask", {"id": task_id}))
+        headers = {"Content-Type": "application/json", **a2a.V1}
+        connection.request("POST", parsed.path, body, headers)
+        response = connection.getresponse()
+        assert response.status == 200
+        assert json.loads(response.read())["result"]["id"] == task_id
+        assert connection.sock is not None
+        inode = _socket_inode(parsed.port or 0, connection.sock.getsockname()[1])
+        assert inode is not None, "the accepted connection is not in /proc/net/tcp"
+        holder = _holder(workers, inode)
+        assert holder is not None, "no worker holds the accepted connection"
+        return holder
+    finally:
+        connection.close()
+
+
 def test_workers_share_one_port_as_replicas(cluster: Cluster, tmp_path: Path) -> None:
     (url,) = cluster.start(1, "--workers", "2")
-    owner = cluster.process(url)
-    deadline = time.monotonic() + 20
-    while len(_children(owner.popen.pid)) < 2:
-        assert time.monotonic() < deadline, "two workers did not start"
-        time.sleep(0.05)
+    workers = _workers(url, cluster.process(url), 2)
+    task_id = a2a.start_task(url, "hang")["id"]
+    # Which worker accepts a connection is the kernel's choice: open connections (a bounded
+    # number) until each worker has served a call on the task the other one may have started.
+    served: set[int] = set()
+    for _ in range(200):
+        served.add(_served_by(url, task_id, workers))
+        if served == set(workers):
+            break
+    assert served == set(workers), f"only {served} of the workers {workers} served a call"
+    a2a.rpc(url, "CancelTask", {"id": task_id})
     for _ in range(3):
         first = a2a.stream(
             url, "SendStreamingMessage", {"message": a2a.user_message("steps 8 20")}, limit=3

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 
 from gateway.core.events import Event
+from gateway.core.ticker import Ticker
 from gateway.stores.contract import EventsExpired
 
 
@@ -70,23 +71,18 @@ class TaskLog:
             raise EventsExpired(oldest)
         return self._entries[after - self._first + 1 :]
 
-    async def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the next append or close: True, or False after `timeout` seconds."""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[bool] = loop.create_future()
+    async def wait(self, ticker: Ticker | None = None) -> bool:
+        """Wait for the next append or close: True, or False once `ticker` times the wait
+        out (interval to 1.5x interval, see ticker.py); without a ticker, no timeout."""
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        if timeout is None:
+        if ticker is None:
             return await waiter
-        timer = loop.call_later(timeout, _expire, waiter)
+        ticker.add(waiter)
         try:
             return await waiter
         finally:
-            timer.cancel()
+            ticker.discard(waiter)
             if not waiter.done() or not waiter.result():
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
-
-
-def _expire(waiter: asyncio.Future[bool]) -> None:
-    if not waiter.done():
-        waiter.set_result(False)

@@ -340,11 +340,13 @@ class MetricsPort:
         self.gateway = gateway
         self.port = port
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         server = scope.get("server")
         if scope["type"] != "http" or not server or server[1] != self.port:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)  # handed on (direct.py)
+        return self.serve(scope, receive, send)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == "/metrics" and scope["method"] in ("GET", "HEAD"):
             page = self.gateway.metrics.exposition()
             response = Response(page, media_type=self.gateway.metrics.content_type)
@@ -425,6 +427,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     if settings.rest:
         rest_routes.register(app, rest_handle)
+        direct += rest_routes.streaming(rest_handle)
     # add_middleware wraps: the last added runs first; Direct is innermost (direct.py).
     app.add_middleware(Direct, routes=direct)
     if gateway.limiter is not None:  # one bucket per principal, shared with gRPC

@@ -8,27 +8,27 @@ the gateway's own middleware (CORS, authentication, rate limit: all still applie
 matches these few routes itself and calls their endpoint: one frame instead of sixteen.
 Everything else, and any method it does not list (HEAD, OPTIONS), goes on to the router,
 where the same routes are also registered, so behaviour never depends on which path served.
+
+The gateway's own middleware in front of it (guard.py, auth.py, limits.py, the metrics port)
+hands a request that passes on the same way: its `__call__` is a plain function that
+returns the inner app's awaitable instead of awaiting it, so it keeps no suspended frame for
+the life of the response; only a refusal is a coroutine of its own. Such a middleware does
+nothing after the inner app, by construction.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from starlette.convertors import Convertor
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def pattern(path: str) -> re.Pattern[str]:
-    """A Starlette-style path (`/agents/{agent}/`) as a regex; each `{name}` is one segment."""
-    parts = re.split(r"\{(\w+)\}", path)  # literal, name, literal, name, ..., literal
-    regex = "".join(
-        f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part) for index, part in enumerate(parts)
-    )
-    return re.compile(regex)
 
 
 class Direct:
@@ -36,7 +36,9 @@ class Direct:
 
     def __init__(self, app: ASGIApp, *, routes: list[tuple[str, str, Endpoint]]) -> None:
         self.app = app
-        self.routes = [(method, pattern(path), endpoint) for method, path, endpoint in routes]
+        # Starlette's own path compiler: the same regex and convertors (`{task:segment}`) as
+        # the router's route for the same path.
+        self.routes = [(method, *_compiled(path), endpoint) for method, path, endpoint in routes]
 
     def __repr__(self) -> str:
         return f"<Direct routes={len(self.routes)}>"
@@ -44,10 +46,18 @@ class Direct:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             method, path = scope["method"], scope["path"]
-            for wanted, regex, endpoint in self.routes:
-                if method == wanted and (match := regex.fullmatch(path)) is not None:
-                    scope["path_params"] = match.groupdict()
+            for wanted, regex, convertors, endpoint in self.routes:
+                if method == wanted and (match := regex.match(path)) is not None:
+                    scope["path_params"] = {
+                        name: convertors[name].convert(value)
+                        for name, value in match.groupdict().items()
+                    }
                     response = await endpoint(Request(scope, receive, send))
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+def _compiled(path: str) -> tuple[re.Pattern[str], dict[str, Convertor[Any]]]:
+    regex, _, convertors = compile_path(path)
+    return regex, convertors

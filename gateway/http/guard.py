@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -108,14 +108,16 @@ class Guard:
         hosts = "any" if self.allowed is None else sorted(self.allowed) or "loopback"
         return f"<Guard hosts={hosts}>"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Hands a request that passes on (see direct.py); refuses the others."""
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         error = self.check(scope)
         if error is None:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self.refuse(error, scope, send)
+
+    async def refuse(self, error: errors.A2AError, scope: Scope, send: Send) -> None:
         log.info("refused %s %s: %s", scope["method"], scope["path"][:200], error.reason)
         if self.on_refuse is not None:
             self.on_refuse(error.reason)

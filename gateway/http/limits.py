@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -134,15 +134,17 @@ class RateLimit:
         self.limiter = limiter
         self.on_limited = on_limited
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Hands a request within its rate on (see direct.py); answers 429 to the others."""
         principal = scope.get(PRINCIPAL)
         if principal is None:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         wait = self.limiter.take(principal)
         if not wait:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self.refuse(wait, scope, send)
+
+    async def refuse(self, wait: float, scope: Scope, send: Send) -> None:
         if self.on_limited is not None:
             self.on_limited()
         body, media_type = fallback.body(scope["path"], errors.rate_limited(wait))

@@ -38,6 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.http import sse
 from gateway.http.app import Gateway
+from gateway.http.flow import Flow, Pipeline, Signal
 from gateway.http.sse import LOST
 
 try:
@@ -112,9 +113,11 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
             self._oversize = False
             self._head_timer: asyncio.TimerHandle | None = None
             self._lost: list[Callable[[], None]] = []  # sse.LOST: told when the peer goes
+            self.pipeline = Pipeline()  # type: ignore[assignment]  # deque's methods, lazily: flow.py
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            self.flow = Flow(transport)  # no Event per connection until it stalls (flow.py)
             self._arm()
 
         def _reset(self) -> None:
@@ -193,7 +196,10 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
             self._in_head = False
             self._head_bytes = 0
             self._disarm()
+            cycle = self.cycle
             super().on_headers_complete()
+            if self.cycle is not None and self.cycle is not cycle:
+                self.cycle.message_event = Signal()  # a new request's: see flow.py
 
     return LimitedHttpTools
 

@@ -12,6 +12,7 @@ from typing import Any
 from gateway.core.event_log import TaskLog
 from gateway.core.events import Event
 from gateway.core.task import TaskRecord, is_final
+from gateway.core.ticker import Ticker
 from gateway.stores.contract import TaskPage, TaskQuery, decode_cursor, encode_cursor
 
 
@@ -31,6 +32,7 @@ class MemoryStore:
         self._tasks: dict[str, TaskRecord] = {}
         self._logs: dict[str, TaskLog] = {}
         self._expiry: deque[tuple[float, str]] = deque()  # (deadline, task id), ascending
+        self._tickers: dict[float, Ticker] = {}  # keep-alive timeouts, one timer per interval
 
     def __repr__(self) -> str:
         return f"<MemoryStore tasks={len(self._tasks)} finished={len(self._expiry)}>"
@@ -116,17 +118,18 @@ class MemoryStore:
     ) -> AsyncIterator[list[Event]]:
         """Batches of events after `after`, live; ends when the task is deleted.
 
-        With `idle`, an empty batch after every `idle` seconds without events (for
-        keep-alives). With `linger`, a batch that would follow the previous one by less
-        than `linger` seconds waits until then, so a fast stream goes out in fewer,
-        larger batches while an event after a quiet spell goes out at once; a batch
-        with a final event never waits. Raises EventsExpired when `after` is older than
-        the log retains.
+        With `idle`, an empty batch after `idle` (to 1.5x `idle`, one shared timer: see
+        core/ticker.py) seconds without events (for keep-alives). With `linger`, a batch
+        that would follow the previous one by less than `linger` seconds waits until then,
+        so a fast stream goes out in fewer, larger batches while an event after a quiet
+        spell goes out at once; a batch with a final event never waits. Raises
+        EventsExpired when `after` is older than the log retains.
         """
         log = self._logs.get(task_id)
         if log is None:
             return
         loop = asyncio.get_running_loop()
+        ticker = None if idle is None else self._ticker(idle)
         last = -math.inf
         while True:
             batch = log.since(after)
@@ -142,8 +145,14 @@ class MemoryStore:
                 continue
             if log.closed:
                 return
-            if not await log.wait(idle):
+            if not await log.wait(ticker):
                 yield []
+
+    def _ticker(self, interval: float) -> Ticker:
+        ticker = self._tickers.get(interval)
+        if ticker is None:
+            ticker = self._tickers[interval] = Ticker(interval)
+        return ticker
 
     async def bounds(self, task_id: str) -> tuple[int, int] | None:
         """(oldest retained seq, last seq) of a task's log; None for an unknown task."""

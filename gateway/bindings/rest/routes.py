@@ -101,6 +101,26 @@ def register(app: Starlette, handle: Handle) -> None:
                 app.add_route(prefix + tenant + path, _endpoint(verbs, handle), list(verbs))
 
 
+STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
+
+
+def streaming(handle: Handle) -> list[tuple[str, str, Callable[[Request], Awaitable[Response]]]]:
+    """`(verb, path, endpoint)` of each operation that holds a stream open, for every prefix
+    and tenant form, in the router's order: for http/direct.py, which serves them past the
+    framework's routing chain (the same paths stay registered on the router)."""
+    return [
+        (
+            operation.verb,
+            prefix + tenant + operation.path,
+            _endpoint({operation.verb: operation}, handle),
+        )
+        for prefix in PREFIXES
+        for tenant in ("", TENANT)
+        for operation in OPERATIONS
+        if operation.method in STREAMING
+    ]
+
+
 def _endpoint(
     verbs: dict[str, Operation], handle: Handle
 ) -> Callable[[Request], Awaitable[Response]]:
