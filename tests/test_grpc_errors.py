@@ -15,6 +15,7 @@ import grpc
 import httpx
 import pytest
 from a2a.types import a2a_pb2 as pb
+from google.protobuf.message import Message
 
 from tests import a2a
 from tests.conftest import API_KEYS, make_token
@@ -135,25 +136,43 @@ async def test_unknown_tenant_is_not_found(grpc_gateway: Process) -> None:
     assert got.metadata["agents"] == "scripted"
 
 
-async def test_push_config_of_an_unknown_task_is_not_found(grpc_gateway: Process) -> None:
+async def test_a_push_config_of_an_unknown_task_is_not_found(grpc_gateway: Process) -> None:
     request = pb.GetTaskPushNotificationConfigRequest(task_id="t", id="c")
     with anyio.fail_after(TIMEOUT):
         got = await refused(grpc_gateway, "GetTaskPushNotificationConfig", request)
     assert (got.code, got.reason) == (grpc.StatusCode.NOT_FOUND, "TASK_NOT_FOUND")
 
 
-async def test_push_config_methods_are_failed_precondition_with_push_off(
+async def test_a_refused_webhook_url_is_invalid_argument_naming_url(
+    grpc_gateway: Process,
+) -> None:
+    """The SSRF guard's refusal (loopback, plain http: the default guard) over gRPC."""
+    task = a2a.start_task(f"{grpc_gateway.address}/agents/scripted/", "steps 1")
+    request = pb.TaskPushNotificationConfig(task_id=task["id"], url="http://127.0.0.1:9/hook")
+    with anyio.fail_after(TIMEOUT):
+        got = await refused(grpc_gateway, "CreateTaskPushNotificationConfig", request)
+    assert (got.code, got.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PARAMS")
+    assert got.fields == ["url"]
+
+
+async def test_push_config_methods_without_push_are_failed_precondition(
     grpc_agent: Process,
 ) -> None:
     gateway = start_grpc_gateway({"scripted": grpc_agent.address}, "--no-push")
-    request = pb.GetTaskPushNotificationConfigRequest(task_id="t", id="c")
+    requests: list[tuple[str, Message]] = [
+        ("CreateTaskPushNotificationConfig", pb.TaskPushNotificationConfig(task_id="t")),
+        ("GetTaskPushNotificationConfig", pb.GetTaskPushNotificationConfigRequest(task_id="t")),
+        ("ListTaskPushNotificationConfigs", pb.ListTaskPushNotificationConfigsRequest()),
+        ("DeleteTaskPushNotificationConfig", pb.DeleteTaskPushNotificationConfigRequest()),
+    ]
     try:
-        with anyio.fail_after(TIMEOUT):
-            got = await refused(gateway, "GetTaskPushNotificationConfig", request)
+        for method, request in requests:
+            with anyio.fail_after(TIMEOUT):
+                got = await refused(gateway, method, request)
+            assert got.code == grpc.StatusCode.FAILED_PRECONDITION, method
+            assert got.reason == "PUSH_NOTIFICATION_NOT_SUPPORTED", method
     finally:
         gateway.stop()
-    assert got.code == grpc.StatusCode.FAILED_PRECONDITION
-    assert got.reason == "PUSH_NOTIFICATION_NOT_SUPPORTED"
 
 
 async def test_extended_card_is_unsupported(grpc_gateway: Process) -> None:

@@ -3,7 +3,6 @@ a real gateway (push allowed to 127.0.0.1) and a real receiver."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import uuid
@@ -35,10 +34,7 @@ from tests.servers import ROOT, Process, start_gateway
 pytestmark = pytest.mark.anyio
 
 TIMEOUT = 30.0
-# Every transport the SDK speaks; one whose binding this build lacks (its card does not list
-# it) skips with an "optional:" reason, so the tests start running when the binding lands.
-TRANSPORTS = ["JSONRPC", "HTTP+JSON", "GRPC"]
-HAS_GRPC = importlib.util.find_spec("gateway.bindings.grpc") is not None
+TRANSPORTS = ["JSONRPC", "HTTP+JSON", "GRPC"]  # every transport the SDK speaks
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +46,9 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def gateway(scripted_agent: Process) -> Iterator[Process]:
-    grpc_port = ["--grpc-port", "0"] if HAS_GRPC else []
     process = start_gateway(
         {"scripted": scripted_agent.address},
-        "--push-allow", "127.0.0.1", "--push-allow-http", *grpc_port,
+        "--push-allow", "127.0.0.1", "--push-allow-http", "--grpc-port", "0",
     )  # fmt: skip
     yield process
     process.stop()
@@ -67,8 +62,7 @@ async def connect(
     async with httpx.AsyncClient(timeout=TIMEOUT) as http:
         card = (await http.get(url + ".well-known/agent-card.json")).json()
         bindings = {i.get("protocolBinding") for i in card.get("supportedInterfaces", [])}
-        if transport not in bindings:
-            pytest.skip(f"optional: this build has no {transport} binding (card: {bindings})")
+        assert transport in bindings, card  # the card lists every binding, gRPC included
         config = ClientConfig(
             streaming=False,
             httpx_client=http,

@@ -491,6 +491,8 @@ async def serve(settings: Settings, log_level: str) -> None:
     from gateway.http.app import Gateway
 
     sockets = [server.listen(settings.host, settings.port)]
+    if settings.port == 0:  # the bound port (the gRPC binding's extended card names it)
+        settings = dataclasses.replace(settings, port=sockets[0].getsockname()[1])
     if settings.metrics_port is not None:
         sockets.append(server.listen(settings.host, settings.metrics_port))
         settings = dataclasses.replace(settings, metrics_port=sockets[1].getsockname()[1])

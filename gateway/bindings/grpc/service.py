@@ -15,6 +15,11 @@ Each RPC, in order (the HTTP bindings' order, so limits and errors agree):
 4. `Dispatcher.call(method, Call, binding="grpc")`: limits, metrics, logs like any binding.
    Errors leave through status.py (code, message, `google.rpc.Status` details).
 
+The Call also carries what the HTTP bindings fill from headers: the `a2a-extensions` asked
+for (core/extensions.py; the activated ones go back as initial metadata before the answer or
+the first event), the W3C trace context of the metadata (`Caller.trace`; a stream's span ends
+in `send` with what it sent and why), and the card URLs of GetExtendedAgentCard (`card_urls`).
+
 Streams (SendStreamingMessage, SubscribeToTask) are server-streaming: one `StreamResponse`
 per event of core/stream.py, each carrying its event id (convert.py). Resume: send
 `SubscribeToTask` with metadata `last-event-id: N` (the resume extension; same rules and
@@ -43,11 +48,11 @@ from starlette.datastructures import Headers
 from gateway.agents import forwarding
 from gateway.agents.upstream import Upstream
 from gateway.bindings.grpc import convert, status
-from gateway.core import errors, resume, stream
+from gateway.core import errors, extensions, resume, stream
 from gateway.core.bridge import Caller
 from gateway.core.methods import Call, EventStream
 from gateway.http.auth import ANONYMOUS, Unauthorized
-from gateway.ops import logs
+from gateway.ops import logs, tracing
 
 if TYPE_CHECKING:
     from gateway.http.app import Gateway
@@ -57,9 +62,10 @@ log = logging.getLogger("a2a_gateway")
 SERVICE = "lf.a2a.v1.A2AService"
 BINDING = "grpc"
 VERSION_KEY = "a2a-version"
-EXTENSIONS_KEY = "a2a-extensions"
+EXTENSIONS_KEY = extensions.METADATA
 LAST_EVENT_ID_KEY = resume.GRPC_METADATA_KEY
 SUPPORTED_VERSION = "1.0"
+WILDCARDS = ("", "0.0.0.0", "::")
 
 # method -> (request type, response type); None: a server-streaming method
 UNARY: dict[str, tuple[type[Message], type[Message]]] = {
@@ -167,13 +173,15 @@ class Service:
             try:
                 call = await self.call_of(method, request, request_type, context, received)
                 result = await self.gateway.dispatcher.call(
-                    method, call, binding=BINDING, label=method
+                    method, call, binding=BINDING, label=method, version=SUPPORTED_VERSION
                 )
                 if isinstance(result, EventStream):  # no unary method streams
                     if result.release is not None:
                         result.release()
                     raise errors.internal_error(f"{method} answered a stream")
-                return convert.encode(result, response_type)
+                answer = convert.encode(result, response_type)
+                await self.announce(call, context)
+                return answer
             except errors.A2AError as exc:
                 await self.abort(context, exc)
             except Exception:
@@ -191,13 +199,13 @@ class Service:
             try:
                 call = await self.call_of(method, request, request_type, context, received)
                 result = await self.gateway.dispatcher.call(
-                    method, call, binding=BINDING, label=method
+                    method, call, binding=BINDING, label=method, version=SUPPORTED_VERSION
                 )
             except errors.A2AError as exc:
                 await self.abort(context, exc)
                 return
             assert isinstance(result, EventStream)
-            await self.send(result, context, method, received)
+            await self.send(result, context, method, received, call)
 
         return handle
 
@@ -231,6 +239,7 @@ class Service:
         logs.bind(request_id=request_id[:128], principal=principal, agent=None, task_id=None)
         try:
             check_version(metadata)
+            asked = extensions.from_metadata(metadata)
             params = convert.parse(request, request_type, method)
             upstream = self.route(str(params.pop("tenant", "")))
         except errors.A2AError as exc:
@@ -242,14 +251,42 @@ class Service:
             principal=principal,
             request_id=request_id,
             headers=forwarding.forwarded(headers, gateway.settings.forward_headers),
+            trace=tracing.carrier(metadata),
         )
+        base_url, agent_url = self.card_urls(upstream)
         return Call(
             id=None,
             params=params,
             upstream=upstream,
             caller=caller,
             last_event_id=_first(metadata, LAST_EVENT_ID_KEY),
+            extensions=asked,
+            base_url=base_url,
+            agent_url=agent_url,
         )
+
+    def card_urls(self, upstream: Upstream) -> tuple[str, str]:
+        """The gateway's base URL and the agent's JSON-RPC URL for a gRPC call (what
+        GetExtendedAgentCard puts in its card): `public_url` when set, else the HTTP
+        listener's host and port (a wildcard host as 127.0.0.1); the agent's URL is always
+        its `/agents/NAME/` prefix, since a gRPC call names its agent by tenant, not path."""
+        settings = self.gateway.settings
+        if settings.public_url:
+            base = settings.public_url.rstrip("/")
+        else:
+            host = settings.host if settings.host not in WILDCARDS else "127.0.0.1"
+            if ":" in host:
+                host = f"[{host}]"
+            base = f"http://{host}:{settings.port}"
+        return base, f"{base}/agents/{upstream.name}/"
+
+    @staticmethod
+    async def announce(call: Call, context: Context) -> None:
+        """The extensions the agent activated, as `a2a-extensions` initial metadata (the
+        response headers of the HTTP bindings); nothing when none was."""
+        if call.activated:
+            value = extensions.header_value(call.activated)
+            await context.send_initial_metadata(((EXTENSIONS_KEY, value),))
 
     def route(self, tenant: str) -> Upstream:
         """The agent named by `tenant` (empty: the default agent)."""
@@ -260,9 +297,11 @@ class Service:
         return upstream
 
     async def send(
-        self, result: EventStream, context: Context, method: str, received: float
+        self, result: EventStream, context: Context, method: str, received: float, call: Call
     ) -> None:
-        """Write the stream model's events until it ends; release the stream's slots."""
+        """Write the stream model's events until it ends (the activated extensions first, as
+        initial metadata); release the stream's slots; end the stream's span (events sent,
+        and why: completed, error, evicted, stalled, drain or client_gone)."""
         gateway = self.gateway
         if result.task_id is not None:
             logs.bind(task_id=result.task_id)
@@ -274,24 +313,37 @@ class Service:
         observer = stream.Observer(gateway.metrics, method, received)
         batches = stream.batches(gateway.store, result, observer=observer)
         timeout = gateway.settings.send_timeout
+        why = "completed"
         try:
             if self.draining:
                 raise errors.shutting_down()
+            await self.announce(call, context)
             async for batch in batches:
                 for event in batch:
                     async with asyncio.timeout(timeout):
                         await context.write(convert.event(event))
                 observer.sent(len(batch))
         except errors.A2AError as exc:
+            if exc.reason == "SHUTTING_DOWN":
+                why = "drain"
+            else:
+                observer.failed(exc)
             await self.abort(context, exc)
         except TimeoutError:
+            why = "stalled"
             log.info("a gRPC stream's send blocked for %gs; ending it", timeout)
             await self.abort(context, errors.internal_error("send timed out"))
         except asyncio.CancelledError:
+            why = "drain" if self.draining else "client_gone"
             if self.draining and task.uncancel() == 0:
                 await self.abort(context, errors.shutting_down())
             raise
         finally:
+            if result.span is not None:
+                why = observer.ended or why
+                tracing.end_stream(
+                    result.span, events=observer.events, why=why, error=observer.error
+                )
             self.open.discard(task)
             aclose = getattr(batches, "aclose", None)  # an async generator's
             if aclose is not None:
