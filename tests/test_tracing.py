@@ -182,7 +182,9 @@ def test_an_error_is_recorded_on_the_request_span(
     }
     reply = httpx.post(gateway.address + "/agents/doc/", json=body, headers=headers, timeout=30)
     assert reply.json()["error"]["code"] == -32001
-    spans = receiver.wait_for(lambda got: any(s.trace_id == trace_id for s in got))
+    spans = receiver.wait_for(
+        lambda got: any(s.trace_id == trace_id and s.name == "a2a/GetTask" for s in got)
+    )
     request = one([s for s in spans if s.trace_id == trace_id], "a2a/GetTask")
     assert request.status == 2  # ERROR
     assert request.attributes["a2a.error.code"] == -32001
@@ -350,7 +352,11 @@ def test_a_v03_call_records_its_wire_version_and_method_name(
     headers = {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01", "X-API-Key": API_KEY}
     reply = httpx.post(gateway.address + "/agents/doc/", json=body, headers=headers, timeout=60)
     assert reply.json()["result"]["status"]["state"] == "completed"
-    spans = receiver.wait_for(lambda got: any(s.trace_id == trace_id for s in got))
+    # The agent exports its own spans from its own process: wait for the gateway's request
+    # span itself, not just any span of the trace.
+    spans = receiver.wait_for(
+        lambda got: any(s.trace_id == trace_id and s.name == "a2a/SendMessage" for s in got)
+    )
     request = one([s for s in spans if s.trace_id == trace_id], "a2a/SendMessage")
     assert request.attributes["a2a.version"] == "0.3"
     assert request.attributes["a2a.method.wire_name"] == "message/send"
@@ -368,7 +374,9 @@ def test_the_browser_events_endpoint_is_a_stream_span_under_the_callers_trace(
     with httpx.stream("GET", url, headers=headers, timeout=30) as response:
         assert response.status_code == 200
         sent = [line for line in response.iter_lines() if line.startswith("data:")]
-    spans = receiver.wait_for(lambda got: any(s.trace_id == trace_id for s in got))
+    spans = receiver.wait_for(
+        lambda got: any(s.trace_id == trace_id and s.name == "a2a/stream" for s in got)
+    )
     span = one([s for s in spans if s.trace_id == trace_id], "a2a/stream")
     assert span.parent_id == CLIENT_SPAN
     assert span.attributes["a2a.method"] == "SubscribeToTask"
