@@ -5,6 +5,7 @@ lost or repeated and the task must end."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from tests import a2a
 from tests.conftest import Backend
 from tests.redis_server import RedisCluster, RedisServer, start_cluster
 from tests.servers import Process
-from tests.test_replicas import Reader, assert_one_clean_log, get, wait_state
+from tests.test_replicas import Reader, assert_one_clean_log, wait_state
 
 TERMINAL = {"TASK_STATE_COMPLETED", "TASK_STATE_FAILED"}
 
@@ -105,11 +106,17 @@ def test_a_paused_primary_delays_but_loses_nothing(
         time.sleep(2.0)  # the fault itself: the node is stopped for 2 s, not a readiness wait
     finally:
         node.resume()
-    seen = client.finish(timeout=60)
+    seen = [e for e in client.finish(timeout=60) if e.id]  # an error event has no id
     assert a2a.ids(seen) == list(range(1, len(seen) + 1))
-    assert seen[-1].state == "TASK_STATE_COMPLETED"
-    assert get(b, task_id)["result"]["status"]["state"] == "TASK_STATE_COMPLETED"
-    assert [e.result for e in assert_one_clean_log(b, task_id)] == [e.result for e in seen]
+    # A 2 s pause is longer than the cluster's node timeout (1 s): on a loaded machine the
+    # cluster may mark the node failed and the turn's writes outlast their 3 s of retries.
+    # What must hold either way (issue 16): the task ends, nothing is lost or duplicated, and
+    # what the client saw is the start of the one log.
+    final = wait_state(b, task_id, {"TASK_STATE_COMPLETED", "TASK_STATE_FAILED"})
+    log = [e.result for e in assert_one_clean_log(b, task_id)]
+    assert log[: len(seen)] == [e.result for e in seen]
+    if final["status"]["state"] == "TASK_STATE_FAILED":
+        assert "unavailable" in json.dumps(final["status"]).lower()
 
 
 @pytest.fixture(scope="module")
