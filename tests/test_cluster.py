@@ -23,10 +23,13 @@ TERMINAL = {"TASK_STATE_COMPLETED", "TASK_STATE_FAILED"}
 
 @pytest.fixture
 def replicas(redis_cluster: RedisCluster, scripted_agent: Process) -> Iterator[list[str]]:
+    """Two replicas whose leases (6 s) outlast the 2 s pause below: a store that is slow for
+    less than a lease must not look like a dead replica (the lease is renewed by Redis's clock,
+    which runs on while its process is stopped)."""
     backend = Backend("cluster", redis_cluster)
     prefix = f"test-{time.monotonic_ns()}:"
     urls = [
-        backend.gateway(scripted_agent, "--lease", "2", prefix=prefix).address + "/agents/scripted/"
+        backend.gateway(scripted_agent, "--lease", "6", prefix=prefix).address + "/agents/scripted/"
         for _ in range(2)
     ]
     yield urls

@@ -212,12 +212,15 @@ class Replicas:
             "contextId": record.context_id,
             "taskId": record.id,
             "role": "ROLE_AGENT",
-            "parts": [{"text": "The gateway replica running this task stopped."}],
+            "parts": [{"text": "The gateway replica running this task stopped or lost the store."}],
         }
         error = {
             "code": errors.INTERNAL_ERROR,
             "reason": REPLICA_LOST,
-            "message": "The gateway replica running this task stopped (its lease expired).",
+            "message": (
+                "The gateway replica running this task stopped, or could not reach the store"
+                " for longer than its lease (the lease expired)."
+            ),
         }
         body = set_status(record, FAILED, message, time.time(), metadata={"error": error})
         try:
