@@ -24,6 +24,7 @@ streams `SDK_LONG` events on the long stream and `SDK_PER_STREAM` per stream und
 concurrency; its rates are events/s on exactly that (see the table's notes).
 
     python -m bench.run [--runs N] [--scale X] [--out DIR] [--only long,many,...] [--no-redis]
+                        [--systems gateway,gateway_redis,...]
 """
 
 from __future__ import annotations
@@ -247,9 +248,16 @@ def rate(result: dict[str, Any]) -> float:
 
 
 class Bench:
-    def __init__(self, sizes: Sizes, redis: str | None = None) -> None:
-        """`redis`: the redis-server binary for the Redis systems (None: without them)."""
+    def __init__(
+        self, sizes: Sizes, redis: str | None = None, systems: frozenset[str] = frozenset()
+    ) -> None:
+        """`redis`: the redis-server binary for the Redis systems (None: without them);
+        `systems`: only these (empty: all; the servers of the others are not started)."""
         self.sizes = sizes
+
+        def wanted(*names: str) -> bool:
+            return not systems or any(name in systems for name in names)
+
         self.servers: list[Server] = []
         self.targets: dict[str, Target] = {}
         self.failures: list[dict[str, str]] = []
@@ -268,7 +276,8 @@ class Bench:
                 # the same gateway process, through its gRPC binding
                 "gateway_grpc": Target("a2a-grpc", grpc_address(gateway), ("gateway",)),
             }
-            if redis is not None:
+            on_redis = ("gateway_redis", "gateway_redis_x2", "gateway_redis_w2")
+            if redis is not None and wanted(*on_redis):
                 store = self.started(start_redis(redis))
                 replicas = [
                     self.started(
@@ -289,20 +298,24 @@ class Bench:
                     tuple(r.name for r in replicas[1:]),
                     redis=("redis",),
                 )
-                workers = self.started(
-                    start_gateway(
-                        self.agent,
-                        max_events,
-                        name="gateway_redis_w2",
-                        store=store,
-                        prefix="bench5:",
-                        workers=2,
+                if wanted("gateway_redis_w2"):
+                    workers = self.started(
+                        start_gateway(
+                            self.agent,
+                            max_events,
+                            name="gateway_redis_w2",
+                            store=store,
+                            prefix="bench5:",
+                            workers=2,
+                        )
                     )
-                )
-                self.targets["gateway_redis_w2"] = Target(
-                    "sse", workers.address, (workers.name,), redis=("redis",)
-                )
+                    self.targets["gateway_redis_w2"] = Target(
+                        "sse", workers.address, (workers.name,), redis=("redis",)
+                    )
+            if redis is not None and wanted("gateway_cluster", "gateway_cluster_x2"):
                 self.add_cluster(redis, max_events)
+            if systems:
+                self.targets = {k: v for k, v in self.targets.items() if k in systems}
             warm = Spec(events=20, size=sizes.size)
             for target in self.targets.values():
                 run_clients(target.kind, "stream", target.url, 2, warm)
@@ -700,6 +713,11 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BENCH_NO_REDIS", "") not in ("", "0"),
         help="without the gateway-over-Redis systems (also BENCH_NO_REDIS=1)",
     )
+    parser.add_argument(
+        "--systems",
+        default=os.environ.get("BENCH_SYSTEMS", ""),
+        help="only these systems, comma-separated, e.g. gateway,gateway_redis (default: all)",
+    )
     args = parser.parse_args(argv)
     raise_nofile()
     only = [w for w in args.only.split(",") if w]
@@ -717,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
     for index in range(args.runs):
         print(f"run {index + 1}/{args.runs}", file=sys.stderr, flush=True)
         shared = [w for w in only if w not in ALONE]
-        bench = Bench(sizes, redis) if shared else None
+        chosen = frozenset(s for s in args.systems.split(",") if s)
+        bench = Bench(sizes, redis, chosen) if shared else None
         try:
             for workload in shared:
                 began = time.monotonic()
