@@ -372,3 +372,42 @@ async def test_logs_are_trimmed_and_finished_tasks_expire_in_redis(
         keys = [k async for k in store.redis.scan_iter(match=prefix + "*")]
         await store.redis.delete(*keys)
         await store.close()
+
+
+async def test_a_growing_record_is_checkpointed_by_size_and_still_rebuilt(
+    redis_server: RedisServer,
+) -> None:
+    """A long artifact makes the record grow with every event: checkpoints follow the bytes
+    logged (a logarithmic number of them, not one every K events), and `get` (checkpoint plus
+    the events after it) is still the writer's record, at every step."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    store = RedisStore(
+        redis_server.url, prefix=prefix, max_events_per_task=1000, checkpoint_every=20
+    )
+    stored: list[int] = []
+    try:
+        record = await add(store, "t")
+        for i in range(1200):
+            chunk = {"artifactId": "a", "parts": [{"text": f"{i:04d}" + "x" * 196}]}
+            body = task.add_artifact(record, chunk, float(i), append=i > 0, last_chunk=False)
+            await store.append(record, body)
+            cseq = await store.redis.hget(store.keys.task("t"), "cseq")
+            if not stored or int(cseq) != stored[-1]:
+                stored.append(int(cseq))
+            if i % 97 == 0:
+                loaded = await store.get("t")
+                assert loaded is not None
+                assert task.dump(loaded) == task.dump(record)
+        # every 20 events would be 61; by size: 1, 21, 41, 68, 112, 184, 302, 495, 811
+        assert stored[:2] == [1, 21] and len(stored) <= 12, stored
+        gaps = [b - a for a, b in zip(stored, stored[1:], strict=False)]
+        assert max(gaps) <= 500  # half the retained events at most
+        await store.append(record, task.set_status(record, task.COMPLETED, None, 2000.0))
+        assert int(await store.redis.hget(store.keys.task("t"), "cseq")) == record.last_seq
+        loaded = await store.get("t")
+        assert loaded is not None
+        assert task.dump(loaded) == task.dump(record)
+    finally:
+        keys = [k async for k in store.redis.scan_iter(match=prefix + "*")]
+        await store.redis.delete(*keys)
+        await store.close()

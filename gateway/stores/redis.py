@@ -7,9 +7,13 @@ store and its writes), redis_reads.py (records, ranges, follows, ListTasks), red
 Writes are one Lua script per batch of events (`APPEND`) touching only the task's own keys (one
 slot), so the stream entries and the hash change together or not at all, in O(events): the
 record is not rewritten per event, and nothing shared (index, running set) is touched per
-event. A checkpoint (the whole record) is stored at every turn start, every final status and
-every K-th event (K < retained events), and `get` rebuilds a record as the checkpoint plus a
-fold of the fewer than K entries after it (`task.apply_body`).
+event. A checkpoint (the whole record) is stored at every turn start and every final status,
+and in between by size (`Checkpoints`): once K events (`checkpoint_every`) AND as many bytes
+as the last checkpoint held have been logged since it, or at the latest every half of the
+retained events. So a record that grows with its events (a long artifact) is stored a
+logarithmic number of times, not every K events (which cost O(events^2) bytes per stream);
+`get` rebuilds a record as the checkpoint plus a fold of the entries after it
+(`task.apply_body`), which hold fewer than K events or about as many bytes as the checkpoint.
 
 Fencing: an append names the seq it writes and is refused (StoreConflict) unless the log's last
 seq is the one before it, so two writers can never both log seq N: the loser learns its record
@@ -50,6 +54,46 @@ from gateway.stores.redis_tail import Tail
 __all__ = ["RedisStore", "unavailable"]
 
 
+class Checkpoints:
+    """When a writer stores the whole record again, per task it writes: due at a turn start
+    or a final event (the caller says `forced`), when nothing is known of the task's last
+    checkpoint (another process wrote it, or an append failed), when `most` events were logged
+    since it (it must stay within the retained events), or when `every` events AND at least
+    its own size in bytes were. Marks are dropped at final events, refused or failed writes
+    and deletes, so they are held only for tasks this process is writing."""
+
+    __slots__ = ("_marks", "every", "most")
+
+    def __init__(self, every: int, most: int) -> None:
+        self.every = every
+        self.most = most
+        self._marks: dict[str, tuple[int, int, int]] = {}  # id: (seq, size, bytes since)
+
+    def due(self, task_id: str, last: int, size: int, *, forced: bool) -> bool:
+        """Whether the write that ends at `last`, logging `size` bytes, stores a checkpoint;
+        if not, the bytes are counted."""
+        mark = self._marks.get(task_id)
+        if forced or mark is None:
+            return True
+        seq, stored, since = mark
+        since += size
+        events = last - seq
+        if events >= self.most or (events >= self.every and since >= stored):
+            return True
+        self._marks[task_id] = (seq, stored, since)
+        return False
+
+    def stored(self, task_id: str, seq: int, size: int, *, final: bool) -> None:
+        """A checkpoint of `size` bytes was logged at `seq` (a final one drops the mark)."""
+        if final:
+            self._marks.pop(task_id, None)
+        else:
+            self._marks[task_id] = (seq, size, 0)
+
+    def forget(self, task_id: str) -> None:
+        self._marks.pop(task_id, None)
+
+
 class RedisStore(RedisReads):
     """The `Store` contract over Redis; see the module docstring for keys and guarantees."""
 
@@ -72,7 +116,8 @@ class RedisStore(RedisReads):
         self.finished_ttl = finished_ttl
         self.replica = replica or uuid.uuid4().hex
         self.retry_for = retry_for
-        self.checkpoint_every = max(1, min(checkpoint_every, max_events_per_task // 2))
+        most = max(1, max_events_per_task // 2)
+        self.checkpoints = Checkpoints(max(1, min(checkpoint_every, most)), most)
         self.redis: Any = self._client(url, socket_timeout, max_connections)
         self._append = self.redis.register_script(APPEND)
         self._load = self.redis.register_script(LOAD)
@@ -135,16 +180,19 @@ class RedisStore(RedisReads):
     ) -> list[Event]:
         """Log the next events (body, time) at once: one script, one round trip, fenced and
         recognised on retry as a whole (all of them are logged or none). `record` already has
-        them all applied; only the last may be final. A checkpoint, when one is due within the
-        batch, is the record after its last event."""
+        them all applied; only the last may be final. A checkpoint, when one is due
+        (`Checkpoints`), is the record after the batch's last event."""
         first = record.last_seq + 1
         last = first + len(items) - 1
         bodies = [body for body, _ in items]
         raws = [orjson.dumps(body) for body in bodies]
         final = is_final(bodies[-1])
         record.last_seq = last
-        due = final or any("task" in b for b in bodies)
-        due = due or last // self.checkpoint_every != (first - 1) // self.checkpoint_every
+        forced = final or any("task" in b for b in bodies)
+        size = sum(map(len, raws))
+        checkpoint = (
+            dump(record) if self.checkpoints.due(record.id, last, size, forced=forced) else b""
+        )
         keys = self.keys
         args: list[Any] = [
             record.id,
@@ -156,7 +204,7 @@ class RedisStore(RedisReads):
             f"{self.replica}:{next(self._tokens)}",
             int(final),
             int(record.terminal),
-            dump(record) if due else b"",
+            checkpoint,
             self.max_events_per_task,
             max(1, int(self.finished_ttl * 1000)),
             int(unowned),
@@ -175,11 +223,15 @@ class RedisStore(RedisReads):
             await self._retrying(lambda: self._append(keys=task_keys, args=args))
         except ResponseError as exc:  # one of our script's refusals
             record.last_seq = first - 1
+            self.checkpoints.forget(record.id)
             self.tail.foreign(record.id)
             raise StoreConflict(f"task {record.id}: {exc}") from None
         except BaseException:
             record.last_seq = first - 1
+            self.checkpoints.forget(record.id)
             raise
+        if checkpoint:
+            self.checkpoints.stored(record.id, last, len(checkpoint), final=final)
         events = []
         for seq, body, raw in zip(range(first, last + 1), bodies, raws, strict=True):
             event = Event(seq, body, is_final(body))
@@ -205,6 +257,7 @@ class RedisStore(RedisReads):
     async def delete(self, task_id: str) -> None:
         with unavailable("deleting a task"):
             await self.redis.delete(self.keys.task(task_id), self.keys.events(task_id))
+        self.checkpoints.forget(task_id)
         self.tail.invalidate(task_id)
 
     # --- lifecycle ----------------------------------------------------------------------
