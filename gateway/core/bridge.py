@@ -213,6 +213,7 @@ def _is_final(event: pb.AgentEvent) -> bool:
 
 
 READ_AHEAD = 64  # events read from an agent before the store has logged them (shared store)
+WRITE_LINGER = 0.001  # seconds: a write that would follow the previous one sooner waits
 
 
 async def _read_ahead(call: Any, ahead: asyncio.Queue[Any]) -> None:
@@ -562,12 +563,19 @@ class Bridge:
 
     async def _log_batches(self, record: TaskRecord, ahead: asyncio.Queue[Any]) -> Any:
         """Log the agent's events as `_read_ahead` queues them: each write takes every event
-        already waiting (at most READ_AHEAD: one script, one round trip), so a fast agent
-        costs one write per batch while a sparse one is written event by event at once.
-        Returns the final event or EOF (not logged); raises what the read raised, after
-        logging the events before it."""
+        already waiting (at most READ_AHEAD: one script, one round trip). A write that would
+        begin less than WRITE_LINGER after the previous one began waits until then, so a fast
+        agent costs one write per batch of what came meanwhile (at most WRITE_LINGER added),
+        while a sparse one's events, and an end, are written at once. Returns the final event
+        or EOF (not logged); raises what the read raised, after logging the events before it."""
+        loop = asyncio.get_running_loop()
+        began = -WRITE_LINGER
         while True:
             batch = [await ahead.get()]
+            wait = began + WRITE_LINGER - loop.time()
+            if wait > 0 and isinstance(batch[0], pb.AgentEvent) and not _is_final(batch[0]):
+                await asyncio.sleep(wait)
+            began = loop.time()
             while len(batch) < READ_AHEAD and not ahead.empty():
                 batch.append(ahead.get_nowait())
             items: list[tuple[dict[str, Any], float]] = []

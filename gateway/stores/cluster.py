@@ -165,12 +165,12 @@ class ClusterTail:
         if shard is not None:
             self._spawn(shard.unsubscribe(window.key))
 
-    def push(self, task_id: str, event: Event) -> None:
-        """An event this process appended: straight into its window, if followed here (its
-        feed message then comes back and is dropped undecoded)."""
+    def push(self, task_id: str, events: list[Event]) -> None:
+        """Events this process appended (one write): straight into their window, if followed
+        here (their feed messages then come back and are dropped undecoded)."""
         window = self._windows.get(task_id)
         if window is not None:
-            window.add([event])
+            window.add(events)
 
     def foreign(self, task_id: str) -> None:
         """Nothing to do: feeds bring every writer's events (this one's are dropped undecoded)."""

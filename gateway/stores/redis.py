@@ -236,8 +236,8 @@ class RedisStore(RedisReads):
         for seq, body, raw in zip(range(first, last + 1), bodies, raws, strict=True):
             event = Event(seq, body, is_final(body))
             event.preset(compact(raw))
-            self.tail.push(record.id, event)
             events.append(event)
+        self.tail.push(record.id, events)
         return events
 
     async def _retrying(self, write: Any) -> Any:

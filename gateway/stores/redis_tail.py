@@ -187,15 +187,15 @@ class Tail:
         if window.followers <= 0 and self._windows.get(window.task_id) is window:
             del self._windows[window.task_id]
 
-    def push(self, task_id: str, event: Event) -> None:
-        """An event this process appended: straight into its window, if followed here. While
-        this process goes on writing the task (until a final event, a conflict, or `LOCAL`
-        seconds without a write) its stream is left out of the blocking read: this replica
-        never reads its own appends back."""
+    def push(self, task_id: str, events: list[Event]) -> None:
+        """Events this process appended (one write): straight into their window, if followed
+        here (its followers wake once). While this process goes on writing the task (until a
+        final event, a conflict, or `LOCAL` seconds without a write) its stream is left out of
+        the blocking read: this replica never reads its own appends back."""
         window = self._windows.get(task_id)
         if window is not None:
-            window.add([event])
-            window.local_until = 0.0 if event.final else time.monotonic() + LOCAL
+            window.add(events)
+            window.local_until = 0.0 if events[-1].final else time.monotonic() + LOCAL
 
     def foreign(self, task_id: str) -> None:
         """Another writer appended to the task (this one's append was refused): read it."""
