@@ -57,6 +57,9 @@ class ClusterStore(RedisStore):
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         )
 
+    async def _write(self, keys: list[str], args: list[Any]) -> Any:
+        return await self._append(keys=keys, args=args)
+
     def _tail(self, url: str, socket_timeout: float) -> Any:
         return ClusterTail(self.redis, socket_timeout=socket_timeout)
 

@@ -47,6 +47,7 @@ from gateway.core import errors
 from gateway.core.events import Event, compact
 from gateway.core.task import TaskRecord, dump, is_final
 from gateway.stores.contract import StoreConflict
+from gateway.stores.redis_pipeline import Pipeline
 from gateway.stores.redis_reads import RedisReads
 from gateway.stores.redis_schema import APPEND, LOAD, RANGE, Keys, decode, unavailable
 from gateway.stores.redis_tail import Tail
@@ -124,6 +125,7 @@ class RedisStore(RedisReads):
         self._range_script = self.redis.register_script(RANGE)
         self._tokens = itertools.count(1)
         self.tail: Any = self._tail(url, socket_timeout)
+        self._pipeline = Pipeline(self._connection, timeout=socket_timeout)
 
     publishes = False  # whether appends publish on the task's feed channel (cluster.py)
 
@@ -138,6 +140,16 @@ class RedisStore(RedisReads):
             socket_connect_timeout=socket_timeout,
         )
         return aioredis.Redis.from_pool(pool)  # owns (closes) the pool
+
+    def _connection(self) -> Any:
+        """A new connection like the pool's, for the pipeline (which times replies itself)."""
+        pool = self.redis.connection_pool
+        return pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
+
+    async def _write(self, keys: list[str], args: list[Any]) -> Any:
+        """One call of the append script: pipelined with the other tasks' (cluster.py: through
+        the cluster client, to the task's node)."""
+        return await self._pipeline.script(self._append.sha, APPEND, keys, args)
 
     def _tail(self, url: str, socket_timeout: float) -> Any:
         """The live tail of this replica (cluster.py: one over shard channels)."""
@@ -220,7 +232,7 @@ class RedisStore(RedisReads):
             keys.feed(record.id),
         ]
         try:
-            await self._retrying(lambda: self._append(keys=task_keys, args=args))
+            await self._retrying(lambda: self._write(task_keys, args))
         except ResponseError as exc:  # one of our script's refusals
             record.last_seq = first - 1
             self.checkpoints.forget(record.id)
@@ -273,5 +285,6 @@ class RedisStore(RedisReads):
         return {"backend": "redis", "status": "ok", "replica": self.replica}
 
     async def close(self) -> None:
+        await self._pipeline.close()
         await self.tail.close()
         await self.redis.aclose()
