@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bench import tracing
+from bench import sse, tracing
 
 SYSTEMS = ("direct", "gateway", "sdk")
 REDIS_SYSTEMS = (
@@ -463,6 +463,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += sharing(results)
     lines += failed(results)
     lines += tracing.markdown(results)
+    lines += sse.markdown(results)
     lines += [
         "",
         f"Machine: {machine['nproc']} cores ({machine['cpu']}), Python {machine['python']}, "

@@ -26,7 +26,8 @@ concurrency; its rates are events/s on exactly that (see the table's notes).
 Modules: launch.py starts the systems and the client processes (client.py), shared.py runs
 the workloads on systems started once per run, idle.py the memory workloads that need fresh
 processes, tracing.py the cost of tracing; workload.py says what every agent streams and at
-which sizes; report.py writes the tables.
+which sizes; sse.py compares our SSE response class with sse-starlette's; report.py
+writes the tables.
 
     python -m bench.run [--runs N] [--scale X] [--out DIR] [--only long,many,...] [--no-redis]
 """
@@ -39,20 +40,21 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from bench import report
+from bench import report, sse
 from bench.idle import finished, idle
 from bench.procs import ROOT, raise_nofile, redis_binary, start_redis
 from bench.shared import Bench
 from bench.tracing import tracing_cost
 from bench.workload import Sizes
 
-WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", "idle", "finished", "tracing")
-ALONE = ("idle", "finished", "tracing")  # in fresh processes, after the others
+ALONE = ("idle", "finished", "tracing", "sse")  # in fresh processes, after the others
+WORKLOADS = ("long", "short", "many", "fanout", "ttfe", "latency", *ALONE)
 
 
 def machine() -> dict[str, Any]:
@@ -136,18 +138,16 @@ def main(argv: list[str] | None = None) -> int:
                 systems = [s for s in bench.targets if s in report.REDIS_SYSTEMS]
                 skipped = "; ".join(filter(None, [skipped, *bench.skipped]))
                 bench.close()
-        if "idle" in only:
+        alone: dict[str, Callable[[], dict[str, dict[str, float]]]] = {
+            "idle": lambda: idle(sizes, redis),
+            "finished": lambda: finished(sizes),
+            "tracing": lambda: tracing_cost(sizes),
+            "sse": lambda: sse.compare(sizes),
+        }
+        for workload in (w for w in ALONE if w in only):
             began = time.monotonic()
-            runs["idle"].append(idle(sizes, redis))
-            print(f"  idle: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
-        if "finished" in only:
-            began = time.monotonic()
-            runs["finished"].append(finished(sizes))
-            print(f"  finished: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
-        if "tracing" in only:
-            began = time.monotonic()
-            runs["tracing"].append(tracing_cost(sizes))
-            print(f"  tracing: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
+            runs[workload].append(alone[workload]())
+            print(f"  {workload}: {time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
     results = {
         "machine": machine(),
         "sizes": sizes.as_dict(),

@@ -15,6 +15,7 @@ process on the machine shares, so a client computes receive - send.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -93,6 +94,12 @@ class Sizes:
         self.paced_events = n(500, 20)
         self.size = 200
         self.finished_tasks = n(50, 5)  # finished-task memory: tasks of 400 KB each
+        # the sse workload (bench/sse.py): our SSE response against sse-starlette's
+        self.sse_idle = n(2_000, 50)
+        self.sse_long = n(50_000, 500)
+        self.sse_streams = n(50, 4)
+        self.sse_per_stream = n(1_000, 50)
+        self.sse_server = os.environ.get("BENCH_SSE_SERVER", "gateway")  # or "uvicorn"
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}

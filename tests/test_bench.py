@@ -8,6 +8,7 @@ second test checks on every machine (from the report alone).
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,18 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
     assert traced["gateway_traced"]["events"] == traced["gateway"]["events"]
     assert traced["gateway_traced"]["exports"] >= 1  # spans reached the sink
     assert "### Cost of tracing" in table
+    sizes = results["sizes"]
+    compared = results["median"]["sse"]  # our SSE response against sse-starlette's
+    assert set(compared) == {"ours", "sse_starlette"}
+    for cell in compared.values():
+        assert cell["idle_streams"] == sizes["sse_idle"]
+        assert cell["long_events"] == sizes["sse_long"] + 2  # WORKING, the chunks, COMPLETED
+        assert cell["many_events"] == sizes["sse_streams"] * (sizes["sse_per_stream"] + 2)
+        for metric in ("kb_per_idle_stream", "long_cpu_us_per_event", "many_cpu_us_per_event"):
+            assert math.isfinite(cell[metric])
+        assert cell["long_events_per_s"] > 0
+        assert cell["many_events_per_s"] > 0
+    assert "### SSE response: ours vs sse-starlette" in table
     assert "| gateway JSON-RPC | gateway REST | gateway gRPC | REST / JSON-RPC |" in table
     assert results["median"]["long"][REST]["events"] >= results["sizes"]["long"]
     assert table in stdout

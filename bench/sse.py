@@ -1,0 +1,145 @@
+"""The `sse` workload of `make bench`: our SSE response class against sse-starlette's.
+
+The gateway writes its streams with its own `gateway.http.sse.EventStream`, not with
+sse-starlette's `EventSourceResponse`; this keeps the numbers behind that choice. Both run in
+the same tiny Starlette app (bench/sse_server.py) on the same uvicorn configuration as the
+gateway, on two routes that differ only in the response class, fed by the same generator of
+pre-encoded SSE events (one event per chunk). The bench's SSE client reads them (client
+processes of their own). Measured, for each class:
+
+- memory: KB of server RSS per idle open stream (the stream got one event and holds),
+  `sse_idle` streams in a fresh server process per class (RSS never gives back what an
+  earlier measurement freed): RSS while they are open minus RSS before, over their number;
+- CPU: server CPU (user + system, /proc) per event, and events/s at the client, on one
+  stream of `sse_long` events and on `sse_streams` concurrent streams of `sse_per_stream`,
+  both classes in one server process, in turn.
+
+`BENCH_SSE_SERVER=uvicorn` serves them with uvicorn's own HTTP protocol instead of the
+gateway's (under which our response runs a disconnect-watcher task per stream).
+
+    python -m bench.run --only sse [--runs N] [--scale X]
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from importlib.metadata import version
+from typing import Any
+
+from bench.launch import hold_open, run_clients
+from bench.procs import Server, start
+from bench.shared import measured, rate
+from bench.workload import Sizes, Spec
+
+LINE = "SSE LISTENING"  # printed by bench/sse_server.py, with its URL
+PATTERN = LINE + r" (http://\S+)"
+ROUTES = {"ours": "ours", "sse_starlette": "sse-starlette"}  # variant: its path
+VARIANTS = tuple(ROUTES)
+
+
+def start_server(server: str) -> Server:
+    return start("sse", ["-m", "bench.sse_server", "--server", server], PATTERN)
+
+
+def url(server: Server, variant: str) -> str:
+    return server.address + ROUTES[variant]
+
+
+def warm_up(server: Server, size: int) -> None:
+    for variant in VARIANTS:
+        run_clients("sse", "stream", url(server, variant), 2, Spec(events=20, size=size))
+    time.sleep(0.3)
+
+
+def compare(sizes: Sizes) -> dict[str, dict[str, float]]:
+    """One run: {variant: {metric: value}} (see the module)."""
+    out: dict[str, dict[str, float]] = {variant: {} for variant in VARIANTS}
+    for variant in VARIANTS:
+        out[variant].update(idle(sizes, variant))
+    server = start_server(sizes.sse_server)
+    try:
+        warm_up(server, sizes.size)
+        for shape, streams, events in (
+            ("long", 1, sizes.sse_long),
+            ("many", sizes.sse_streams, sizes.sse_per_stream),
+        ):
+            spec = Spec(events=events, size=sizes.size)
+            for variant in VARIANTS:
+                work = functools.partial(
+                    run_clients, "sse", "stream", url(server, variant), streams, spec
+                )
+                result, cpu = measured([server], work)
+                out[variant][f"{shape}_cpu_us_per_event"] = (
+                    cpu[server.name] * 1e6 / result["events"]
+                )
+                out[variant][f"{shape}_events_per_s"] = rate(result)
+                out[variant][f"{shape}_events"] = result["events"]
+    finally:
+        server.stop(timeout=10)
+    return out
+
+
+def idle(sizes: Sizes, variant: str) -> dict[str, float]:
+    """KB of RSS per idle open stream of one class, in a fresh server process."""
+    server = start_server(sizes.sse_server)
+    try:
+        warm_up(server, sizes.size)
+
+        def rss() -> tuple[int, int]:
+            return server.rss(), 0
+
+        before = rss()
+        hold = Spec(hold=600, size=sizes.size)
+        opened, seconds, after = hold_open(url(server, variant), sizes.sse_idle, hold, rss)
+        return {
+            "idle_streams": opened,
+            "kb_per_idle_stream": (after[0] - before[0]) / max(1, opened) / 1024,
+            "idle_open_seconds": seconds,
+        }
+    finally:
+        server.stop(timeout=10)
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown(results: dict[str, Any]) -> list[str]:
+    """The table of the `sse` workload (nothing when it did not run)."""
+    m = results["median"].get("sse")
+    if not m:
+        return []
+    s = results["sizes"]
+    rows = (
+        (f"idle open streams ({s['sse_idle']:,}): server KB each", "kb_per_idle_stream", 1),
+        (f"1 stream x {s['sse_long']:,}: server CPU us/event", "long_cpu_us_per_event", 1),
+        (f"1 stream x {s['sse_long']:,}: events/s", "long_events_per_s", 0),
+        (
+            f"{s['sse_streams']} streams x {s['sse_per_stream']:,}: server CPU us/event",
+            "many_cpu_us_per_event",
+            1,
+        ),
+        (f"{s['sse_streams']} streams x {s['sse_per_stream']:,}: events/s", "many_events_per_s", 0),
+    )
+    ours, theirs = m.get("ours", {}), m.get("sse_starlette", {})
+    lines = [
+        "",
+        "### SSE response: ours vs sse-starlette",
+        "",
+        f"|  | ours (`EventStream`) | sse-starlette {version('sse-starlette')} "
+        "(`EventSourceResponse`) | sse-starlette / ours |",
+        "|---|---|---|---|",
+    ]
+    for label, key, digits in rows:
+        a, b = ours.get(key), theirs.get(key)
+        ratio = "n/a" if a is None or b is None or a == 0 else f"{b / a:.2f}x"
+        lines.append(f"| {label} | {_cell(a, digits)} | {_cell(b, digits)} | {ratio} |")
+    lines += [
+        "",
+        "One Starlette app, two routes that differ only in the response class, fed by the same "
+        "generator of pre-encoded events (one event per chunk), on uvicorn "
+        f"({s['sse_server']} HTTP protocol); sse-starlette with its defaults (a 15 s ping "
+        "task). Idle: a fresh server process per class; CPU: the server process's.",
+    ]
+    return lines
