@@ -30,6 +30,7 @@ from typing import Any
 from bench.launch import hold_open, run_clients
 from bench.procs import Server, start
 from bench.shared import measured, rate
+from bench.tables import div, get, num, ratio, table
 from bench.workload import Sizes, Spec
 
 LINE = "SSE LISTENING"  # printed by bench/sse_server.py, with its URL
@@ -101,45 +102,40 @@ def idle(sizes: Sizes, variant: str) -> dict[str, float]:
         server.stop(timeout=10)
 
 
-def _cell(value: float | None, digits: int) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
-
-
 def markdown(results: dict[str, Any]) -> list[str]:
     """The table of the `sse` workload (nothing when it did not run)."""
-    m = results["median"].get("sse")
-    if not m:
+    m = results["median"]
+    if not m.get("sse"):
         return []
     s = results["sizes"]
-    rows = (
-        (f"idle open streams ({s['sse_idle']:,}): server KB each", "kb_per_idle_stream", 1),
-        (f"1 stream x {s['sse_long']:,}: server CPU us/event", "long_cpu_us_per_event", 1),
-        (f"1 stream x {s['sse_long']:,}: events/s", "long_events_per_s", 0),
-        (
-            f"{s['sse_streams']} streams x {s['sse_per_stream']:,}: server CPU us/event",
-            "many_cpu_us_per_event",
-            1,
-        ),
-        (f"{s['sse_streams']} streams x {s['sse_per_stream']:,}: events/s", "many_events_per_s", 0),
+    long, many = (
+        f"1 stream x {s['sse_long']:,}",
+        f"{s['sse_streams']} streams x {s['sse_per_stream']:,}",
     )
-    ours, theirs = m.get("ours", {}), m.get("sse_starlette", {})
-    lines = [
+    rows: list[tuple[str, ...]] = []
+    for label, key, digits in (
+        (f"idle open streams ({s['sse_idle']:,}): server KB each", "kb_per_idle_stream", 1),
+        (f"{long}: server CPU us/event", "long_cpu_us_per_event", 1),
+        (f"{long}: events/s", "long_events_per_s", 0),
+        (f"{many}: server CPU us/event", "many_cpu_us_per_event", 1),
+        (f"{many}: events/s", "many_events_per_s", 0),
+    ):
+        ours, theirs = get(m, "sse", "ours", key), get(m, "sse", "sse_starlette", key)
+        rows.append((label, num(ours, digits), num(theirs, digits), ratio(div(theirs, ours))))
+    header = (
+        "",
+        "ours (`EventStream`)",
+        f"sse-starlette {version('sse-starlette')} (`EventSourceResponse`)",
+        "sse-starlette / ours",
+    )
+    return [
         "",
         "### SSE response: ours vs sse-starlette",
         "",
-        f"|  | ours (`EventStream`) | sse-starlette {version('sse-starlette')} "
-        "(`EventSourceResponse`) | sse-starlette / ours |",
-        "|---|---|---|---|",
-    ]
-    for label, key, digits in rows:
-        a, b = ours.get(key), theirs.get(key)
-        ratio = "n/a" if a is None or b is None or a == 0 else f"{b / a:.2f}x"
-        lines.append(f"| {label} | {_cell(a, digits)} | {_cell(b, digits)} | {ratio} |")
-    lines += [
+        *table(header, rows),
         "",
         "One Starlette app, two routes that differ only in the response class, fed by the same "
         "generator of pre-encoded events (one event per chunk), on uvicorn "
         f"({s['sse_server']} HTTP protocol); sse-starlette with its defaults (a 15 s ping "
         "task). Idle: a fresh server process per class; CPU: the server process's.",
     ]
-    return lines
