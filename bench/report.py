@@ -250,7 +250,7 @@ def markdown(results: dict[str, Any]) -> str:
             )
         )
     header = ("", "direct gRPC", "gateway", "a2a-sdk 1.3", "ratio", "target", "status")
-    lines = _table(header, rows)
+    lines = _table(header, rows) if rows else []  # e.g. `--only sse`: its table alone
     lines += bindings(results)
     lines += sharing(results)
     lines += failed(results)

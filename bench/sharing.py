@@ -30,8 +30,11 @@ def _cpu(m: dict[str, Any], workload: str, system: str, key: str) -> str:
 
 
 def sharing(results: dict[str, Any]) -> list[str]:
-    """The cost-of-sharing table (or why it is missing)."""
+    """The cost-of-sharing table (or why it is missing; nothing when no workload it reads
+    ran)."""
     m = results["median"]
+    if not set(m) & {"long", "many", "fanout", "latency", "ttfe", "idle"}:
+        return []
     s = results["sizes"]
     redis = results.get("redis", {})
     lines = ["", "### Cost of sharing: the gateway on Redis", ""]
