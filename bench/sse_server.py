@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.procs import raise_nofile, server_options
+from bench.procs import listening, raise_nofile, run_fast, server_options
 from bench.sse import LINE, ROUTES
 from bench.workload import ARTIFACT_ID, Spec
 from gateway.http import sse
@@ -105,11 +104,7 @@ def create_app() -> Starlette:
 
 
 async def serve(server: str) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(4096)
-    sock.setblocking(False)
+    sock = listening()
     options = server_options()
     if server == "gateway":
         from gateway.http.server import limited_protocol
@@ -134,12 +129,7 @@ def main() -> None:
     parser.add_argument("--server", choices=SERVERS, default="gateway")
     args = parser.parse_args()
     raise_nofile()
-    try:
-        import uvloop
-
-        uvloop.run(serve(args.server))
-    except ImportError:
-        asyncio.run(serve(args.server))
+    run_fast(serve(args.server))
 
 
 if __name__ == "__main__":
