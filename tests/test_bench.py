@@ -85,7 +85,11 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
             assert median[workload][system]["events"] >= median[workload]["gateway"]["events"]
             assert median[workload][system]["redis_cpu_us_per_event"] >= 0
         fanout = median["fanout"][system]
-        assert fanout["events"] == median["fanout"]["gateway"]["events"]
+        # The sender sees Task, WORKING, the chunks and COMPLETED; a subscriber sees a snapshot,
+        # WORKING only if it joined before the agent sent it (timing), the chunks, COMPLETED.
+        n, subscribers = results["sizes"]["fanout_events"], results["sizes"]["subscribers"]
+        least = (n + 3) + (subscribers - 1) * (n + 2)
+        assert least <= fanout["events"] <= subscribers * (n + 3), (system, fanout)
         assert fanout["redis_cpu_us_per_delivery"] >= 0
         assert median["latency"][system]["samples"] == median["latency"]["gateway"]["samples"]
     assert median["idle"]["gateway_redis"]["streams"] == results["sizes"]["idle"]
