@@ -6,8 +6,9 @@ import pytest
 
 from gateway.core import error_table, errors, resume
 from gateway.core.subscribers import Subscribers
-from gateway.ops.cli import _overrides, build_parser
 from gateway.ops.config import load
+from gateway.ops.flags import build_parser
+from gateway.ops.overrides import flag_overrides
 from gateway.ops.settings import Settings
 
 
@@ -33,7 +34,7 @@ def test_every_limit_has_a_flag() -> None:
             "--deadline=4",
         ]
     )
-    settings = load(None, environ={}, overrides=_overrides(args))
+    settings = load(None, environ={}, overrides=flag_overrides(args))
     assert settings.max_subscribers_per_task == 7
     assert settings.max_events_per_task == 70
     assert settings.finished_task_ttl == 5.0

@@ -13,6 +13,8 @@ before anything listens. Relative file paths are relative to the config file's d
 Adding a section is one class: a `Section` subclass (sections.py), a field on `GatewayConfig`,
 and its fields passed on in `GatewayConfig.to_settings()` (sections in `FLAT_SECTIONS` are
 passed on as they are, so a field named like its `Settings` field needs no further code).
+
+The CLI's flags reach `load` as `overrides` (overrides.py).
 """
 
 from __future__ import annotations
