@@ -2,7 +2,7 @@
 
 A method returns either a JSON result or an `EventStream` (what to send on SSE: events to
 send first, then the task's log from a seq on). Framing and wire versions are the caller's
-business (app.py), so every version shares these semantics.
+business (bindings/, and http/state.py for SSE), so every version shares these semantics.
 
 Ownership: a task is visible only through the agent that runs it and to the principal that
 created it; anything else is TaskNotFound, indistinguishable from a task that never existed.

@@ -18,7 +18,7 @@ from gateway.core import errors
 from gateway.http import card, fallback
 
 if TYPE_CHECKING:
-    from gateway.http.app import Gateway
+    from gateway.http.state import Gateway
 
 JSON = "application/json"
 

@@ -50,7 +50,7 @@ async def serve(settings: Settings, log_level: str) -> None:
     """Bind first (port 0 allowed; a ConfigError if the agents' channels cannot be set up),
     say where, then serve until SIGINT/SIGTERM, draining."""
     from gateway.http import server
-    from gateway.http.app import Gateway
+    from gateway.http.state import Gateway
 
     sockets = [server.listen(settings.host, settings.port)]
     if settings.port == 0:  # the bound port (the gRPC binding's extended card names it)

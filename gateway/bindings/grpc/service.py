@@ -55,7 +55,7 @@ from gateway.http.auth import ANONYMOUS, Unauthorized
 from gateway.ops import logs, tracing
 
 if TYPE_CHECKING:
-    from gateway.http.app import Gateway
+    from gateway.http.state import Gateway
 
 log = logging.getLogger("a2a_gateway")
 

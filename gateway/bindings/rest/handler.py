@@ -35,7 +35,7 @@ from gateway.http import sse
 from gateway.ops import logs
 
 if TYPE_CHECKING:
-    from gateway.http.app import Gateway
+    from gateway.http.state import Gateway
 
 BINDING = "rest"
 
