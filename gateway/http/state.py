@@ -25,7 +25,7 @@ from gateway.agents import forwarding
 from gateway.agents.upstream import Upstream
 from gateway.bindings.grpc.server import GrpcServer
 from gateway.bindings.jsonrpc import versions
-from gateway.core import errors, stream
+from gateway.core import request_errors, stream
 from gateway.core.bridge import Bridge, Caller
 from gateway.core.dispatch import Dispatcher
 from gateway.core.methods import Call, EventStream, Methods
@@ -263,7 +263,7 @@ class Gateway:
         limit = self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise errors.body_too_large(limit)
+            raise request_errors.body_too_large(limit)
         chunks: list[bytes] = []
         size = 0
         timeout = self.settings.per_principal.body_timeout
@@ -272,13 +272,13 @@ class Gateway:
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > limit:
-                        raise errors.body_too_large(limit)
+                        raise request_errors.body_too_large(limit)
                     chunks.append(chunk)
         except TimeoutError:
-            raise errors.request_timeout(timeout) from None
+            raise request_errors.request_timeout(timeout) from None
         except ClientDisconnect:
             log.info("the client disconnected after %d bytes of its body", size)
-            raise errors.client_disconnected(size) from None
+            raise request_errors.client_disconnected(size) from None
         return b"".join(chunks)
 
 
