@@ -71,7 +71,7 @@ class Started:
 
 
 class Bridge:
-    """Starts, pumps and cancels task turns. One pump per running turn."""
+    """Starts and cancels task turns. One pump task per running turn (`self.pump`)."""
 
     def __init__(
         self,

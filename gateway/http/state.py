@@ -1,7 +1,7 @@
 """The gateway's state for one process: agents, store, bridge, methods, limits, cards.
 
-`Gateway(settings)` builds everything (`make_store`: the configured backend) and starts
-nothing. Lifecycle: `start()` starts the background work (needs the running loop),
+`Gateway(settings)` builds everything (`make_store`: the configured backend; tracing is set up
+when configured). Lifecycle: `start()` starts the background work (needs the running loop),
 `start_grpc()` the gRPC binding when `grpc_port` is set; shutdown is `start_drain()` (open
 streams say goodbye, new requests are refused, running turns get their grace), then `close()`.
 The route handlers of every binding (app.py wires them) read the request through it: the

@@ -1,7 +1,8 @@
 """The command line: the `serve` flags, grouped as `--help` shows them, and the client commands.
 
-Flags that set the configuration default to None (or an empty list): only those given override
-the file and the environment, as overrides.py lays them over the raw configuration. The client
+Flags that set the configuration default to None or an empty list (`--public-url` and
+`--forwarded-allow-ips`: their environment variable), so only those given override the file
+and the environment when overrides.py lays them over the raw configuration. The client
 commands (`call`, `agents`, ...) and their flags are a2a_client/commands.py's.
 """
 
