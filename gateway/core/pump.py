@@ -133,6 +133,7 @@ class Pump:
             if not call.done():
                 call.cancel()  # a call that ended is left alone: no stray RST_STREAM
             self.lost.discard(record.id)
+            self.canceling.discard(record.id)  # marked by a cancel from another replica too
             if record.id in self._unended:
                 self._unended.discard(record.id)  # keep the lease: it lapses (see _record_end)
             else:
