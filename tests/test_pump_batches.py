@@ -1,4 +1,4 @@
-"""The pump's writes on a shared store (bridge._log_batches): every event already waiting
+"""The pump's writes on a shared store (pump._log_batches): every event already waiting
 goes in one write, in order; an event that comes while nothing else waits is written alone;
 the final event is returned, not logged. A recording store, no processes, no timing."""
 
@@ -10,9 +10,10 @@ from typing import Any
 import grpc
 import pytest
 
-from gateway.core.bridge import READ_AHEAD, Bridge
 from gateway.core.events import Event
+from gateway.core.pump import READ_AHEAD, Pump
 from gateway.core.task import TaskRecord, is_final
+from gateway.ops.metrics import Metrics
 from gateway.stores.memory import MemoryStore
 from generated import task_service_pb2 as pb
 
@@ -61,44 +62,44 @@ def done() -> pb.AgentEvent:
     return event
 
 
-async def started() -> tuple[Recording, Bridge, TaskRecord]:
+async def started() -> tuple[Recording, Pump, TaskRecord]:
     store = Recording()
     record = TaskRecord(id="t", context_id="c", agent="a", owner="p")
     await store.create(record, {"task": {"id": "t", "status": {"state": "TASK_STATE_WORKING"}}})
-    return store, Bridge(store), record
+    return store, Pump(store, final_grace=1.0, metrics=Metrics(), replicas=None), record
 
 
 async def test_what_is_waiting_is_written_at_once_in_order() -> None:
-    store, bridge, record = await started()
+    store, pump, record = await started()
     ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)
     for i in range(10):
         ahead.put_nowait(chunk(i))
     final = done()
     ahead.put_nowait(final)
-    assert await bridge._log_batches(record, ahead) is final
+    assert await pump._log_batches(record, ahead) is final
     assert store.writes == [list(range(2, 12))]  # one write; the final is the caller's
     assert record.last_seq == 11
 
 
 async def test_an_event_alone_is_written_alone_and_an_end_at_once() -> None:
-    store, bridge, record = await started()
+    store, pump, record = await started()
     ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)
-    pump = asyncio.create_task(bridge._log_batches(record, ahead))
+    writes = asyncio.create_task(pump._log_batches(record, ahead))
     for i in range(3):
         store.written.clear()
         ahead.put_nowait(chunk(i))
         await asyncio.wait_for(store.written.wait(), 10)
     ahead.put_nowait(grpc.aio.EOF)
-    assert await asyncio.wait_for(pump, 10) is grpc.aio.EOF
+    assert await asyncio.wait_for(writes, 10) is grpc.aio.EOF
     assert store.writes == [[2], [3], [4]]
 
 
 async def test_an_error_is_raised_after_the_events_before_it_are_written() -> None:
-    store, bridge, record = await started()
+    store, pump, record = await started()
     ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)
     ahead.put_nowait(chunk(0))
     ahead.put_nowait(chunk(1))
     ahead.put_nowait(RuntimeError("the read failed"))
     with pytest.raises(RuntimeError, match="the read failed"):
-        await bridge._log_batches(record, ahead)
+        await pump._log_batches(record, ahead)
     assert store.writes == [[2, 3]]
