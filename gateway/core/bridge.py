@@ -13,8 +13,9 @@ Lifecycle of a turn:
 5. At shutdown, `wait(grace)` lets running turns finish, then `close()` cancels the rest
    (recorded FAILED with reason GATEWAY_SHUTDOWN).
 
-A principal may run at most `max_tasks_per_principal` turns at once (0 = unlimited); a turn
-holds its slot from `start()` until its pump ends. Every Run call is counted in the metrics
+A principal may run at most `max_tasks_per_principal` turns at once (0 = unlimited), counted
+across every replica with a shared store (stores/quotas.py); a turn holds its slot from
+`start()` until its pump ends. Every Run call is counted in the metrics
 by its final gRPC status, and every turn's duration by its final state.
 
 With a shared store (`replicas` set, see replicas.py) a turn first claims the task's lease, so
@@ -29,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,9 +138,7 @@ class Bridge:
         if len(self._turns) + len(self._starting) >= self.max_running:
             raise errors.too_many_tasks(self.max_running)
         principal = caller.principal
-        if not self.slots.acquire(principal):
-            self.metrics.limited.labels("tasks").inc()
-            raise errors.too_many("tasks", self.slots.limit)
+        release_slot = await self._principal_slot(principal)
         handed_over = False
         began = time.monotonic()
         user_message = {**message, "taskId": task_id, "contextId": context_id}
@@ -173,7 +172,7 @@ class Bridge:
             await upstream.connect()
         except BaseException:
             self._starting.discard(task_id)
-            self.slots.release(principal)
+            release_slot()
             if claimed:
                 await self.pump.release(task_id)
             raise
@@ -228,7 +227,7 @@ class Bridge:
 
             def ended(_: object) -> None:
                 self._turns.pop(task_id, None)
-                self.slots.release(principal)
+                release_slot()
 
             pump.add_done_callback(ended)
             return Started(record, first_seq=logged.seq, activated=activated)
@@ -243,12 +242,29 @@ class Bridge:
         finally:
             self._starting.discard(task_id)
             if not handed_over:
-                self.slots.release(principal)
+                release_slot()
                 tracing.end_turn(
                     span, state=None, grpc_status=status, events=int(direct), direct=direct
                 )
             if claimed:
                 await self.pump.release(task_id)
+
+    async def _principal_slot(self, principal: str) -> Callable[[], None]:
+        """A place among the principal's running turns, or -32603 TOO_MANY_REQUESTS: counted
+        across replicas with a shared store (stores/quotas.py), else in this process. Returns
+        its release."""
+        quotas = self.replicas.quotas if self.replicas is not None else None
+        limit = self.slots.limit
+        if quotas is None or not limit:
+            if not self.slots.acquire(principal):
+                self.metrics.limited.labels("tasks").inc()
+                raise errors.too_many("tasks", limit)
+            return lambda: self.slots.release(principal)
+        key, holder = quotas.turns_key(principal), quotas.stream_holder()
+        if not await quotas.take(key, holder, limit):
+            self.metrics.limited.labels("tasks").inc()
+            raise errors.too_many("tasks", limit)
+        return lambda: quotas.give_back(key, holder)
 
     async def _direct_reply(
         self, call: Any, first: pb.AgentEvent, task_id: str, context_id: str

@@ -214,7 +214,7 @@ class Methods:
         if started.record is None:
             return EventStream(None, 0, head=[Event(0, {"message": started.message}, True)])
         task_id = started.record.id
-        release = self.subscribers.acquire(task_id, force=True)
+        release = await self.subscribers.join(task_id, force=True)
         return EventStream(task_id, started.first_seq - 1, release=release)
 
     async def get_task(self, call: Call) -> Result:
@@ -316,7 +316,7 @@ class Methods:
                 raise errors.nothing_to_replay(record.id, record.state, last)
             stream = EventStream(record.id, after)
         stream.until_terminal = True
-        stream.release = self.subscribers.acquire(record.id)
+        stream.release = await self.subscribers.join(record.id)
         return stream
 
     def snapshot_stream(self, record: TaskRecord) -> EventStream:

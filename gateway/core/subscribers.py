@@ -1,4 +1,5 @@
-"""How many streams follow each task in this process, with a limit per task.
+"""How many streams follow each task, with a limit per task: in this process, or across every
+replica on one Redis when `quotas` (stores/quotas.py) is set.
 
 A slot is taken before a stream's response starts (so a refusal is a plain JSON-RPC error)
 and given back exactly once when the response ends, however it ends.
@@ -7,13 +8,18 @@ and given back exactly once when the response ends, however it ends.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gateway.core import errors
 
+if TYPE_CHECKING:
+    from gateway.stores.quotas import Quotas
+
 
 class Subscribers:
-    def __init__(self, *, limit_per_task: int = 100) -> None:
+    def __init__(self, *, limit_per_task: int = 100, quotas: Quotas | None = None) -> None:
         self.limit_per_task = limit_per_task
+        self.quotas = quotas
         self._counts: dict[str, int] = {}
 
     def __repr__(self) -> str:
@@ -44,5 +50,22 @@ class Subscribers:
                 self._counts[task_id] = left
             else:
                 del self._counts[task_id]
+
+        return release
+
+    async def join(self, task_id: str, *, force: bool = False) -> Callable[[], None]:
+        """`acquire`, with the limit counted across replicas when `quotas` is set (one round
+        trip to Redis; the release gives the place back there too)."""
+        quotas = self.quotas
+        if quotas is None:
+            return self.acquire(task_id, force=force)
+        key, holder = quotas.subscribers_key(task_id), quotas.stream_holder()
+        if not await quotas.take(key, holder, self.limit_per_task, force=force):
+            raise errors.too_many_subscribers(task_id, self.limit_per_task)
+        local = self.acquire(task_id, force=True)  # this process's count
+
+        def release() -> None:
+            local()
+            quotas.give_back(key, holder)  # once: it forgets the holder
 
         return release

@@ -69,7 +69,10 @@ class Gateway:
             max_tasks_per_principal=settings.per_principal.tasks,
             replicas=replicas,
         )
-        self.subscribers = Subscribers(limit_per_task=settings.max_subscribers_per_task)
+        self.subscribers = Subscribers(
+            limit_per_task=settings.max_subscribers_per_task,
+            quotas=replicas.quotas if replicas is not None else None,
+        )
         self.push = push.build(settings.push, self.store, self.metrics)
         self.methods = Methods(self.store, self.bridge, self.subscribers, self.push)
         self.metrics.methods = frozenset(versions.method_names())

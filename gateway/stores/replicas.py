@@ -42,6 +42,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from gateway.core import errors
 from gateway.core.task import FAILED, FINAL, TaskRecord, set_status
 from gateway.stores.contract import StoreConflict
+from gateway.stores.quotas import Quotas
 from gateway.stores.redis import RedisStore, unavailable
 
 log = logging.getLogger("a2a_gateway")
@@ -109,6 +110,7 @@ class Replicas:
         self.lease_ms = max(100, int(lease * 1000))
         self.cancel_wait = cancel_wait
         redis = store.redis
+        self.quotas = Quotas(store, lease_ms=self.lease_ms)  # limits across replicas
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
@@ -135,6 +137,7 @@ class Replicas:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.quotas.close()
 
     # --- leases -------------------------------------------------------------------------
 
@@ -185,6 +188,7 @@ class Replicas:
                 for task_id in await self.renew():
                     log.warning("task %s: this replica lost its lease; stopping the turn", task_id)
                     self._stop(task_id, "lost")
+                await self.quotas.renew()
             except (RedisError, RedisClusterException) as exc:
                 log.warning("lease heartbeat failed: %s", exc)
 
