@@ -12,9 +12,10 @@ nothing is taken as logged before Redis answered it.
 Order and fencing: a task has at most one write in flight (its pump awaits each one), so the
 pipeline never reorders the writes of a task, and the append script's fence holds as it does
 on any connection. Failures: a call that has no reply after `timeout` seconds (whatever held
-it: connecting, the queue, Redis) raises TimeoutError; a connection error, or a reply that
-takes longer than `timeout`, fails every call in flight on that connection with
-ConnectionError or TimeoutError, and the next call connects again. The store's retry loop
+it: connecting, the queue, Redis; checked every `timeout`/4 by one watcher) raises
+TimeoutError, and so does every call sent on the same connection (the replies behind it
+cannot come first); a connection error fails every call in flight on that connection with
+ConnectionError; then the next call connects again. The store's retry loop
 sends a failed call again with the same token, recognised if it was logged. An error reply
 fails its own call only. A call cancelled before it was sent is not sent; one cancelled after
 it was sent may be logged or not, as on any connection (the caller then reads the stored
@@ -54,11 +55,12 @@ def pack(args: Sequence[Arg]) -> bytes:
 
 
 class _Call:
-    __slots__ = ("future", "packed")
+    __slots__ = ("deadline", "future", "packed")
 
-    def __init__(self, packed: bytes, future: asyncio.Future[Any]) -> None:
+    def __init__(self, packed: bytes, future: asyncio.Future[Any], deadline: float) -> None:
         self.packed = packed
         self.future = future
+        self.deadline = deadline  # loop time by which it must have its reply
 
 
 class _Link:
@@ -86,6 +88,8 @@ class Pipeline:
         self._pending: list[_Call] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._waiting = 0  # calls whose callers wait
         self._closed = False
 
     def __repr__(self) -> str:
@@ -105,20 +109,35 @@ class Pipeline:
         """Send one command with those of other tasks and await its reply."""
         if self._closed:
             raise RedisConnectionError("the store is closed")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Call(pack(args), future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append(_Call(pack(args), future, loop.time() + self.timeout))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch())
         self._wake.set()
+        self._waiting += 1
         try:
-            async with asyncio.timeout(self.timeout):  # whatever holds it: connect, queue, reply
-                return await future
-        except TimeoutError:
-            error = RedisTimeoutError("Timeout waiting for Redis")
+            return await future
+        finally:
+            self._waiting -= 1
+
+    async def _watch(self) -> None:
+        """Time the calls out (one timer for all of them, not one per call): every
+        `timeout`/4 seconds while calls wait, a call still waiting past its deadline fails
+        with TimeoutError; if it was sent, so does everything sent on its connection (the
+        replies behind a stuck one cannot come first), and the next call connects again."""
+        loop = asyncio.get_running_loop()
+        while not self._closed and self._waiting:
+            await asyncio.sleep(self.timeout / 4)
+            now = loop.time()
             link = self._link
-            if link is not None and link.sent:  # what is ahead of the next call is stuck
-                await self._broken(link, error)
-            raise error from None
+            if link is not None and link.sent and link.sent[0].deadline <= now:
+                await self._broken(link, RedisTimeoutError("Timeout reading from Redis"))
+            for call in self._pending:
+                if call.deadline <= now and not call.future.done():
+                    call.future.set_exception(RedisTimeoutError("Timeout waiting for Redis"))
 
     async def _write(self) -> None:
         """Send what is pending, every time there is something: one socket write each."""
@@ -157,14 +176,10 @@ class Pipeline:
                 link.replies.clear()
                 await link.replies.wait()
                 continue
-            try:
-                async with asyncio.timeout(self.timeout):
-                    reply: Any = await link.conn.read_response(timeout=math.inf)
+            try:  # no timeout here: the watcher's (one for all calls)
+                reply: Any = await link.conn.read_response(timeout=math.inf)
             except ResponseError as exc:  # an error reply: the connection goes on
                 reply = exc
-            except TimeoutError:
-                await self._broken(link, RedisTimeoutError("Timeout reading from Redis"))
-                return
             except Exception as exc:
                 await self._broken(link, exc)
                 return
@@ -193,7 +208,7 @@ class Pipeline:
     async def close(self) -> None:
         self._closed = True
         reader = self._link.reader if self._link is not None else None
-        tasks = [t for t in (self._writer, reader) if t is not None]
+        tasks = [t for t in (self._writer, self._watcher, reader) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
