@@ -6,32 +6,14 @@ On the private Redis and on the private Redis Cluster (leases of 1 s)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests import a2a
-from tests.redis_server import RedisServer
-from tests.servers import Process
+from tests import a2a, test_replicas
 from tests.test_replicas import Cluster, Reader, wait_state
 
-
-@pytest.fixture(params=["redis", "cluster"])
-def everywhere(request: pytest.FixtureRequest, scripted_agent: Process) -> Iterator[Cluster]:
-    server = request.getfixturevalue(
-        "redis_server" if request.param == "redis" else "redis_cluster"
-    )
-    replicas = Cluster(server, scripted_agent)
-    yield replicas
-    replicas.stop_all()
-
-
-@pytest.fixture
-def cluster(redis_server: RedisServer, scripted_agent: Process) -> Iterator[Cluster]:
-    replicas = Cluster(redis_server, scripted_agent)
-    yield replicas
-    replicas.stop_all()
+# test_replicas.py's fixtures: replicas on the private Redis, and on Redis or Redis Cluster
+cluster = test_replicas.cluster
+everywhere = test_replicas.everywhere
 
 
 def start(url: str) -> dict[str, Any]:

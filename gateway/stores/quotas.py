@@ -101,7 +101,8 @@ class Quotas:
     async def _remove(self, key: str, holder: str) -> None:
         try:
             await self.store.redis.zrem(key, holder)
-        except (RedisError, RedisClusterException, OSError) as exc:  # it lapses by itself
+        except (RedisError, RedisClusterException, OSError, RuntimeError) as exc:
+            # e.g. Redis away, or the store closed at shutdown: it lapses by itself
             log.warning("could not give back %s of %s: %s", holder, key, exc)
 
     async def renew(self) -> None:
