@@ -33,11 +33,13 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from gateway.core.events import Event
 from gateway.core.task import is_final
 from gateway.stores.redis import RedisStore
+from gateway.stores.redis_pipeline import Pipeline
+from gateway.stores.redis_schema import APPEND, REFUSALS
 from gateway.stores.redis_tail import Window
 
 log = logging.getLogger("a2a_gateway")
@@ -47,6 +49,10 @@ class ClusterStore(RedisStore):
     """`RedisStore` on Redis Cluster; `url` names any node (the others are discovered)."""
 
     publishes = True
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self._pipelines: dict[str, Pipeline] = {}  # by node: the appends to its slots
+        super().__init__(url, **options)
 
     def _client(self, url: str, socket_timeout: float, max_connections: int) -> Any:
         return RedisCluster.from_url(
@@ -58,7 +64,44 @@ class ClusterStore(RedisStore):
         )
 
     async def _write(self, keys: list[str], args: list[Any]) -> Any:
+        """The append script, pipelined with the other tasks' to the primary of the task's
+        slot (redis_pipeline.py); on any trouble there (the slot moved: MOVED or ASK; the
+        node away or slow) through redis-py's cluster client instead, which follows
+        redirections and refreshes its slot map. A call that reached Redis after all is
+        recognised by its token, as on any retry."""
+        pipeline = self._pipeline_for(keys[0])
+        if pipeline is not None:
+            try:
+                return await pipeline.script(self._append.sha, APPEND, keys, args)
+            except ResponseError as exc:
+                if str(exc).startswith(REFUSALS):
+                    raise
+            except (RedisError, RedisClusterException, OSError):
+                pass
         return await self._append(keys=keys, args=args)
+
+    def _pipeline_for(self, key: str) -> Pipeline | None:
+        """The pipeline to the primary that serves `key` by the client's slot map (None
+        before the client has one)."""
+        nodes = self.redis.nodes_manager.slots_cache.get(self.redis.keyslot(key))
+        if not nodes:
+            return None
+        node = nodes[0]
+        pipeline = self._pipelines.get(node.name)
+        if pipeline is None:
+
+            def connection() -> Any:
+                return node.connection_class(**{**node.connection_kwargs, "socket_timeout": None})
+
+            pipeline = self._pipelines[node.name] = Pipeline(
+                connection, timeout=self.socket_timeout
+            )
+        return pipeline
+
+    async def close(self) -> None:
+        for pipeline in self._pipelines.values():
+            await pipeline.close()
+        await super().close()
 
     def _tail(self, url: str, socket_timeout: float) -> Any:
         return ClusterTail(self.redis, socket_timeout=socket_timeout)

@@ -125,6 +125,7 @@ class RedisStore(RedisReads):
         self._range_script = self.redis.register_script(RANGE)
         self._tokens = itertools.count(1)
         self.tail: Any = self._tail(url, socket_timeout)
+        self.socket_timeout = socket_timeout
         self._pipeline = Pipeline(self._connection, timeout=socket_timeout)
 
     publishes = False  # whether appends publish on the task's feed channel (cluster.py)

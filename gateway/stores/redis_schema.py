@@ -87,7 +87,7 @@ end
 return {last, first[1][1], entries}
 """
 
-_REFUSALS = ("EXISTS", "GONE", "CONFLICT", "LEASED")
+REFUSALS = ("EXISTS", "GONE", "CONFLICT", "LEASED")  # the append script's error replies
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 
@@ -144,7 +144,7 @@ def unavailable(doing: str) -> Iterator[None]:
     try:
         yield
     except ResponseError as exc:
-        if str(exc).startswith(_REFUSALS):
+        if str(exc).startswith(REFUSALS):
             raise
         raise errors.store_unavailable(f"{doing}: {exc}") from None
     except (RedisError, RedisClusterException, OSError) as exc:  # cluster: no slot map yet...
