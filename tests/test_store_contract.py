@@ -302,6 +302,32 @@ async def test_a_follower_on_one_replica_gets_the_events_written_on_another(
     assert got == list(range(1, 23))
 
 
+async def test_a_writer_s_follower_gets_what_another_writer_appends_next(
+    shared: tuple[RedisStore, RedisStore],
+) -> None:
+    """A follows the task it writes (so it does not listen for its own appends: Redis leaves
+    the stream out of A's blocking read, a Cluster unsubscribes A from the task's feed); B then
+    ends the task: A's follower gets B's event once A stops writing (at most a second)."""
+    a, b = shared
+    record = await add(a, "t")
+    got: list[int] = []
+
+    async def follower() -> None:
+        async for batch in a.follow("t", 0):
+            got.extend(e.seq for e in batch)
+            if batch[-1].final:
+                return
+
+    reader = asyncio.create_task(follower())
+    for i in range(5):
+        await working(a, record, float(i))
+    copy = await b.get("t")
+    assert copy is not None
+    await b.append(copy, task.set_status(copy, task.FAILED, None, 9.0))
+    await asyncio.wait_for(reader, 10)
+    assert got == list(range(1, 8))
+
+
 async def test_a_stale_writer_is_refused_and_logs_nothing(
     shared: tuple[RedisStore, RedisStore],
 ) -> None:

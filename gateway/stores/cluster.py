@@ -19,6 +19,11 @@ missed something (just subscribed, its connection lost, its slot moved: the serv
 subscription with `sunsubscribe`) is `resync`ed, which sends its followers to read the stream
 (XRANGE) once; a gap between two feed messages does the same by itself (redis_tail.Window).
 A channel whose subscription fails is routed again after the client refreshed its slot map.
+While this replica writes a task it is not subscribed to the task's feed (it would only get
+its own appends back); it subscribes again when it stops (`ClusterTail.push`).
+
+Appends are pipelined per primary (redis_pipeline.py), falling back to the cluster client on
+any trouble (`ClusterStore._write`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -40,7 +46,7 @@ from gateway.core.task import is_final
 from gateway.stores.redis import RedisStore
 from gateway.stores.redis_pipeline import Pipeline
 from gateway.stores.redis_schema import APPEND, REFUSALS
-from gateway.stores.redis_tail import Window
+from gateway.stores.redis_tail import LOCAL, Window
 
 log = logging.getLogger("a2a_gateway")
 
@@ -186,6 +192,7 @@ class ClusterTail:
         self._jobs: set[asyncio.Task[None]] = set()
         self._routing: asyncio.Task[None] | None = None
         self._unrouted: set[str] = set()
+        self._locals: asyncio.Task[None] | None = None  # ends the windows written here
 
     def __repr__(self) -> str:
         return f"<ClusterTail windows={len(self._windows)} shards={len(self._shards)}>"
@@ -213,13 +220,51 @@ class ClusterTail:
 
     def push(self, task_id: str, events: list[Event]) -> None:
         """Events this process appended (one write): straight into their window, if followed
-        here (their feed messages then come back and are dropped undecoded)."""
+        here. While this process goes on writing the task (until a final event, a refused
+        write, or `LOCAL` seconds without a write) its feed is unsubscribed here, so this
+        replica does not receive its own appends back; then it subscribes again, and the
+        window's followers read the stream once (`resync` at the subscription)."""
         window = self._windows.get(task_id)
-        if window is not None:
-            window.add(events)
+        if window is None:
+            return
+        window.add(events)
+        if events[-1].final:
+            self._end_local(window)
+            return
+        if not window.local_until:
+            self._unrouted.discard(window.key)
+            shard = self._where.pop(window.key, None)
+            if shard is not None:
+                self._spawn(shard.unsubscribe(window.key))
+        window.local_until = time.monotonic() + LOCAL
+        if self._locals is None or self._locals.done():
+            self._locals = asyncio.create_task(self._expire_locals())
 
     def foreign(self, task_id: str) -> None:
-        """Nothing to do: feeds bring every writer's events (this one's are dropped undecoded)."""
+        """Another writer appended to the task (this one's append was refused): listen."""
+        window = self._windows.get(task_id)
+        if window is not None:
+            self._end_local(window)
+
+    def _end_local(self, window: Window) -> None:
+        if window.local_until:
+            window.local_until = 0.0
+            if self._windows.get(window.task_id) is window:
+                self._route({window.key}, refresh=False)
+
+    async def _expire_locals(self) -> None:
+        """Subscribe again to the feeds of the tasks this process stopped writing."""
+        while True:
+            now = time.monotonic()
+            local = [w for w in self._windows.values() if w.local_until]
+            if not local:
+                return
+            for window in local:
+                if window.local_until <= now:
+                    self._end_local(window)
+            later = [w.local_until for w in local if w.local_until > now]
+            if later:
+                await asyncio.sleep(min(later) - now + 0.001)
 
     def invalidate(self, task_id: str) -> None:
         window = self._windows.get(task_id)
@@ -312,6 +357,9 @@ class ClusterTail:
         task.add_done_callback(self._jobs.discard)
 
     async def close(self) -> None:
+        if self._locals is not None:
+            self._locals.cancel()
+            await asyncio.gather(self._locals, return_exceptions=True)
         if self._routing is not None:
             self._routing.cancel()
         for task in [*self._jobs, *([self._routing] if self._routing else [])]:
