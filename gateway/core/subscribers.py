@@ -55,12 +55,14 @@ class Subscribers:
 
     async def join(self, task_id: str, *, force: bool = False) -> Callable[[], None]:
         """`acquire`, with the limit counted across replicas when `quotas` is set (one round
-        trip to Redis; the release gives the place back there too)."""
+        trip to Redis, none with `force`; the release gives the place back there too)."""
         quotas = self.quotas
         if quotas is None:
             return self.acquire(task_id, force=force)
         key, holder = quotas.subscribers_key(task_id), quotas.stream_holder()
-        if not await quotas.take(key, holder, self.limit_per_task, force=force):
+        if force:
+            quotas.hold(key, holder)  # never refused: no need to wait for Redis
+        elif not await quotas.take(key, holder, self.limit_per_task):
             raise errors.too_many_subscribers(task_id, self.limit_per_task)
         local = self.acquire(task_id, force=True)  # this process's count
 

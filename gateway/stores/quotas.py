@@ -10,10 +10,10 @@ Every holding of this replica is renewed by the replicas' heartbeat (every lease
 replicas.py); a holding is given back when its turn or stream ends. A replica that dies (kill
 -9) leaves its holdings behind for at most one lease, then they no longer count.
 
-Costs: a take is one round trip; a give-back one more, sent in the background (a failed one
-lapses with the lease); the heartbeat sends one script per key this replica holds anything on.
-Failures: a take that cannot reach Redis raises STORE_UNAVAILABLE (the request fails, like
-any call while Redis is away).
+Costs: a take is one round trip (a forced one, `hold`, is sent in the background); a
+give-back one more, sent in the background (a failed one lapses with the lease); the heartbeat
+sends one script per key this replica holds anything on. Failures: a take that cannot reach
+Redis raises STORE_UNAVAILABLE (the request fails, like any call while Redis is away).
 """
 
 from __future__ import annotations
@@ -86,6 +86,19 @@ class Quotas:
             self._held.setdefault(key, set()).add(holder)
         return bool(taken)
 
+    def hold(self, key: str, holder: str) -> None:
+        """A place that is never refused (`take` with `force`, e.g. the stream of the request
+        that starts a turn), counted here at once and in Redis by a background call: the
+        caller does not wait for a round trip. If that call fails, the next heartbeat adds it."""
+        self._held.setdefault(key, set()).add(holder)
+        self._spawn(self._add(key, holder))
+
+    async def _add(self, key: str, holder: str) -> None:
+        try:
+            await self._take(keys=[key], args=[holder, 0, self.lease_ms, "1"])
+        except (RedisError, RedisClusterException, OSError, RuntimeError) as exc:
+            log.warning("could not count %s in %s: %s", holder, key, exc)
+
     def give_back(self, key: str, holder: str) -> None:
         """Stop holding (at once here; in Redis by a background call, or by expiry)."""
         holders = self._held.get(key)
@@ -94,7 +107,10 @@ class Quotas:
         holders.discard(holder)
         if not holders:
             del self._held[key]
-        task = asyncio.get_running_loop().create_task(self._remove(key, holder))
+        self._spawn(self._remove(key, holder))
+
+    def _spawn(self, job: Any) -> None:
+        task = asyncio.get_running_loop().create_task(job)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
