@@ -45,6 +45,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -393,12 +394,7 @@ class Bridge:
             self._turns[task_id] = pump
             claimed = False  # the pump releases it
             handed_over = True  # and the principal's slot
-
-            def ended(_: object) -> None:
-                self._turns.pop(task_id, None)
-                self.slots.release(principal)
-
-            pump.add_done_callback(ended)
+            pump.add_done_callback(partial(self._ended, task_id, principal))  # not a closure
             return Started(record, first_seq=logged.seq, activated=activated)
         except grpc.aio.AioRpcError as exc:
             status = exc.code().name
@@ -417,6 +413,10 @@ class Bridge:
                 )
             if claimed:
                 await self._release(task_id)
+
+    def _ended(self, task_id: str, principal: str, _: object) -> None:
+        self._turns.pop(task_id, None)
+        self.slots.release(principal)
 
     async def _direct_reply(
         self, call: Any, first: pb.AgentEvent, task_id: str, context_id: str
