@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from gateway.agents.upstream import Upstream
+from gateway.agents.upstream import event as event_of
 from gateway.core import convert, errors
 from gateway.core.task import (
     CANCELED,
@@ -221,7 +222,7 @@ async def _read_ahead(call: Any, ahead: asyncio.Queue[Any]) -> None:
     control) until a final event or EOF; an error is queued as the last item."""
     while True:
         try:
-            event = await call.read()
+            event = event_of(await call.read())
         except Exception as exc:  # an AioRpcError, for the pump to handle in order
             await ahead.put(exc)
             return
@@ -234,7 +235,7 @@ async def _read_within(call: Any, seconds: float) -> Any:
     """The call's next message, or TimeoutError after `seconds` (asyncio.timeout rather than
     wait_for, which on Python 3.11 can swallow a cancellation arriving at the same time)."""
     async with asyncio.timeout(seconds):
-        return await call.read()
+        return event_of(await call.read())
 
 
 class Bridge:
@@ -362,7 +363,7 @@ class Bridge:
         del request
         status, direct = "OK", False
         try:
-            first = await call.read()
+            first = event_of(await call.read())
             tracing.first_event(span, (time.monotonic() - began) * 1000)
             if first is grpc.aio.EOF:
                 raise errors.invalid_agent_response("the agent ended the call without any event")
@@ -397,6 +398,7 @@ class Bridge:
             pump.add_done_callback(partial(self._ended, task_id, principal))  # not a closure
             return Started(record, first_seq=logged.seq, activated=activated)
         except grpc.aio.AioRpcError as exc:
+            call.cancel()  # still open when the error is ours (upstream.event): a message refused
             status = exc.code().name
             self.metrics.upstream_call(upstream.name, "Run", exc.code().name)
             raise errors.from_grpc(exc, upstream.name, hint=upstream.hint(exc)) from None
@@ -523,7 +525,7 @@ class Bridge:
                         break
                     await self.store.append(record, apply_event(record, event, time.time()))
                     event = None  # not kept while the call waits, maybe for minutes
-                    event = await call.read()
+                    event = event_of(await call.read())
             else:
                 ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)
                 ahead.put_nowait(event)
