@@ -45,7 +45,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -109,6 +108,23 @@ class Turn:
     began: float
     first_seq: int
     span: Span | None = None
+
+
+class _Ended:
+    """A pump's done callback: the turn leaves the running ones and gives back its
+    principal's slot. A slotted object, not a closure or partial (cells, argument tuple and
+    keyword dict) held by every running turn (`make bench`, idle streams)."""
+
+    __slots__ = ("bridge", "principal", "task_id")
+
+    def __init__(self, bridge: Bridge, task_id: str, principal: str) -> None:
+        self.bridge = bridge
+        self.task_id = task_id
+        self.principal = principal
+
+    def __call__(self, _: object) -> None:
+        self.bridge._turns.pop(self.task_id, None)
+        self.bridge.slots.release(self.principal)
 
 
 class _Stop(Exception):
@@ -301,6 +317,7 @@ class Bridge:
         Refused with -32603 TOO_MANY_TASKS when `max_running` turns are running or starting.
         """
         task_id = record.id if record else str(uuid.uuid4())
+        new_task = record is None
         context_id = record.context_id if record else message.get("contextId") or str(uuid.uuid4())
         if task_id in self._starting or task_id in self._turns:
             raise errors.unsupported_operation(f"Task {task_id} already has a turn running")
@@ -347,6 +364,9 @@ class Bridge:
             if claimed:
                 await self._release(task_id)
             raise
+        # The task's id in the log context before the call's tasks and the pump copy it: they
+        # then share the request's context value instead of each holding one of its own.
+        logs.bind(task_id=task_id)
         span = tracing.start_turn(
             agent=upstream.name,
             target=upstream.spec.target,
@@ -395,7 +415,7 @@ class Bridge:
             self._turns[task_id] = pump
             claimed = False  # the pump releases it
             handed_over = True  # and the principal's slot
-            pump.add_done_callback(partial(self._ended, task_id, principal))  # not a closure
+            pump.add_done_callback(_Ended(self, task_id, principal))
             return Started(record, first_seq=logged.seq, activated=activated)
         except grpc.aio.AioRpcError as exc:
             call.cancel()  # still open when the error is ours (upstream.event): a message refused
@@ -410,15 +430,13 @@ class Bridge:
             self._starting.discard(task_id)
             if not handed_over:
                 self.slots.release(principal)
+                if new_task:
+                    logs.bind(task_id=None)  # no task was made (a direct reply, an error)
                 tracing.end_turn(
                     span, state=None, grpc_status=status, events=int(direct), direct=direct
                 )
             if claimed:
                 await self._release(task_id)
-
-    def _ended(self, task_id: str, principal: str, _: object) -> None:
-        self._turns.pop(task_id, None)
-        self.slots.release(principal)
 
     async def _direct_reply(
         self, call: Any, first: pb.AgentEvent, task_id: str, context_id: str
