@@ -212,8 +212,23 @@ class EventStream(Response):
                 # life of the stream (`make bench`, idle streams).
                 self._writer = asyncio.current_task()
                 try:
-                    if not await self._write_all(send):
-                        self.why = self.why or "stalled"
+                    # The batches are read here too, not in a coroutine of its own (nor is
+                    # anything already sent kept while the next batch is awaited).
+                    head = True
+                    try:
+                        async for batch in self.batches:
+                            if self.why is not None:
+                                break  # ended from outside, even if the cancellation went astray
+                            if not await self._write(send, batch, head):
+                                self.why = self.why or "stalled"
+                                break
+                            head = False
+                            del batch
+                    except errors.A2AError as exc:
+                        if self.observer is not None:
+                            self.observer.failed(exc)
+                        if not await self._send(send, self.framing.error(exc)):
+                            self.why = self.why or "stalled"
                     self.why = self.why or "done"
                 except asyncio.CancelledError:
                     if self.why is None or self._writer is None:
@@ -247,24 +262,6 @@ class EventStream(Response):
                 self.streams.discard(self)
             if self.observer is not None:
                 self.observer.closed(self.why, time.monotonic() - opened)
-
-    async def _write_all(self, send: Send) -> bool:
-        """Write every batch, then the error event if the model ends on one; False when a
-        write stayed blocked (or the stream was ended from outside)."""
-        head = True
-        try:
-            async for batch in self.batches:
-                if self.why is not None:
-                    return True  # ended from outside, even if the cancellation went astray
-                if not await self._write(send, batch, head):
-                    return False
-                head = False
-                del batch  # not kept while the stream waits for the next one
-        except errors.A2AError as exc:
-            if self.observer is not None:
-                self.observer.failed(exc)
-            return await self._send(send, self.framing.error(exc))
-        return True
 
     async def _write(self, send: Send, batch: list[Event], head: bool) -> bool:
         for chunk, count in chunks(batch, self.framing, head):
