@@ -75,6 +75,7 @@ from gateway.http import card, conditional, fallback, guard, pages, sse, urls
 from gateway.http.auth import ANONYMOUS, PRINCIPAL, Authenticator, AuthMiddleware
 from gateway.http.cards import Cards
 from gateway.http.direct import Direct, Endpoint
+from gateway.http.front import GatewayApp
 from gateway.http.limits import RateLimit, RateLimiter, Slots
 from gateway.http.signing import JWKS_PATH
 from gateway.ops import logs, tracing
@@ -374,7 +375,7 @@ def create_app(settings: Settings) -> FastAPI:
             await gateway.grpc.stop(settings.shutdown_grace)
         await gateway.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="A2A gRPC gateway",
         lifespan=lifespan,
         docs_url=None,
@@ -450,4 +451,5 @@ def create_app(settings: Settings) -> FastAPI:
             max_age=600,
         )
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+    app.enter_directly()  # the stream routes, past FastAPI's own entry (front.py)
     return app
