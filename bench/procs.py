@@ -4,6 +4,7 @@ its CPU time and memory from /proc, stop it. `start_redis` starts a private redi
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import re
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -40,6 +42,28 @@ def server_options() -> dict[str, Any]:
     if find_spec("httptools") is not None:
         options["http"] = "httptools"
     return options
+
+
+def listening(port: int = 0) -> socket.socket:
+    """A non-blocking TCP socket listening on 127.0.0.1:`port` (0: a free port), for a
+    bench server to hand to uvicorn."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run a bench server's `main` on uvloop when it is installed (as the gateway runs),
+    else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def cpu_seconds(pid: int) -> float:

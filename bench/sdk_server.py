@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import time
 
 import uvicorn
@@ -36,7 +35,7 @@ from a2a.types import (
 )
 from fastapi import FastAPI
 
-from bench.procs import raise_nofile, server_options
+from bench.procs import listening, raise_nofile, run_fast, server_options
 from bench.workload import ARTIFACT_ID, Spec, chunk_text, pace
 
 
@@ -104,11 +103,7 @@ def create_app(url: str) -> FastAPI:
 
 
 async def serve(port: int) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(4096)
-    sock.setblocking(False)
+    sock = listening(port)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = uvicorn.Config(
         create_app(url + "/"), log_level="warning", access_log=False, **server_options()
@@ -122,12 +117,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     raise_nofile()
-    try:
-        import uvloop
-
-        uvloop.run(serve(args.port))
-    except ImportError:
-        asyncio.run(serve(args.port))
+    run_fast(serve(args.port))
 
 
 if __name__ == "__main__":

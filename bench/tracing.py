@@ -21,11 +21,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bench.launch import AGENT_LINE, GATEWAY_LINE, run_clients
 from bench.procs import Server, start
 from bench.workload import Spec
 
-AGENT_LINE = r"AGENT \S+ LISTENING (\S+)"
-GATEWAY_LINE = r"a2a-gateway listening on (http://\S+)"
 SYSTEMS = ("gateway", "gateway_traced")
 
 
@@ -71,8 +70,6 @@ def start_gateway(name: str, agent: Server, *extra: str) -> Server:
 
 def tracing_cost(sizes: Any) -> dict[str, dict[str, float]]:
     """One run of the workload in fresh processes: {system: {metric: value}}."""
-    from bench.run import run_clients
-
     streams, per_stream, requests = sizes.streams, sizes.per_stream, max(20, sizes.ttfe * 4)
     sink = Sink()
     servers: list[Server] = []

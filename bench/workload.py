@@ -15,8 +15,10 @@ process on the machine shares, so a client computes receive - send.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 ARTIFACT_ID = "bench"
 STAMP = b"@T"
@@ -62,3 +64,42 @@ def pace(start: float, index: int, rate: float) -> float:
     if rate <= 0:
         return 0.0
     return max(0.0, start + index / rate - time.monotonic())
+
+
+class Sizes:
+    """Workload sizes at a scale (1 = the issue's sizes)."""
+
+    def __init__(self, scale: float) -> None:
+        def n(value: int, least: int) -> int:
+            return max(least, int(value * scale))
+
+        self.scale = scale
+        self.long = n(100_000, 200)  # one stream
+        self.short = n(1_000, 20)  # one stream, repeated `short_repeat` times
+        self.short_repeat = 10
+        self.sdk_long = n(10_000, 100)
+        self.streams = n(100, 4)
+        self.per_stream = n(1_000, 20)
+        self.sdk_per_stream = n(200, 10)
+        self.client_procs = 2 if self.streams >= 20 else 1
+        self.subscribers = n(100, 4)
+        self.fanout_events = n(1_000, 20)
+        self.sdk_fanout_events = n(200, 10)
+        self.fanout_delay = 3.0 if scale >= 0.5 else 1.0
+        self.idle = n(10_000, 20)
+        self.sdk_idle = n(2_000, 10)
+        self.ttfe = n(50, 5)
+        self.paced_streams = 10
+        self.paced_rate = 100.0
+        self.paced_events = n(500, 20)
+        self.size = 200
+        self.finished_tasks = n(50, 5)  # finished-task memory: tasks of 400 KB each
+        # the sse workload (bench/sse.py): our SSE response against sse-starlette's
+        self.sse_idle = n(2_000, 50)
+        self.sse_long = n(50_000, 500)
+        self.sse_streams = n(50, 4)
+        self.sse_per_stream = n(1_000, 50)
+        self.sse_server = os.environ.get("BENCH_SSE_SERVER", "gateway")  # or "uvicorn"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}

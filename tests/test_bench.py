@@ -8,6 +8,7 @@ second test checks on every machine (from the report alone).
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,18 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
     assert traced["gateway_traced"]["events"] == traced["gateway"]["events"]
     assert traced["gateway_traced"]["exports"] >= 1  # spans reached the sink
     assert "### Cost of tracing" in table
+    sizes = results["sizes"]
+    compared = results["median"]["sse"]  # our SSE response against sse-starlette's
+    assert set(compared) == {"ours", "sse_starlette"}
+    for cell in compared.values():
+        assert cell["idle_streams"] == sizes["sse_idle"]
+        assert cell["long_events"] == sizes["sse_long"] + 2  # WORKING, the chunks, COMPLETED
+        assert cell["many_events"] == sizes["sse_streams"] * (sizes["sse_per_stream"] + 2)
+        for metric in ("kb_per_idle_stream", "long_cpu_us_per_event", "many_cpu_us_per_event"):
+            assert math.isfinite(cell[metric])
+        assert cell["long_events_per_s"] > 0
+        assert cell["many_events_per_s"] > 0
+    assert "### SSE response: ours vs sse-starlette" in table
     assert "| gateway JSON-RPC | gateway REST | gateway gRPC | REST / JSON-RPC |" in table
     assert results["median"]["long"][REST]["events"] >= results["sizes"]["long"]
     assert table in stdout
@@ -72,7 +85,11 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
             assert median[workload][system]["events"] >= median[workload]["gateway"]["events"]
             assert median[workload][system]["redis_cpu_us_per_event"] >= 0
         fanout = median["fanout"][system]
-        assert fanout["events"] == median["fanout"]["gateway"]["events"]
+        # The sender sees Task, WORKING, the chunks and COMPLETED; a subscriber sees a snapshot,
+        # WORKING only if it joined before the agent sent it (timing), the chunks, COMPLETED.
+        n, subscribers = results["sizes"]["fanout_events"], results["sizes"]["subscribers"]
+        least = (n + 3) + (subscribers - 1) * (n + 2)
+        assert least <= fanout["events"] <= subscribers * (n + 3), (system, fanout)
         assert fanout["redis_cpu_us_per_delivery"] >= 0
         assert median["latency"][system]["samples"] == median["latency"]["gateway"]["samples"]
     assert median["idle"]["gateway_redis"]["streams"] == results["sizes"]["idle"]

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from gateway.ops.cli import _overrides, build_parser
 from gateway.ops.config import ConfigError, load
+from gateway.ops.flags import build_parser
+from gateway.ops.overrides import flag_overrides
 from gateway.ops.settings import TlsSpec
 from tests.servers import ROOT, write_config
 
@@ -72,7 +73,7 @@ def test_environment_overrides_the_file_and_flags_override_both(tmp_path: Path) 
     args = build_parser().parse_args(
         ["serve", "--port", "0", "--agent", "two=127.0.0.1:7", "--agent", "four=127.0.0.1:8"]
     )
-    settings = load(path, environ=environ, overrides=_overrides(args))
+    settings = load(path, environ=environ, overrides=flag_overrides(args))
     assert settings.port == 0
     two = settings.agents[1]
     assert (two.targets, two.tls is not None) == (("127.0.0.1:7",), True)
@@ -81,7 +82,7 @@ def test_environment_overrides_the_file_and_flags_override_both(tmp_path: Path) 
 
 def test_flags_alone_still_work() -> None:
     args = build_parser().parse_args(["serve", "--agent", "a=127.0.0.1:1", "--deadline", "3"])
-    settings = load(None, environ={}, overrides=_overrides(args))
+    settings = load(None, environ={}, overrides=flag_overrides(args))
     assert [(a.name, a.target, a.deadline) for a in settings.agents] == [("a", "127.0.0.1:1", 3.0)]
 
 
@@ -232,7 +233,7 @@ def test_auth_flags_map_onto_the_auth_section(tmp_path: Path) -> None:
             "--metrics=off",
         ]
     )
-    settings = load(None, environ={}, overrides=_overrides(args))
+    settings = load(None, environ={}, overrides=flag_overrides(args))
     assert settings.auth.jwt_audience == "gw"
     assert settings.auth.api_keys[0].principal == "bob"
     assert settings.per_principal.streams == 4
@@ -276,7 +277,7 @@ def test_store_flags_and_environment_override_the_file(tmp_path: Path) -> None:
         ["serve", "--store", "redis://flag/0", "--store-prefix", "p:", "--lease", "3",
          "--workers", "2"]
     )  # fmt: skip
-    settings = load(path, environ={}, overrides=_overrides(args))
+    settings = load(path, environ={}, overrides=flag_overrides(args))
     assert (settings.store, settings.store_prefix, settings.lease, settings.workers) == (
         "redis://flag/0",
         "p:",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from gateway.core import errors
+from gateway.core import errors, request_errors
 
 
 class FakeRpcError(grpc.aio.AioRpcError):
@@ -40,7 +40,7 @@ def test_every_grpc_status_has_a_mapping() -> None:
 
 
 def test_invalid_params_lists_each_field() -> None:
-    error = errors.invalid_params([("a.b", "required"), ("c", "wrong type")])
+    error = request_errors.invalid_params([("a.b", "required"), ("c", "wrong type")])
     data = error.to_json()["data"]
     assert data[1]["fieldViolations"] == [
         {"field": "a.b", "description": "required"},

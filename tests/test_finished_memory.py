@@ -12,7 +12,7 @@ import pytest
 
 from gateway.bindings.jsonrpc import v03
 from gateway.core import task
-from gateway.core.bridge import apply_event
+from gateway.core.agent_events import apply_event
 from gateway.core.task import TaskRecord
 from gateway.stores.memory import MemoryStore
 from generated import task_service_pb2 as pb

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
 
 from gateway.bindings.grpc import build, convert, status
-from gateway.core import errors
+from gateway.core import errors, request_errors
 from gateway.core.events import Event
 
 TASK: dict[str, Any] = {
@@ -100,7 +100,7 @@ def test_bytes_that_are_not_the_message_are_a_parse_error() -> None:
 
 
 def test_invalid_params_become_error_info_and_bad_request() -> None:
-    error = errors.invalid_params([("message.parts[0].text", "required")])
+    error = request_errors.invalid_params([("message.parts[0].text", "required")])
     code, message, trailers = status.trailers(error)
     [(key, value)] = trailers
     decoded = status_pb2.Status.FromString(value)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.core import error_table, errors, resume
+from gateway.core import error_table, errors, request_errors, resume
 from gateway.core.subscribers import Subscribers
-from gateway.ops.cli import _overrides, build_parser
 from gateway.ops.config import load
+from gateway.ops.flags import build_parser
+from gateway.ops.overrides import flag_overrides
 from gateway.ops.settings import Settings
 
 
@@ -33,7 +34,7 @@ def test_every_limit_has_a_flag() -> None:
             "--deadline=4",
         ]
     )
-    settings = load(None, environ={}, overrides=_overrides(args))
+    settings = load(None, environ={}, overrides=flag_overrides(args))
     assert settings.max_subscribers_per_task == 7
     assert settings.max_events_per_task == 70
     assert settings.finished_task_ttl == 5.0
@@ -90,7 +91,10 @@ def test_event_ids_that_do_not(value: str) -> None:
 
 def test_http_statuses_of_the_events_endpoint() -> None:
     assert error_table.events_http_status(errors.task_not_found("t")) == 404
-    assert error_table.events_http_status(errors.invalid_params([("Last-Event-ID", "no")])) == 400
+    assert (
+        error_table.events_http_status(request_errors.invalid_params([("Last-Event-ID", "no")]))
+        == 400
+    )
     assert error_table.events_http_status(errors.events_expired("t", 5, 1)) == 410
     assert error_table.events_http_status(errors.too_many_subscribers("t", 1)) == 503
     nothing = errors.nothing_to_replay("t", "TASK_STATE_COMPLETED", 3)

@@ -11,8 +11,9 @@ import httpx
 import jwt
 import pytest
 
-from gateway.ops.cli import _overrides, build_parser
 from gateway.ops.config import ConfigError, load
+from gateway.ops.flags import build_parser
+from gateway.ops.overrides import flag_overrides
 from gateway.push.delivery import backoff, classify, retry_after, where
 from gateway.push.guard import Guard, Refused, Resolver, kind_of
 from gateway.push.settings import PushSettings
@@ -174,7 +175,7 @@ def test_push_settings_come_from_file_environment_and_flags(tmp_path: Path) -> N
     path.write_text("agents: [{name: a, target: '127.0.0.1:1'}]\npush: {max_attempts: 3}\n")
     environ = {"A2A_GATEWAY__PUSH__ALLOW_HOSTS": "[127.0.0.1, 10.0.0.0/8]"}
     args = build_parser().parse_args(["serve", "--push-allow-http", "--push-signing"])
-    settings = load(path, environ=environ, overrides=_overrides(args)).push
+    settings = load(path, environ=environ, overrides=flag_overrides(args)).push
     assert settings.max_attempts == 3
     assert settings.allow_hosts == ("127.0.0.1", "10.0.0.0/8")
     assert settings.allow_http

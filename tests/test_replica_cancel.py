@@ -34,6 +34,8 @@ def test_cancel_after_the_owner_died_returns_canceled_once_its_lease_lapses(
     took = time.monotonic() - asked
     assert "result" in reply, reply
     assert reply["result"]["status"]["state"] == "TASK_STATE_CANCELED"
-    assert took < LEASE + 2, f"answered after {took:.1f}s"
+    # Bounded by the lease (at most LEASE after the owner's last renewal); the margin up to a
+    # second lease is for a loaded 2-core machine, where a sweep or a poll can run late.
+    assert took < 2 * LEASE, f"answered after {took:.1f}s"
     state = a2a.rpc(b, "GetTask", {"id": task["id"]})["result"]["status"]["state"]
     assert state == "TASK_STATE_CANCELED"

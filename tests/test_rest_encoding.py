@@ -11,7 +11,7 @@ from starlette.datastructures import QueryParams
 
 from gateway.bindings.rest import query, status
 from gateway.bindings.rest.handler import Framing
-from gateway.core import errors
+from gateway.core import errors, request_errors
 from gateway.core.events import Event
 from gateway.http import sse
 
@@ -38,8 +38,13 @@ pytestmark = pytest.mark.anyio
         (errors.too_many("streams", 2), 429, "RESOURCE_EXHAUSTED", "TOO_MANY_STREAMS"),
         (errors.events_expired("t1", 9, 3), 410, "OUT_OF_RANGE", "EVENTS_EXPIRED"),
         (errors.shutting_down(), 503, "UNAVAILABLE", "SHUTTING_DOWN"),
-        (errors.route_not_found("GET", "/x"), 404, "NOT_FOUND", "ROUTE_NOT_FOUND"),
-        (errors.method_not_allowed("PUT", "/x", "GET"), 405, "UNIMPLEMENTED", "METHOD_NOT_ALLOWED"),
+        (request_errors.route_not_found("GET", "/x"), 404, "NOT_FOUND", "ROUTE_NOT_FOUND"),
+        (
+            request_errors.method_not_allowed("PUT", "/x", "GET"),
+            405,
+            "UNIMPLEMENTED",
+            "METHOD_NOT_ALLOWED",
+        ),
     ],
 )
 def test_error_body_is_a_google_rpc_status(
@@ -58,7 +63,7 @@ def test_error_body_is_a_google_rpc_status(
 
 
 def test_invalid_params_carry_bad_request_field_violations() -> None:
-    body = orjson.loads(status.body(errors.invalid_params([("message.parts", "required")])))
+    body = orjson.loads(status.body(request_errors.invalid_params([("message.parts", "required")])))
     bad_request = body["error"]["details"][1]
     assert bad_request["@type"] == "type.googleapis.com/google.rpc.BadRequest"
     assert bad_request["fieldViolations"] == [{"field": "message.parts", "description": "required"}]

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from gateway.core import error_table, errors, params
+from gateway.core import error_table, errors, params, request_errors
 from gateway.core.methods import Call, EventStream, Methods, Result
 from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
@@ -129,7 +129,7 @@ class Dispatcher:
         slot = False
         try:
             if handler is None:
-                raise errors.method_not_found(method)
+                raise request_errors.method_not_found(method)
             params.check_depth(call.params)
             if method in STREAMING:
                 if not self.streams.acquire(principal):

@@ -24,7 +24,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from gateway.core import errors
+from gateway.core import errors, request_errors
 from generated import task_service_pb2 as pb
 
 HEADER = "A2A-Extensions"
@@ -42,13 +42,17 @@ def parse(values: Iterable[str]) -> tuple[str, ...]:
     for item in ",".join(fields).split(","):
         uri = item.strip(" \t")
         if not uri:
-            raise errors.invalid_params([(HEADER, "empty item in the comma-separated list")])
+            raise request_errors.invalid_params(
+                [(HEADER, "empty item in the comma-separated list")]
+            )
         if len(uri) > MAX_URI:
-            raise errors.invalid_params([(HEADER, f"a URI longer than {MAX_URI} characters")])
+            raise request_errors.invalid_params(
+                [(HEADER, f"a URI longer than {MAX_URI} characters")]
+            )
         if any(c.isspace() or ord(c) < 0x21 or ord(c) == 0x7F for c in uri):
-            raise errors.invalid_params([(HEADER, f"{uri[:80]!r} contains whitespace")])
+            raise request_errors.invalid_params([(HEADER, f"{uri[:80]!r} contains whitespace")])
         if uri in seen:
-            raise errors.invalid_params([(HEADER, f"{uri[:80]!r} is listed twice")])
+            raise request_errors.invalid_params([(HEADER, f"{uri[:80]!r} is listed twice")])
         seen.append(uri)
     return tuple(seen)
 

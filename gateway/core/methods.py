@@ -2,7 +2,7 @@
 
 A method returns either a JSON result or an `EventStream` (what to send on SSE: events to
 send first, then the task's log from a seq on). Framing and wire versions are the caller's
-business (app.py), so every version shares these semantics.
+business (bindings/, and http/state.py for SSE), so every version shares these semantics.
 
 Ownership: a task is visible only through the agent that runs it and to the principal that
 created it; anything else is TaskNotFound, indistinguishable from a task that never existed.
@@ -20,7 +20,7 @@ from opentelemetry.trace import Span
 
 from gateway.agents.upstream import Upstream
 from gateway.bindings.jsonrpc.envelope import RequestId
-from gateway.core import errors, extensions, media, params, resume
+from gateway.core import errors, extensions, media, params, request_errors, resume
 from gateway.core.bridge import Bridge, Caller
 from gateway.core.events import Event
 from gateway.core.subscribers import Subscribers
@@ -160,7 +160,7 @@ class Methods:
         if request.message.task_id:
             record = await self.load(request.message.task_id, call)
             if request.message.context_id and request.message.context_id != record.context_id:
-                raise errors.invalid_params(
+                raise request_errors.invalid_params(
                     [("message.contextId", "does not match the context of the task")]
                 )
             if record.terminal:
@@ -236,7 +236,7 @@ class Methods:
         try:
             page = await self.store.query(query)
         except ValueError as exc:
-            raise errors.invalid_params([("pageToken", str(exc))]) from None
+            raise request_errors.invalid_params([("pageToken", str(exc))]) from None
         return {
             "tasks": [
                 r.to_json(
@@ -302,7 +302,7 @@ class Methods:
                 raise errors.task_not_found(record.id)
             oldest, last = bounds
             if after > last:
-                raise errors.invalid_params(
+                raise request_errors.invalid_params(
                     [
                         (
                             resume.HEADER,

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from gateway.core import errors
+from gateway.core import request_errors
 from gateway.core.task import STATES
 
 
@@ -154,7 +154,7 @@ def check_depth(params: dict[str, Any], limit: int = MAX_DEPTH) -> None:
         else:
             continue
         if depth > limit:
-            raise errors.invalid_params(
+            raise request_errors.invalid_params(
                 [(path or "params", f"nests deeper than {limit} levels of objects and arrays")]
             )
         stack.extend((child, depth + 1, child_path) for child_path, child in items)
@@ -187,7 +187,7 @@ def parse(model: type[P], params: Any, *, prefix: str = "") -> P:
         return model.model_validate(params)
     except ValidationError as exc:
         violations = [(_prefixed(prefix, _path(e["loc"])), _describe(e)) for e in exc.errors()]
-        raise errors.invalid_params(violations) from None
+        raise request_errors.invalid_params(violations) from None
 
 
 def _prefixed(prefix: str, path: str) -> str:

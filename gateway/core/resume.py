@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.core import errors
+from gateway.core import request_errors
 
 URI = "https://github.com/a2a-grpc-gateway/extensions/resume/v1"
 HEADER = "Last-Event-ID"
@@ -56,7 +56,7 @@ def parse_event_id(value: str, *, field: str = HEADER) -> int:
     """The seq in a Last-Event-ID value, or -32602 naming `field`."""
     text = value.strip()
     if not text.isascii() or not text.isdigit() or len(text) > _MAX_DIGITS:
-        raise errors.invalid_params(
+        raise request_errors.invalid_params(
             [
                 (
                     field,

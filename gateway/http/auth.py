@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.core import errors
+from gateway.core import request_errors
 from gateway.http import fallback
 from gateway.ops.settings import AuthSettings
 
@@ -240,7 +240,7 @@ def _describe(exc: jwt.PyJWTError) -> str:
 
 def unauthorized_body(description: str, path: str = "/") -> tuple[bytes, str]:
     """The 401 body in the shape of the binding that serves `path` (http/fallback.py)."""
-    return fallback.body(path, errors.unauthenticated(description))
+    return fallback.body(path, request_errors.unauthenticated(description))
 
 
 class AuthMiddleware:

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from gateway.bindings.jsonrpc import envelope as jsonrpc
 from gateway.bindings.rest import status
-from gateway.core import error_table, errors
+from gateway.core import error_table, errors, request_errors
 
 log = logging.getLogger("a2a_gateway")
 
@@ -51,11 +51,11 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     path = request.url.path
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        error = errors.method_not_allowed(request.method, path, headers.get("Allow", ""))
+        error = request_errors.method_not_allowed(request.method, path, headers.get("Allow", ""))
     elif exc.status_code == 404:
-        error = errors.route_not_found(request.method, path)
+        error = request_errors.route_not_found(request.method, path)
     else:
-        error = errors.invalid_request(str(exc.detail))
+        error = request_errors.invalid_request(str(exc.detail))
         content, media_type = body(path, error)
         return Response(content, exc.status_code, headers, media_type=media_type)
     return response(request, error, headers)

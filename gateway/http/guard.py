@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.core import error_table, errors
+from gateway.core import error_table, errors, request_errors
 from gateway.http import fallback
 from gateway.ops.settings import Settings
 
@@ -147,7 +147,7 @@ class Guard:
                 bodiless = False
         allowed = self.allowed
         if allowed is not None and host is not None and not host_allowed(host_name(host), allowed):
-            return errors.host_not_allowed(host)
+            return request_errors.host_not_allowed(host)
         # A POST without a body carries no request a page could forge beyond naming a task
         # (REST `:cancel` and `:subscribe`, which clients send bare); one with a body must
         # say it is JSON, which a cross-site "simple" request cannot.
@@ -157,5 +157,5 @@ class Guard:
             and media_type(content_type) not in JSON_TYPES
             and not bare
         ):
-            return errors.unsupported_media_type(content_type)
+            return request_errors.unsupported_media_type(content_type)
         return None

@@ -14,11 +14,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.core import errors
+from gateway.core import errors, request_errors
 from gateway.http import card, fallback
 
 if TYPE_CHECKING:
-    from gateway.http.app import Gateway
+    from gateway.http.state import Gateway
 
 JSON = "application/json"
 
@@ -147,4 +147,4 @@ async def metrics_page(gateway: Gateway, request: Request) -> Response:
 def unknown_agent(request: Request) -> Response:
     """404 AGENT_NOT_FOUND, in the shape of the binding that serves the path (fallback.py)."""
     name = str(request.path_params.get("agent", ""))
-    return fallback.response(request, errors.agent_not_found(name), {})
+    return fallback.response(request, request_errors.agent_not_found(name), {})

@@ -37,9 +37,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.http import sse
-from gateway.http.app import Gateway
 from gateway.http.flow import Flow, Pipeline, Signal
 from gateway.http.sse import LOST
+from gateway.http.state import Gateway
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol

@@ -1,6 +1,6 @@
 """Logging: request context in contextvars, text or JSON-lines output.
 
-The context (request id, task id, agent, principal) is bound once per request in app.py;
+The context (request id, task id, agent, principal) is bound once per request in http/state.py;
 tasks started while handling a request (a turn's pump) inherit it, so their lines carry it too.
 With tracing on (ops/tracing.py) every line logged inside a span also carries the span's
 `trace_id` and `span_id` (32 and 16 hex digits, as OTLP backends show them).

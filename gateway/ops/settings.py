@@ -1,6 +1,6 @@
 """Gateway settings: the agents it fronts and the limits it enforces.
 
-Plain frozen dataclasses: what the app reads. `gateway.config` builds them from a YAML file,
+Plain frozen dataclasses: what the app reads. `gateway.ops.config` builds them from a YAML file,
 the environment and CLI flags; tests and embedders may build them directly.
 
 Everything is off or permissive by default (local runs); turning a feature on is configuration.
@@ -183,7 +183,7 @@ class TracingSettings:
 class Settings:
     """Everything the app needs. `default_agent` (else the first agent) is served at the root.
 
-    `forward_headers`: lower-case HTTP header names forwarded to agents (see gateway.config).
+    `forward_headers`: lower-case HTTP header names forwarded to agents (see gateway.ops.config).
 
     Limits (each has a `serve` flag of the same name):
 

@@ -18,7 +18,7 @@ The spans of one request, each one of `SPANS` (attribute names in docs/tracing.m
   call's metadata, so the agent's spans are its children. It ends with the turn.
 - `stream` (INTERNAL), one per stream, a child of the request, started by the dispatcher
   (`EventStream.span`): the binding ends it when the stream ends (`end_stream`: the events
-  sent and why it ended; http/app.py for SSE), else the stream's release does.
+  sent and why it ended; http/state.py for SSE), else the stream's release does.
 
 No span per event. Attributes hold names, ids, counts and codes: never message contents,
 header values, tokens or keys (the principal itself is not recorded, only its kind).

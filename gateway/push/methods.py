@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.core import errors, params
+from gateway.core import errors, params, request_errors
 from gateway.core.task import TaskRecord
 from gateway.push.configs import ConfigIn, ConfigRef, CreateParams, Cursor, ListParams, PushConfig
 from gateway.push.deliveries import Deliveries
@@ -45,7 +45,7 @@ def not_found(task_id: str, config_id: str) -> errors.A2AError:
 
 
 def too_many(limit: int, field: str) -> errors.A2AError:
-    error = errors.invalid_params(
+    error = request_errors.invalid_params(
         [(field, f"the task already has its maximum of {limit} push notification configs")]
     )
     error.reason = "TOO_MANY_PUSH_CONFIGS"
@@ -81,7 +81,7 @@ class PushMethods:
         try:
             await self.guard.resolve(url)
         except Refused as exc:
-            raise errors.invalid_params([(field, f"the webhook URL {exc}")]) from None
+            raise request_errors.invalid_params([(field, f"the webhook URL {exc}")]) from None
 
     # --- inline (SendMessage) -------------------------------------------------------------
 

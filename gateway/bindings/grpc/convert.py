@@ -29,7 +29,7 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from gateway.bindings.grpc import build
-from gateway.core import errors, resume
+from gateway.core import request_errors, resume
 from gateway.core.events import Event
 
 EVENT_ID_FIELD = resume.GRPC_EVENT_ID_FIELD
@@ -59,7 +59,7 @@ def parse(data: bytes, message_type: type[Message], method: str) -> dict[str, An
     try:
         message.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:  # upb raises DecodeError
-        raise errors.parse_error(
+        raise request_errors.parse_error(
             f"the {method} request is not a valid {message.DESCRIPTOR.full_name} ({exc})"
         ) from None
     return json_format.MessageToDict(message)

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from gateway.bindings.grpc.service import SERVICE, Service
 
 if TYPE_CHECKING:
-    from gateway.http.app import Gateway
+    from gateway.http.state import Gateway
 
 # Open streams may sit idle for long: no limit on a connection's age, pings allowed.
 OPTIONS = (

@@ -48,14 +48,14 @@ from starlette.datastructures import Headers
 from gateway.agents import forwarding
 from gateway.agents.upstream import Upstream
 from gateway.bindings.grpc import convert, status
-from gateway.core import errors, extensions, resume, stream
+from gateway.core import errors, extensions, request_errors, resume, stream
 from gateway.core.bridge import Caller
 from gateway.core.methods import Call, EventStream
 from gateway.http.auth import ANONYMOUS, Unauthorized
 from gateway.ops import logs, tracing
 
 if TYPE_CHECKING:
-    from gateway.http.app import Gateway
+    from gateway.http.state import Gateway
 
 log = logging.getLogger("a2a_gateway")
 
@@ -126,7 +126,7 @@ def check_version(metadata: list[tuple[str, str]]) -> None:
     numeric = len(parts) in (2, 3) and all(p.isdigit() for p in parts)
     if numeric and ".".join(parts[:2]) == SUPPORTED_VERSION:
         return
-    error = errors.version_not_supported(value, [SUPPORTED_VERSION])
+    error = request_errors.version_not_supported(value, [SUPPORTED_VERSION])
     if not value:
         error.message = (
             "Missing a2a-version metadata: a request without one speaks A2A 0.3 (section "
@@ -228,7 +228,7 @@ class Service:
             except Unauthorized as exc:
                 log.info("authentication failed: %s", exc.description)
                 gateway.metrics.auth_failed()
-                raise errors.unauthenticated(exc.description) from None
+                raise request_errors.unauthenticated(exc.description) from None
         limiter = gateway.limiter
         if limiter is not None:
             wait = limiter.take(principal)
@@ -293,7 +293,7 @@ class Service:
         gateway = self.gateway
         upstream = gateway.upstreams.get(tenant) if tenant else gateway.default
         if upstream is None:
-            raise errors.unknown_tenant(tenant, list(gateway.upstreams))
+            raise request_errors.unknown_tenant(tenant, list(gateway.upstreams))
         return upstream
 
     async def send(

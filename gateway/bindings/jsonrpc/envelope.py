@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from gateway.core import errors
+from gateway.core import errors, request_errors
 
 RequestId = str | int | float | None
 
@@ -30,26 +30,26 @@ def parse(body: bytes) -> Request:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise errors.parse_error(str(exc)) from None
+        raise request_errors.parse_error(str(exc)) from None
     if not isinstance(payload, dict):
-        raise errors.invalid_request(
+        raise request_errors.invalid_request(
             "the body must be one JSON-RPC request object (batches are not supported)"
         )
     if payload.get("jsonrpc") != "2.0":
-        raise errors.invalid_request('"jsonrpc" must be "2.0"')
+        raise request_errors.invalid_request('"jsonrpc" must be "2.0"')
     if "id" not in payload:
-        raise errors.invalid_request('"id" is required (notifications are not supported)')
+        raise request_errors.invalid_request('"id" is required (notifications are not supported)')
     request_id = payload["id"]
     if isinstance(request_id, bool) or not isinstance(request_id, str | int | float | None):
-        raise errors.invalid_request('"id" must be a string, a number or null')
+        raise request_errors.invalid_request('"id" must be a string, a number or null')
     method = payload.get("method")
     if not isinstance(method, str) or not method:
-        raise errors.invalid_request('"method" must be a non-empty string')
+        raise request_errors.invalid_request('"method" must be a non-empty string')
     params = payload.get("params", {})
     if params is None:
         params = {}
     if not isinstance(params, dict):
-        raise errors.invalid_params([("params", "must be an object")])
+        raise request_errors.invalid_params([("params", "must be an object")])
     return Request(id=request_id, method=method, params=params)
 
 

@@ -30,7 +30,7 @@ from gateway.http.pages import unknown_agent
 from gateway.ops import logs, tracing
 
 if TYPE_CHECKING:
-    from gateway.http.app import Gateway
+    from gateway.http.state import Gateway
 
 JSON = "application/json"
 BINDING = "jsonrpc"

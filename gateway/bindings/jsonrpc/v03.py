@@ -28,7 +28,7 @@ import binascii
 from typing import Any
 
 from gateway.bindings.jsonrpc.versions import V0_3, Route
-from gateway.core import errors
+from gateway.core import errors, request_errors
 from gateway.core.task import FINAL
 
 Json = dict[str, Any]
@@ -37,7 +37,7 @@ _MESSAGE_FIELDS = ("messageId", "contextId", "taskId", "metadata", "extensions",
 
 
 def _bad(path: str, text: str) -> errors.A2AError:
-    return errors.invalid_params([(path, text)])
+    return request_errors.invalid_params([(path, text)])
 
 
 def _kind(value: Json, expected: tuple[str, ...], path: str) -> str | None:

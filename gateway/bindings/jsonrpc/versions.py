@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core import errors
+from gateway.core import errors, request_errors
 from gateway.core.events import Encoder
 
 V1_0 = "1.0"
@@ -43,7 +43,7 @@ def negotiate(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
     major_minor = ".".join(parts[:2])
     if len(parts) in (2, 3) and all(p.isdigit() for p in parts) and major_minor in SUPPORTED:
         return major_minor
-    raise errors.version_not_supported(value, list(SUPPORTED))
+    raise request_errors.version_not_supported(value, list(SUPPORTED))
 
 
 def _same(value: Json) -> Json:
@@ -139,8 +139,10 @@ def route(version: str, method: str) -> Route:
         return found
     for other, table in _TABLES.items():
         if other != version and method in table:
-            raise errors.method_of_other_version(method, belongs_to=other, requested=version)
-    raise errors.method_not_found(method)
+            raise request_errors.method_of_other_version(
+                method, belongs_to=other, requested=version
+            )
+    raise request_errors.method_not_found(method)
 
 
 def streams_errors(method: str) -> bool:

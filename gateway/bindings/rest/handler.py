@@ -28,14 +28,14 @@ from starlette.responses import Response
 from gateway.bindings.jsonrpc import versions
 from gateway.bindings.rest import query, status
 from gateway.bindings.rest.routes import Operation
-from gateway.core import error_table, errors, extensions, resume
+from gateway.core import error_table, errors, extensions, request_errors, resume
 from gateway.core.events import Event
 from gateway.core.methods import Call, EventStream
 from gateway.http import sse
 from gateway.ops import logs
 
 if TYPE_CHECKING:
-    from gateway.http.app import Gateway
+    from gateway.http.state import Gateway
 
 BINDING = "rest"
 
@@ -72,7 +72,7 @@ def version(request: Request) -> None:
     if given and given.strip():
         spoken = versions.negotiate(request.headers, request.query_params)
         if spoken != versions.V1_0:
-            raise errors.version_not_supported(given.strip(), [versions.V1_0])
+            raise request_errors.version_not_supported(given.strip(), [versions.V1_0])
 
 
 async def read_params(gateway: Gateway, request: Request, operation: Operation) -> dict[str, Any]:
@@ -87,7 +87,9 @@ async def read_params(gateway: Gateway, request: Request, operation: Operation) 
         value = str(request.path_params[name])
         given = params.get(field)
         if given is not None and given != value:
-            raise errors.invalid_params([(field, f"does not match the path's {value[:64]!r}")])
+            raise request_errors.invalid_params(
+                [(field, f"does not match the path's {value[:64]!r}")]
+            )
         params[field] = value
     tenant = request.path_params.get("tenant")
     if tenant is not None:
@@ -99,9 +101,9 @@ def _object(raw: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise errors.parse_error(str(exc)) from None
+        raise request_errors.parse_error(str(exc)) from None
     if not isinstance(value, dict):
-        raise errors.invalid_request("the body must be a JSON object")
+        raise request_errors.invalid_request("the body must be a JSON object")
     return value
 
 
@@ -110,7 +112,9 @@ async def handle(gateway: Gateway, operation: Operation, request: Request) -> Re
     received = time.monotonic()
     upstream = gateway.upstream_for(request)
     if upstream is None:
-        return answer(request, errors.agent_not_found(str(request.path_params.get("agent"))))
+        return answer(
+            request, request_errors.agent_not_found(str(request.path_params.get("agent")))
+        )
     principal, request_id = gateway.identify(request, upstream)
     if gateway.draining.is_set():
         headers = {"Retry-After": "1", "Connection": "close"}

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from gateway.core import errors
+from gateway.core import request_errors
 
 Convert = Callable[[str], Any]
 
@@ -74,5 +74,5 @@ def params(method: str, query: QueryParams) -> dict[str, Any]:
         except ValueError as exc:
             violations.append((name, str(exc)))
     if violations:
-        raise errors.invalid_params(violations)
+        raise request_errors.invalid_params(violations)
     return out
