@@ -25,7 +25,7 @@ class Exchange:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
 
-    async def run(self, app: Any, method: str, path: str) -> None:
+    async def run(self, app: Any, method: str, path: str, *extra: tuple[bytes, bytes]) -> None:
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -36,7 +36,11 @@ class Exchange:
             "raw_path": path.encode(),
             "root_path": "",
             "query_string": b"",
-            "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"content-type", b"application/json"),
+                *extra,
+            ],
             "client": ("127.0.0.1", 5000),
             "server": ("127.0.0.1", 8000),
         }
@@ -59,9 +63,10 @@ class Exchange:
         return orjson.loads(b"".join(m.get("body", b"") for m in self.messages[1:]))
 
 
-def app_with(monkeypatch: pytest.MonkeyPatch, rpc: Any) -> Any:
+def app_with(monkeypatch: pytest.MonkeyPatch, rpc: Any, **settings: Any) -> Any:
     monkeypatch.setattr(jsonrpc, "rpc", rpc)
-    return create_app(Settings(agents=(AgentSpec(name="a", target="127.0.0.1:1"),)))
+    agents = (AgentSpec(name="a", target="127.0.0.1:1"),)
+    return create_app(Settings(agents=agents, **settings))
 
 
 async def test_a_stream_route_runs_past_fastapis_own_entry(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,6 +83,17 @@ async def test_a_stream_route_runs_past_fastapis_own_entry(monkeypatch: pytest.M
     entry = [f for f in seen if "starlette/applications.py" in f or "fastapi/applications" in f]
     assert entry == []  # neither FastAPI's nor Starlette's __call__ is on the way
     assert not any("starlette/middleware/errors.py" in frame for frame in seen)
+
+
+async def test_the_gateways_middleware_still_applies_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def rpc(gateway: Any, request: Request) -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    app = app_with(monkeypatch, rpc, cors_origins=("https://app.example",))
+    exchange = Exchange()
+    await exchange.run(app, "POST", "/", (b"origin", b"https://app.example"))
+    headers = dict(exchange.messages[0]["headers"])
+    assert headers[b"access-control-allow-origin"] == b"https://app.example"
 
 
 async def test_other_routes_still_go_through_fastapi(monkeypatch: pytest.MonkeyPatch) -> None:
