@@ -1,7 +1,8 @@
 """The server of the `sse` workload (bench/sse.py): one tiny Starlette app, two routes that
 differ only in the SSE response class, fed by the same async generator of pre-encoded events.
 
-- `POST /ours`: the gateway's `EventStream` (`gateway.http.sse.response`);
+- `POST /ours`: the gateway's `EventStream` (`gateway.http.sse.response`), fed the same
+  frames as batches of one event each (`Framed`: each event's body is its frame);
 - `POST /sse-starlette`: sse-starlette's `EventSourceResponse`, with its defaults (a ping
   task every 15 s, its shutdown watcher).
 
@@ -42,6 +43,8 @@ from starlette.routing import Route
 from bench.procs import listening, raise_nofile, run_fast, server_options
 from bench.sse import LINE, ROUTES
 from bench.workload import ARTIFACT_ID, Spec
+from gateway.core import errors
+from gateway.core.events import Event
 from gateway.http import sse
 
 SERVERS = ("gateway", "uvicorn")
@@ -81,13 +84,47 @@ async def events(spec: Spec) -> AsyncIterator[bytes]:
     yield last
 
 
+class Framed:
+    """The `sse.Framing` of events whose v1.0 JSON is preset to their whole SSE frame."""
+
+    def event(self, event: Event) -> bytes:
+        return event.encoded()
+
+    def error(self, exc: errors.A2AError) -> bytes:
+        return b""
+
+
+@functools.lru_cache(maxsize=8)
+def framed(events: int, size: int) -> tuple[Event, tuple[Event, ...], Event]:
+    """`frames(events, size)` as events, made once per spec like the frames."""
+
+    def event(frame: bytes) -> Event:
+        made = Event(0, {}, False)
+        made.preset(frame)
+        return made
+
+    first, chunks, last = frames(events, size)
+    return event(first), tuple(map(event, chunks)), event(last)
+
+
+async def batches(spec: Spec) -> AsyncIterator[list[Event]]:
+    """`events(spec)`, as the batches our response writes: one event (one frame) each."""
+    first, chunks, last = framed(0 if spec.hold > 0 else spec.events, spec.size)
+    yield [first]
+    if spec.hold > 0:
+        await asyncio.sleep(spec.hold)
+    for chunk in chunks:
+        yield [chunk]
+    yield [last]
+
+
 async def spec_of(request: Request) -> Spec:
     body = orjson.loads(await request.body())
     return Spec.parse(body["params"]["message"]["parts"][0]["text"])
 
 
 async def ours(request: Request) -> Response:
-    return sse.response(events(await spec_of(request)))
+    return sse.response(batches(await spec_of(request)), Framed())
 
 
 async def sse_starlette(request: Request) -> Response:

@@ -207,6 +207,9 @@ class TestAgentBreakingTheContract:
             ("bad-progress", "INVALID_AGENT_RESPONSE", "progress 150"),
             ("append-unknown", "INVALID_AGENT_RESPONSE", "unknown artifact"),
             ("error-midstream", "AGENT_ERROR", "the model crashed"),
+            # over the gateway's 16 MiB per agent message (checked by upstream.event, since
+            # the calls' channel runs gRPC's minimal filter stack)
+            ("flood 1 17000000", "AGENT_RESOURCE_EXHAUSTED", "larger than max (17000"),
         ],
     )
     def test_broken_rule_fails_the_task_with_the_reason(

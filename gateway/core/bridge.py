@@ -30,19 +30,20 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
 from gateway.agents.upstream import Upstream
+from gateway.agents.upstream import event as event_of
 from gateway.core import convert, errors
 from gateway.core.agent_events import BrokenRule, agent_message, text_message
 from gateway.core.pump import Pump, Turn, read_within
 from gateway.core.task import CANCELED, TaskRecord, begin_turn, set_status
 from gateway.http.limits import Slots
-from gateway.ops import tracing
+from gateway.ops import logs, tracing
 from gateway.ops.metrics import Metrics
 from gateway.stores.contract import Store, StoreConflict
 from gateway.stores.replicas import Replicas
@@ -69,6 +70,24 @@ class Started:
     first_seq: int = 0
     message: dict[str, Any] | None = None
     activated: tuple[str, ...] = ()  # requested extensions the agent activated (first event)
+
+
+class _Ended:
+    """A pump's done callback: the turn leaves the running ones and gives back its
+    principal's slot. A slotted object, not a closure or partial (cells, argument tuple and
+    keyword dict) held by every running turn (`make bench`, idle streams)."""
+
+    __slots__ = ("bridge", "holder", "principal", "task_id")
+
+    def __init__(self, bridge: Bridge, task_id: str, principal: str, holder: str | None) -> None:
+        self.bridge = bridge
+        self.task_id = task_id
+        self.principal = principal
+        self.holder = holder
+
+    def __call__(self, _: object) -> None:
+        self.bridge._turns.pop(self.task_id, None)
+        self.bridge._release_slot(self.principal, self.holder)
 
 
 class Bridge:
@@ -132,13 +151,14 @@ class Bridge:
         Refused with -32603 TOO_MANY_TASKS when `max_running` turns are running or starting.
         """
         task_id = record.id if record else str(uuid.uuid4())
+        new_task = record is None
         context_id = record.context_id if record else message.get("contextId") or str(uuid.uuid4())
         if task_id in self._starting or task_id in self._turns:
             raise errors.unsupported_operation(f"Task {task_id} already has a turn running")
         if len(self._turns) + len(self._starting) >= self.max_running:
             raise errors.too_many_tasks(self.max_running)
         principal = caller.principal
-        release_slot = await self._principal_slot(principal)
+        holder = await self._take_slot(principal)
         handed_over = False
         began = time.monotonic()
         user_message = {**message, "taskId": task_id, "contextId": context_id}
@@ -172,10 +192,13 @@ class Bridge:
             await upstream.connect()
         except BaseException:
             self._starting.discard(task_id)
-            release_slot()
+            self._release_slot(principal, holder)
             if claimed:
                 await self.pump.release(task_id)
             raise
+        # The task's id in the log context before the call's tasks and the pump copy it: they
+        # then share the request's context value instead of each holding one of its own.
+        logs.bind(task_id=task_id)
         span = tracing.start_turn(
             agent=upstream.name,
             target=upstream.spec.target,
@@ -192,7 +215,7 @@ class Bridge:
         del request
         status, direct = "OK", False
         try:
-            first = await call.read()
+            first = event_of(await call.read())
             tracing.first_event(span, (time.monotonic() - began) * 1000)
             if first is grpc.aio.EOF:
                 raise errors.invalid_agent_response("the agent ended the call without any event")
@@ -224,14 +247,10 @@ class Bridge:
             self._turns[task_id] = pump
             claimed = False  # the pump releases it
             handed_over = True  # and the principal's slot
-
-            def ended(_: object) -> None:
-                self._turns.pop(task_id, None)
-                release_slot()
-
-            pump.add_done_callback(ended)
+            pump.add_done_callback(_Ended(self, task_id, principal, holder))
             return Started(record, first_seq=logged.seq, activated=activated)
         except grpc.aio.AioRpcError as exc:
+            call.cancel()  # still open when the error is ours (upstream.event): a message refused
             status = exc.code().name
             self.metrics.upstream_call(upstream.name, "Run", exc.code().name)
             raise errors.from_grpc(exc, upstream.name, hint=upstream.hint(exc)) from None
@@ -242,29 +261,39 @@ class Bridge:
         finally:
             self._starting.discard(task_id)
             if not handed_over:
-                release_slot()
+                self._release_slot(principal, holder)
+                if new_task:
+                    logs.bind(task_id=None)  # no task was made (a direct reply, an error)
                 tracing.end_turn(
                     span, state=None, grpc_status=status, events=int(direct), direct=direct
                 )
             if claimed:
                 await self.pump.release(task_id)
 
-    async def _principal_slot(self, principal: str) -> Callable[[], None]:
-        """A place among the principal's running turns, or -32603 TOO_MANY_REQUESTS: counted
-        across replicas with a shared store (stores/quotas.py), else in this process. Returns
-        its release."""
+    async def _take_slot(self, principal: str) -> str | None:
+        """A place among the principal's running turns, or -32603 TOO_MANY_TASKS: counted
+        across replicas with a shared store (stores/quotas.py; returns its holder name), else
+        in this process (returns None)."""
         quotas = self.replicas.quotas if self.replicas is not None else None
         limit = self.slots.limit
         if quotas is None or not limit:
             if not self.slots.acquire(principal):
                 self.metrics.limited.labels("tasks").inc()
                 raise errors.too_many("tasks", limit)
-            return lambda: self.slots.release(principal)
-        key, holder = quotas.turns_key(principal), quotas.stream_holder()
-        if not await quotas.take(key, holder, limit):
+            return None
+        holder = quotas.stream_holder()
+        if not await quotas.take(quotas.turns_key(principal), holder, limit):
             self.metrics.limited.labels("tasks").inc()
             raise errors.too_many("tasks", limit)
-        return lambda: quotas.give_back(key, holder)
+        return holder
+
+    def _release_slot(self, principal: str, holder: str | None) -> None:
+        """Give back what `_take_slot` took."""
+        if holder is None:
+            self.slots.release(principal)
+        elif self.replicas is not None:
+            quotas = self.replicas.quotas
+            quotas.give_back(quotas.turns_key(principal), holder)
 
     async def _direct_reply(
         self, call: Any, first: pb.AgentEvent, task_id: str, context_id: str

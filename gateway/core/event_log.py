@@ -71,18 +71,30 @@ class TaskLog:
             raise EventsExpired(oldest)
         return self._entries[after - self._first + 1 :]
 
-    async def wait(self, ticker: Ticker | None = None) -> bool:
-        """Wait for the next append or close: True, or False once `ticker` times the wait
-        out (interval to 1.5x interval, see ticker.py); without a ticker, no timeout."""
+    def waiter(self, ticker: Ticker | None = None) -> asyncio.Future[bool]:
+        """A future resolved True by the next append or close, or False once `ticker` times
+        it out (interval to 1.5x interval, see ticker.py; without one, no timeout). The
+        follower awaits it itself, then calls `forget`: no coroutine of ours is suspended
+        between the follower and the future for as long as the task is quiet."""
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        if ticker is None:
-            return await waiter
-        ticker.add(waiter)
+        if ticker is not None:
+            ticker.add(waiter)
+        return waiter
+
+    def forget(self, waiter: asyncio.Future[bool], ticker: Ticker | None = None) -> None:
+        """Drop a `waiter` that is done with (resolved, timed out or cancelled)."""
+        if ticker is not None:
+            ticker.discard(waiter)
+        if not waiter.done() or waiter.cancelled() or not waiter.result():
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    async def wait(self, ticker: Ticker | None = None) -> bool:
+        """Wait for the next append or close: True, or False once `ticker` times the wait
+        out; see `waiter`."""
+        waiter = self.waiter(ticker)
         try:
             return await waiter
         finally:
-            ticker.discard(waiter)
-            if not waiter.done() or not waiter.result():
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
+            self.forget(waiter, ticker)

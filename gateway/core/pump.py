@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from gateway.agents.upstream import Upstream
+from gateway.agents.upstream import event as event_of
 from gateway.core import errors
 from gateway.core.agent_events import BrokenRule, apply_event, is_final, text_message
 from gateway.core.task import CANCELED, FAILED, FINAL, TaskRecord, set_status
@@ -69,7 +70,7 @@ async def _read_ahead(call: Any, ahead: asyncio.Queue[Any]) -> None:
     control) until a final event or EOF; an error is queued as the last item."""
     while True:
         try:
-            event = await call.read()
+            event = event_of(await call.read())
         except Exception as exc:  # an AioRpcError, for the pump to handle in order
             await ahead.put(exc)
             return
@@ -82,7 +83,7 @@ async def read_within(call: Any, seconds: float) -> Any:
     """The call's next message, or TimeoutError after `seconds` (asyncio.timeout rather than
     wait_for, which on Python 3.11 can swallow a cancellation arriving at the same time)."""
     async with asyncio.timeout(seconds):
-        return await call.read()
+        return event_of(await call.read())
 
 
 class Pump:
@@ -197,7 +198,7 @@ class Pump:
                         break
                     await self.store.append(record, apply_event(record, event, time.time()))
                     event = None  # not kept while the call waits, maybe for minutes
-                    event = await call.read()
+                    event = event_of(await call.read())
             else:
                 ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)
                 ahead.put_nowait(event)

@@ -28,6 +28,7 @@ from gateway.core import errors
 from gateway.core.events import Event
 from gateway.core.methods import EventStream
 from gateway.core.task import is_terminal
+from gateway.ops import tracing
 from gateway.ops.metrics import Metrics
 from gateway.stores.contract import EventsExpired, Store
 
@@ -42,17 +43,41 @@ log = logging.getLogger("a2a_gateway")
 class Observer:
     """Counts what one stream sends: events (per chunk), time to the first event, evictions;
     `events` is the count so far, `ended` "evicted" or "error" when the stream ended so, and
-    `error` the reason of the error event that ended it (the stream's trace reads them)."""
+    `error` the reason of the error event that ended it (the stream's trace reads them).
 
-    __slots__ = ("ended", "error", "events", "method", "metrics", "received")
+    Given the stream model (`stream`), `closed` ends it when its response ends: the stream's
+    span, its slots, the open-streams gauge. One slotted object per stream does all of this,
+    rather than a closure and its cells per stream (`make bench`, idle streams)."""
 
-    def __init__(self, metrics: Metrics, method: str, received: float | None) -> None:
+    __slots__ = ("ended", "error", "events", "method", "metrics", "received", "stream")
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        method: str,
+        received: float | None,
+        stream: EventStream | None = None,
+    ) -> None:
         self.metrics = metrics
         self.method = method
         self.received = received
+        self.stream = stream
         self.events = 0
         self.ended: str | None = None
         self.error: str | None = None
+
+    def closed(self, why: str | None, seconds: float) -> None:
+        """The stream's response ended after `seconds`; `why` as the SSE response says it
+        (done, disconnect, drain, stalled; None: cancelled). Ends the span with the events
+        sent and why, gives back the stream's slots (`stream.release`), counts the close."""
+        model = self.stream
+        if model is not None:
+            if model.span is not None:
+                reason = self.ended or tracing.STREAM_ENDS.get(why, str(why))
+                tracing.end_stream(model.span, events=self.events, why=reason, error=self.error)
+            if model.release is not None:
+                model.release()
+        self.metrics.stream_closed(seconds)
 
     def failed(self, error: errors.A2AError) -> None:
         """The stream ends on `error` (after `evicted()` when it fell behind)."""
@@ -75,6 +100,11 @@ class Observer:
         self.metrics.subscriber_evicted()
 
 
+def _ends(event: Event, until_terminal: bool) -> bool:
+    """Whether a stream ends after `event` (a function, not a closure held per stream)."""
+    return event.final and (not until_terminal or is_terminal(event.body))
+
+
 async def batches(
     store: Store,
     stream: EventStream,
@@ -87,15 +117,12 @@ async def batches(
     task_id = stream.task_id
     until_terminal = stream.until_terminal
 
-    def ends(event: Event) -> bool:
-        return event.final and (not until_terminal or is_terminal(event.body))
-
-    if task_id is None or any(ends(e) for e in stream.head):
+    if task_id is None or any(_ends(e, until_terminal) for e in stream.head):
         return
     try:
         async for batch in store.follow(task_id, stream.after, idle=keepalive, linger=LINGER):
             for index, event in enumerate(batch):
-                if ends(event):
+                if _ends(event, until_terminal):
                     yield batch[: index + 1]
                     return
             yield batch

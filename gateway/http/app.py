@@ -59,6 +59,7 @@ from gateway.bindings.rest import routes as rest_routes
 from gateway.http import fallback, guard, pages
 from gateway.http.auth import AuthMiddleware
 from gateway.http.direct import Direct, Endpoint
+from gateway.http.front import GatewayApp
 from gateway.http.limits import RateLimit
 from gateway.http.signing import JWKS_PATH
 from gateway.http.state import Gateway
@@ -107,7 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
             await gateway.grpc.stop(settings.shutdown_grace)
         await gateway.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="A2A gRPC gateway",
         lifespan=lifespan,
         docs_url=None,
@@ -183,4 +184,5 @@ def create_app(settings: Settings) -> FastAPI:
             max_age=600,
         )
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+    app.enter_directly()  # the stream routes, past FastAPI's own entry (front.py)
     return app

@@ -8,6 +8,9 @@ the gateway's own middleware (CORS, authentication, rate limit: all still applie
 matches these few routes itself and calls their endpoint: one frame instead of sixteen.
 Everything else, and any method it does not list (HEAD, OPTIONS), goes on to the router,
 where the same routes are also registered, so behaviour never depends on which path served.
+An exception of the endpoint is answered here as the server-error middleware would
+(`fallback.internal`), then raised again; the app enters these routes past that middleware
+(front.py `GatewayApp`).
 
 The gateway's own middleware in front of it (guard.py, auth.py, limits.py, the metrics port)
 hands a request that passes on the same way: its `__call__` is a plain function that
@@ -28,6 +31,8 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.http import fallback
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -43,19 +48,33 @@ class Direct:
     def __repr__(self) -> str:
         return f"<Direct routes={len(self.routes)}>"
 
+    def route(self, scope: Scope) -> Endpoint | None:
+        """The endpoint of a request to one of these routes (with the scope's `path_params`
+        set), or None."""
+        method, path = scope["method"], scope["path"]
+        for wanted, regex, convertors, endpoint in self.routes:
+            if method == wanted and (match := regex.match(path)) is not None:
+                scope["path_params"] = {
+                    name: convertors[name].convert(value)
+                    for name, value in match.groupdict().items()
+                }
+                return endpoint
+        return None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            method, path = scope["method"], scope["path"]
-            for wanted, regex, convertors, endpoint in self.routes:
-                if method == wanted and (match := regex.match(path)) is not None:
-                    scope["path_params"] = {
-                        name: convertors[name].convert(value)
-                        for name, value in match.groupdict().items()
-                    }
-                    response = await endpoint(Request(scope, receive, send))
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        endpoint = self.route(scope) if scope["type"] == "http" else None
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:  # as the server-error middleware would answer it: front.py
+            response = await fallback.internal(request, exc)
+            await response(scope, receive, send)
+            raise
+        del request
+        await response(scope, receive, send)
 
 
 def _compiled(path: str) -> tuple[re.Pattern[str], dict[str, Convertor[Any]]]:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Iterator
 from typing import Protocol
 
 from starlette.responses import Response
@@ -25,7 +25,6 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.core import errors
 from gateway.core.events import Event
-from gateway.core.stream import Observer
 
 log = logging.getLogger("a2a_gateway")
 
@@ -55,33 +54,54 @@ class Framing(Protocol):
         ...
 
 
+class Observer(Protocol):
+    """What a stream reports as it goes (core/stream.py's `Observer` is one)."""
+
+    def sent(self, events: int) -> None:
+        """`events` more events went out (in one chunk)."""
+        ...
+
+    def failed(self, error: errors.A2AError) -> None:
+        """The stream model ended on `error` (its error event follows)."""
+        ...
+
+    def closed(self, why: str | None, seconds: float) -> None:
+        """The response ended after `seconds`, for `why` (see `EventStream`), once."""
+        ...
+
+
+def chunks(batch: list[Event], framing: Framing, head: bool) -> Iterator[tuple[bytes, int]]:
+    """One batch as SSE chunks of about CHUNK_BYTES, with how many events each carries: the
+    head batch (maybe empty) after a `retry:` hint; a later empty batch is a keep-alive."""
+    if not batch and not head:
+        yield KEEPALIVE, 0
+        return
+    parts, size, count = [retry_hint()] if head else [], 0, 0
+    last = len(batch) - 1
+    for index, event in enumerate(batch):
+        frame = framing.event(event)
+        parts.append(frame)
+        size += len(frame)
+        count += 1
+        if size >= CHUNK_BYTES and index < last:
+            yield b"".join(parts), count
+            parts, size, count = [], 0, 0
+    yield b"".join(parts), count
+
+
 async def body(
     batches: AsyncIterator[list[Event]], framing: Framing, observer: Observer | None = None
 ) -> AsyncIterator[bytes]:
-    """The SSE body of one stream: a `retry:` hint joined to the first batch (the head, maybe
-    empty), then each batch in chunks of about CHUNK_BYTES; a later empty batch is a keep-alive
-    comment; an error ends the stream with the framing's error event."""
+    """The SSE body of one stream as an iterator of chunks (what `EventStream` writes): the
+    head, then each batch (`chunks`); an error ends it with the framing's error event."""
     head = True
     try:
         async for batch in batches:
-            if not batch and not head:
-                yield KEEPALIVE
-                continue
-            chunks, size, count = [retry_hint()] if head else [], 0, 0
+            for chunk, count in chunks(batch, framing, head):
+                yield chunk
+                if observer is not None:
+                    observer.sent(count)
             head = False
-            for index, event in enumerate(batch):
-                frame = framing.event(event)
-                chunks.append(frame)
-                size += len(frame)
-                count += 1
-                if size >= CHUNK_BYTES and index < len(batch) - 1:
-                    yield b"".join(chunks)
-                    if observer is not None:
-                        observer.sent(count)
-                    chunks, size, count = [], 0, 0
-            yield b"".join(chunks)
-            if observer is not None:
-                observer.sent(count)
     except errors.A2AError as exc:
         if observer is not None:
             observer.failed(exc)
@@ -123,43 +143,50 @@ HEADERS = [
 
 
 class EventStream(Response):
-    """A text/event-stream response that writes each chunk of its body as it comes.
+    """A text/event-stream response that writes the stream model's batches as they come.
 
-    The body owns the framing and the keep-alives (stream.py). Ways to end:
+    It frames each batch itself (`chunks`) in its own coroutine: no body generator between
+    it and the model, and nothing already sent is kept while the stream waits, so an idle
+    stream holds one frame here (`make bench`, idle streams). Ways to end:
 
-    - the body ends: the response is closed normally;
-    - the client disconnects: the body is cancelled and closed (its `finally` blocks run);
-    - `end("drain")` (the gateway is shutting down, see `Streams`): the body is cancelled,
+    - the model ends (maybe on an error: the framing's error event is written last): the
+      response is closed normally;
+    - the client disconnects: the model is cancelled and closed (its `finally` blocks run);
+    - `end("drain")` (the gateway is shutting down, see `Streams`): the model is cancelled,
       FAREWELL is written and the response closed, so clients come back to resume;
     - a write blocked for `send_timeout` seconds (a client that stopped reading): the
       response ends without another byte and the connection is reset (the scope's ABORT
       extension, when the server provides it): the socket, its descriptor and the data
       queued for the client are released at once, not when the client reads again. Until
-      then memory stays bounded: the body is suspended in its write, and nothing queues
+      then memory stays bounded: the stream is suspended in its write, and nothing queues
       behind it.
 
     Disconnects: served by the gateway's own server (http/server.py), the connection tells
     the stream when it is lost (`LOST`, an ASGI scope extension) and no task waits for it;
     under any other server one watcher task per stream waits for `http.disconnect`. No lock,
-    no timer per chunk but the write's own timeout. `on_close(seconds_open)` runs exactly
-    once, however the stream ends.
+    no timer per chunk but the write's own timeout. When it ends, however it ends, it leaves
+    `streams` and tells `observer.closed` exactly once.
     """
 
     media_type = "text/event-stream"
 
     def __init__(
         self,
-        content: AsyncIterator[bytes],
+        batches: AsyncIterator[list[Event]],
+        framing: Framing,
         *,
+        observer: Observer | None = None,
+        streams: Streams | None = None,
         send_timeout: float | None = None,
-        on_close: Callable[[float], None] | None = None,
     ) -> None:  # no super().__init__: there is no body to render
-        self.content = content
+        self.batches = batches
+        self.framing = framing
+        self.observer = observer
+        self.streams = streams
         self.status_code = 200
         self.raw_headers = list(HEADERS)  # `headers` adds to these (e.g. A2A-Extensions)
         self.background = None
         self.send_timeout = send_timeout
-        self.on_close = on_close
         self.why: str | None = None
         self._writer: asyncio.Task[None] | None = None  # set while the body is written
 
@@ -185,12 +212,23 @@ class EventStream(Response):
                 # life of the stream (`make bench`, idle streams).
                 self._writer = asyncio.current_task()
                 try:
-                    async for chunk in self.content:
-                        if self.why is not None:
-                            break  # ended from outside, even if the cancellation went astray
-                        if not await self._send(send, chunk):
+                    # The batches are read here too, not in a coroutine of its own (nor is
+                    # anything already sent kept while the next batch is awaited).
+                    head = True
+                    try:
+                        async for batch in self.batches:
+                            if self.why is not None:
+                                break  # ended from outside, even if the cancellation went astray
+                            if not await self._write(send, batch, head):
+                                self.why = self.why or "stalled"
+                                break
+                            head = False
+                            del batch
+                    except errors.A2AError as exc:
+                        if self.observer is not None:
+                            self.observer.failed(exc)
+                        if not await self._send(send, self.framing.error(exc)):
                             self.why = self.why or "stalled"
-                            break
                     self.why = self.why or "done"
                 except asyncio.CancelledError:
                     if self.why is None or self._writer is None:
@@ -212,7 +250,7 @@ class EventStream(Response):
             else:
                 with contextlib.suppress(ValueError):
                     lost.remove(self._lost)
-            await _close(self.content)
+            await _close(self.batches)
             if self.why == "stalled":
                 client = scope.get("client")
                 log.warning(
@@ -220,8 +258,18 @@ class EventStream(Response):
                     f"{client[0]}:{client[1]}" if client else "a client",
                     self.send_timeout,
                 )
-            if self.on_close is not None:
-                self.on_close(time.monotonic() - opened)
+            if self.streams is not None:
+                self.streams.discard(self)
+            if self.observer is not None:
+                self.observer.closed(self.why, time.monotonic() - opened)
+
+    async def _write(self, send: Send, batch: list[Event], head: bool) -> bool:
+        for chunk, count in chunks(batch, self.framing, head):
+            if not await self._send(send, chunk):
+                return False
+            if self.observer is not None:
+                self.observer.sent(count)
+        return True
 
     async def _send(self, send: Send, chunk: bytes) -> bool:
         """Send one chunk: False when the write stayed blocked for `send_timeout` seconds."""
@@ -245,7 +293,7 @@ class EventStream(Response):
         self.end("disconnect")
 
 
-async def _close(content: AsyncIterator[bytes]) -> None:
+async def _close(content: AsyncIterator[list[Event]]) -> None:
     aclose = getattr(content, "aclose", None)
     if aclose is not None:
         try:
@@ -281,21 +329,18 @@ class Streams:
 
 
 def response(
-    content: AsyncIterator[bytes],
+    batches: AsyncIterator[list[Event]],
+    framing: Framing,
     *,
+    observer: Observer | None = None,
     streams: Streams | None = None,
     send_timeout: float | None = None,
-    on_close: Callable[[float], None] | None = None,
 ) -> EventStream:
-    """A text/event-stream response, registered in `streams` while it is open."""
-
-    def closed(seconds: float) -> None:
-        if streams is not None:
-            streams.discard(stream)
-        if on_close is not None:
-            on_close(seconds)
-
-    stream = EventStream(content, send_timeout=send_timeout, on_close=closed)
+    """A text/event-stream response of the stream model `batches`, registered in `streams`
+    while it is open."""
+    stream = EventStream(
+        batches, framing, observer=observer, streams=streams, send_timeout=send_timeout
+    )
     if streams is not None:
         if streams.draining:
             stream.end("drain")

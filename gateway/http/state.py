@@ -234,28 +234,17 @@ class Gateway:
         if result.task_id is not None:
             logs.bind(task_id=result.task_id)
         self.metrics.stream_opened()
-        observer = Observer(self.metrics, method, received)
-
-        def closed(seconds: float) -> None:
-            if result.span is not None:
-                why = observer.ended or tracing.STREAM_ENDS.get(response.why, str(response.why))
-                tracing.end_stream(
-                    result.span, events=observer.events, why=why, error=observer.error
-                )
-            if result.release is not None:
-                result.release()
-            self.metrics.stream_closed(seconds)
-
+        observer = Observer(self.metrics, method, received, result)  # closes it too
         batches = stream.batches(
             self.store, result, keepalive=self.settings.keepalive, observer=observer
         )
-        response = sse.response(
-            sse.body(batches, framing, observer),
+        return sse.response(
+            batches,
+            framing,
+            observer=observer,
             streams=self.open_streams,
             send_timeout=self.settings.send_timeout,
-            on_close=closed,
         )
-        return response
 
     async def read_body(self, request: Request) -> bytes:
         """The whole body, within `max_body_bytes` and `limits.body_timeout` seconds.

@@ -20,9 +20,14 @@ from opentelemetry import trace
 CONTEXT = ("request_id", "task_id", "agent", "principal")
 TRACE = ("trace_id", "span_id")
 EXTRAS = ("method", "code", "duration_ms", "state", "status")
-_context: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("a2a_log_context", default=())
-"""One variable for the whole context (not one per field): each task that inherits it, such as
-an open stream, then holds one small tuple instead of four context entries."""
+_UNSET: tuple[str | None, ...] = (None,) * len(CONTEXT)
+_context: ContextVar[tuple[str | None, ...]] = ContextVar("a2a_log_context", default=_UNSET)
+"""One variable for the whole context (not one per field), its value one flat tuple of the
+CONTEXT fields in order (None: unset), not a tuple of pairs: each task that inherits it, such
+as an open stream or a turn's pump, then holds one small tuple instead of four context
+entries or five tuples; and a bind that changes nothing sets nothing (`make bench`, idle
+streams)."""
+_INDEX = {name: index for index, name in enumerate(CONTEXT)}
 
 
 _traced = False
@@ -49,21 +54,21 @@ def trace_ids() -> dict[str, str]:
 
 def bind(**values: str | None) -> None:
     """Set context fields for the rest of this task (and the tasks it starts); None unsets."""
-    fields = dict(_context.get())
+    bound = _context.get()
+    fields = list(bound)
     for name, value in values.items():
-        if name not in CONTEXT:
-            raise KeyError(name)
-        if value is None:
-            fields.pop(name, None)
-        else:
-            fields[name] = value
-    _context.set(tuple(fields.items()))
+        fields[_INDEX[name]] = value  # KeyError for a name not in CONTEXT
+    if tuple(fields) != bound:
+        _context.set(tuple(fields))
 
 
 def current() -> dict[str, str]:
     """The bound fields, in CONTEXT order."""
-    fields = dict(_context.get())
-    return {name: fields[name] for name in CONTEXT if name in fields}
+    return {
+        name: value
+        for name, value in zip(CONTEXT, _context.get(), strict=True)
+        if value is not None
+    }
 
 
 class ContextFilter(logging.Filter):

@@ -29,6 +29,7 @@ def uvicorn_config(app: Any, settings: Settings, log_level: str, **options: Any)
         log_config=None,
         access_log=False,  # never log URLs: the event stream may carry an access_token
         lifespan="on",
+        interface="asgi3",  # said, not guessed: GatewayApp.__call__ returns an awaitable
         proxy_headers=False,  # forwarded headers are honoured in gateway/urls.py only
         h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 2,

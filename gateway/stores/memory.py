@@ -145,7 +145,13 @@ class MemoryStore:
                 continue
             if log.closed:
                 return
-            if not await log.wait(ticker):
+            waiter = log.waiter(ticker)  # awaited here: one coroutine fewer while quiet
+            try:
+                woke = await waiter
+            finally:
+                log.forget(waiter, ticker)
+            del waiter
+            if not woke:
                 yield []
 
     def _ticker(self, interval: float) -> Ticker:
