@@ -83,26 +83,21 @@ class Slot:
             owner.give_back(self.task_id)
 
 
-class SharedSlot:
+class SharedSlot(Slot):
     """A slot counted across replicas: calling it gives it back here and in Redis, the first
     time only."""
 
-    __slots__ = ("holder", "key", "owner", "quotas", "task_id")
+    __slots__ = ("holder", "key", "quotas")
 
     def __init__(
         self, owner: Subscribers, task_id: str, quotas: Quotas, key: str, holder: str
     ) -> None:
-        self.owner: Subscribers | None = owner
-        self.task_id = task_id
+        super().__init__(owner, task_id)
         self.quotas = quotas
         self.key = key
         self.holder = holder
 
-    def __repr__(self) -> str:
-        return f"<SharedSlot {self.task_id} {'held' if self.owner else 'released'}>"
-
     def __call__(self) -> None:
-        owner, self.owner = self.owner, None
-        if owner is not None:
-            owner.give_back(self.task_id)
+        if self.owner is not None:
+            super().__call__()
             self.quotas.give_back(self.key, self.holder)
