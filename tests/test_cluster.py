@@ -15,8 +15,8 @@ import pytest
 from tests import a2a
 from tests.conftest import Backend
 from tests.redis_server import RedisCluster, RedisServer, start_cluster
+from tests.replicas import Reader, assert_one_clean_log, wait_state
 from tests.servers import Process
-from tests.test_replicas import Reader, assert_one_clean_log, wait_state
 
 TERMINAL = {"TASK_STATE_COMPLETED", "TASK_STATE_FAILED"}
 

@@ -10,8 +10,8 @@ import pytest
 
 from tests import a2a
 from tests.redis_server import RedisServer
+from tests.replicas import Cluster
 from tests.servers import Process
-from tests.test_replicas import Cluster
 
 LEASE = 7.0  # longer than the 5 s a live owner gets to confirm: the case that timed out
 

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from tests import a2a, test_replicas
-from tests.test_replicas import Cluster, Reader, wait_state
+from tests.replicas import Cluster, Reader, wait_state
 
 # test_replicas.py's fixtures: replicas on the private Redis, and on Redis or Redis Cluster
 cluster = test_replicas.cluster

@@ -8,71 +8,21 @@ so a lost replica is detected within a few seconds.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from httpx_sse import connect_sse
 
 from tests import a2a
-from tests.conftest import Backend
-from tests.redis_server import RedisCluster, RedisServer, start_redis
-from tests.servers import ROOT, Process, start_gateway
-
-LEASE = ["--lease", "1"]
-
-
-class Cluster:
-    """Gateway replicas on the private Redis; `start` returns their agent URLs."""
-
-    def __init__(self, redis: RedisServer | RedisCluster, agent: Process) -> None:
-        self.redis = redis
-        self.agent = agent
-        self.processes: list[Process] = []
-
-    def start(
-        self,
-        count: int,
-        *flags: str,
-        redis: RedisServer | None = None,
-        prefix: str = "",
-        env: dict[str, str] | None = None,
-    ) -> list[str]:
-        """`count` replicas sharing one key prefix (a fresh one unless given)."""
-        backend = Backend("redis", redis or self.redis)  # a RedisCluster: with --store-cluster
-        prefix = prefix or f"test-{time.monotonic_ns()}:"
-        urls = []
-        for _ in range(count):
-            process = start_gateway(
-                {"scripted": self.agent.address},
-                "--keepalive", "1", *LEASE, *flags, *backend.args(prefix),
-                env=env,
-            )  # fmt: skip
-            self.processes.append(process)
-            urls.append(process.address + "/agents/scripted/")
-        return urls
-
-    def process(self, url: str) -> Process:
-        return next(p for p in self.processes if url.startswith(p.address + "/"))
-
-    def kill(self, url: str) -> None:
-        process = self.process(url)
-        process.popen.send_signal(signal.SIGKILL)
-        process.popen.wait(5)
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            process.stop()
+from tests.redis_server import RedisServer, start_redis
+from tests.replicas import Cluster, Reader, assert_one_clean_log, get, resume, wait_state
+from tests.servers import ROOT, Process
+from tests.workers_proc import served_by, worker_pids
 
 
 @pytest.fixture
@@ -91,84 +41,6 @@ def everywhere(request: pytest.FixtureRequest, scripted_agent: Process) -> Itera
     replicas = Cluster(server, scripted_agent)
     yield replicas
     replicas.stop_all()
-
-
-def get(url: str, task_id: str) -> dict[str, Any]:
-    return a2a.rpc(url, "GetTask", {"id": task_id})
-
-
-def wait_state(url: str, task_id: str, states: set[str], timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        last = get(url, task_id)
-        if "result" in last and last["result"]["status"]["state"] in states:
-            result: dict[str, Any] = last["result"]
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"task {task_id} never reached {states}: {last}")
-
-
-def resume(url: str, task_id: str, last: int, **kwargs: Any) -> list[a2a.SseEvent]:
-    headers = {"Last-Event-ID": str(last)}
-    return a2a.stream(url, "SubscribeToTask", {"id": task_id}, headers=headers, **kwargs)
-
-
-def assert_one_clean_log(url: str, task_id: str) -> list[a2a.SseEvent]:
-    """The whole retained log: ids 1..N without gap or repeat, one final event, the last."""
-    log = resume(url, task_id, 0)
-    assert a2a.ids(log) == list(range(1, len(log) + 1))
-    finals = [e for e in log if e.state and e.state not in ("TASK_STATE_WORKING",)]
-    assert finals[0].kind == "task"
-    assert finals[-1] is log[-1]
-    assert len(finals) == 2, [e.state for e in finals]
-    return log
-
-
-class Reader(threading.Thread):
-    """An SSE client in the background, keeping every event it gets until its stream ends."""
-
-    def __init__(self, url: str, method: str, params: dict[str, Any], last: int | None = None):
-        super().__init__(daemon=True)
-        self.url, self.method, self.params = url, method, params
-        self.headers = {} if last is None else {"Last-Event-ID": str(last)}
-        self.events: list[a2a.SseEvent] = []
-        self.error: Exception | None = None
-
-    def run(self) -> None:
-        try:
-            with (
-                httpx.Client(timeout=30) as client,
-                connect_sse(
-                    client,
-                    "POST",
-                    self.url,
-                    json=a2a.request(self.method, self.params),
-                    headers={**a2a.V1, **self.headers},
-                ) as source,
-            ):
-                for sse in source.iter_sse():
-                    self.events.append(a2a.SseEvent(sse.id or None, json.loads(sse.data)))
-        except Exception as exc:
-            self.error = exc
-
-    def wait_for(self, count: int, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.events) < count:
-            assert time.monotonic() < deadline, f"only {len(self.events)} events: {self.error}"
-            assert self.is_alive() or len(self.events) >= count, self.error
-            time.sleep(0.02)
-
-    def finish(self, timeout: float = 20.0, *, dropped: bool = False) -> list[a2a.SseEvent]:
-        """The events, once the stream ended. It must have ended cleanly, unless `dropped`
-        (its replica was killed): then only a transport error may have ended it."""
-        self.join(timeout)
-        assert not self.is_alive(), "the stream did not end"
-        if dropped:
-            assert self.error is None or isinstance(self.error, httpx.TransportError), self.error
-        elif self.error is not None:
-            raise self.error
-        return self.events
 
 
 def test_stream_on_one_replica_resume_on_another_with_exact_ids(everywhere: Cluster) -> None:
@@ -395,94 +267,15 @@ def test_redis_away_fails_fast_with_a_clear_error_and_recovers(
     assert a2a.send_stream(a, "steps 2")[-1].state == "TASK_STATE_COMPLETED"
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _socket_inode(server_port: int, client_port: int) -> int | None:
-    """The inode of the server's end of the loopback connection from `client_port` (0: the
-    listening socket)."""
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = fields[1], fields[2]
-        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == (
-            client_port
-        ):
-            return int(fields[9])
-    return None
-
-
-def _workers(url: str, owner: Process, count: int) -> list[int]:
-    """The `count` child processes of `owner` that hold its listening socket (uvicorn's
-    supervisor has other children, such as multiprocessing's resource tracker)."""
-    listening = _socket_inode(httpx.URL(url).port or 0, 0)
-    assert listening is not None, "the gateway's listening socket is not in /proc/net/tcp"
-    deadline = time.monotonic() + 30  # spawning workers that import the gateway is slow here
-    while True:
-        children = _children(owner.popen.pid)
-        workers = [pid for pid in children if _holder([pid], listening) is not None]
-        if len(workers) == count:
-            return workers
-        assert time.monotonic() < deadline, f"{count} workers did not start: {children}"
-        time.sleep(0.05)
-
-
-def _holder(pids: list[int], inode: int) -> int | None:
-    """Which of `pids` holds the socket `inode` open."""
-    target = f"socket:[{inode}]"
-    for pid in pids:
-        try:
-            fds = list(Path(f"/proc/{pid}/fd").iterdir())
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(fd) == target:
-                    return pid
-            except OSError:
-                continue
-    return None
-
-
-def _served_by(url: str, task_id: str, workers: list[int]) -> int:
-    """One GetTask on a fresh connection; returns the worker process that accepted it."""
-    parsed = httpx.URL(url)
-    connection = http.client.HTTPConnection(parsed.host, parsed.port, timeout=30)
-    try:
-        body = json.dumps(a2a.request("GetTask", {"id": task_id}))
-        headers = {"Content-Type": "application/json", **a2a.V1}
-        connection.request("POST", parsed.path, body, headers)
-        response = connection.getresponse()
-        assert response.status == 200
-        assert json.loads(response.read())["result"]["id"] == task_id
-        assert connection.sock is not None
-        inode = _socket_inode(parsed.port or 0, connection.sock.getsockname()[1])
-        assert inode is not None, "the accepted connection is not in /proc/net/tcp"
-        holder = _holder(workers, inode)
-        assert holder is not None, "no worker holds the accepted connection"
-        return holder
-    finally:
-        connection.close()
-
-
 def test_workers_share_one_port_as_replicas(cluster: Cluster, tmp_path: Path) -> None:
     (url,) = cluster.start(1, "--workers", "2")
-    workers = _workers(url, cluster.process(url), 2)
+    workers = worker_pids(url, cluster.process(url), 2)
     task_id = a2a.start_task(url, "hang")["id"]
     # Which worker accepts a connection is the kernel's choice: open connections (a bounded
     # number) until each worker has served a call on the task the other one may have started.
     served: set[int] = set()
     for _ in range(200):
-        served.add(_served_by(url, task_id, workers))
+        served.add(served_by(url, task_id, workers))
         if served == set(workers):
             break
     assert served == set(workers), f"only {served} of the workers {workers} served a call"
