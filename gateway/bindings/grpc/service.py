@@ -319,10 +319,12 @@ class Service:
                 raise errors.shutting_down()
             await self.announce(call, context)
             async for batch in batches:
-                for event in batch:  # counted one by one: a call cut mid-batch says what it sent
+                for event in batch:
+                    # Counted when handed to gRPC, one by one: the client may have read it
+                    # and left before this write returns (its cancellation arrives here).
+                    observer.sent(1)
                     async with asyncio.timeout(timeout):
                         await context.write(convert.event(event))
-                    observer.sent(1)
         except errors.A2AError as exc:
             if exc.reason == "SHUTTING_DOWN":
                 why = "drain"
