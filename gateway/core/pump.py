@@ -115,17 +115,50 @@ class Pump:
     async def run(
         self, upstream: Upstream, record: TaskRecord, call: Any, event: Any, turn: Turn
     ) -> None:
-        """One turn's pump task: the call to its end, then the turn's lease, metrics, log
-        line and span."""
+        """One turn's pump task: the call to its end (the gRPC status it ended with), then
+        the turn's lease, metrics, log line and span.
+
+        One coroutine, not a `run` awaiting a `_pump`: an idle turn (an agent thinking for
+        minutes) holds one frame here, not two (`make bench`, idle streams). The inner `try`
+        records how the call ended; the outer one what the store refused, and the ending."""
         logs.bind(task_id=record.id)  # this task's own context copy
         tracing.activate(turn.span)  # likewise: the pump's lines carry the turn's span
-        began = turn.began
         code = "OK"
+        reader: asyncio.Task[None] | None = None
         try:
-            code = await self._pump(upstream, record, call, event)
-        except asyncio.CancelledError:
-            code = "CANCELLED"
-            raise
+            try:
+                if self.replicas is None:  # the memory store: an append does not wait
+                    while event is not grpc.aio.EOF and not is_final(event):
+                        await self.store.append(record, apply_event(record, event, time.time()))
+                        event = None  # not kept while the call waits, maybe for minutes
+                        event = event_of(await call.read())
+                else:
+                    ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)
+                    ahead.put_nowait(event)
+                    if event is not grpc.aio.EOF and not is_final(event):
+                        reader = asyncio.create_task(_read_ahead(call, ahead))
+                    event = await self._log_batches(record, ahead)
+                if event is grpc.aio.EOF:
+                    raise BrokenRule(
+                        errors.invalid_agent_response(
+                            "the agent ended the turn without a final status"
+                        )
+                    )
+                await self._finish(record, call, event)
+            except BrokenRule as stop:
+                await self._fail(record, stop.error)
+            except grpc.aio.AioRpcError as exc:
+                code = str(exc.code().name)
+                await self._fail(record, errors.from_grpc(exc, upstream.name))
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                if record.id not in self.lost:
+                    await self._record_cancel(record)
+                raise
+            finally:
+                if reader is not None:
+                    reader.cancel()
+                    await asyncio.gather(reader, return_exceptions=True)
         except StoreConflict as exc:
             log.warning("task %s: stopped, another writer ended it (%s)", record.id, exc)
         except errors.A2AError as exc:  # STORE_UNAVAILABLE
@@ -133,24 +166,43 @@ class Pump:
             log.warning("task %s: cannot log its events: %s", record.id, exc.message)
             await self._fail_stored(record, exc)
         finally:
-            if not call.done():
-                call.cancel()  # a call that ended is left alone: no stray RST_STREAM
-            self.lost.discard(record.id)
-            self.canceling.discard(record.id)  # marked by a cancel from another replica too
-            if record.id in self._unended:
-                self._unended.discard(record.id)  # keep the lease: it lapses (see _record_end)
-            else:
-                await self.release(record.id)
-            self.metrics.upstream_call(upstream.name, "Run", code)
-            seconds = time.monotonic() - began
-            self.metrics.turn_ended(record.state, seconds)
-            log.info(
-                "turn ended %s",
-                record.state,
-                extra={"state": record.state, "status": code, "duration_ms": seconds * 1000},
+            await self._ended(upstream, record, call, turn, code)
+
+    async def _record_cancel(self, record: TaskRecord) -> None:
+        """A cancelled pump's end: CANCELED when the task is `canceling`, else FAILED with
+        reason GATEWAY_SHUTDOWN (the gateway stopped)."""
+        if record.id in self.canceling:
+            await self._record_end(record, CANCELED, "Task canceled.")
+        else:
+            await self._record_end(
+                record,
+                FAILED,
+                "The gateway stopped while the task was running.",
+                {"error": {"reason": "GATEWAY_SHUTDOWN"}},
             )
-            events = record.last_seq - turn.first_seq + 1
-            tracing.end_turn(turn.span, state=record.state, grpc_status=code, events=events)
+
+    async def _ended(
+        self, upstream: Upstream, record: TaskRecord, call: Any, turn: Turn, code: str
+    ) -> None:
+        """After a turn, however it ended: the call, the marks, the lease, metrics, log, span."""
+        if not call.done():
+            call.cancel()  # a call that ended is left alone: no stray RST_STREAM
+        self.lost.discard(record.id)
+        self.canceling.discard(record.id)  # marked by a cancel from another replica too
+        if record.id in self._unended:
+            self._unended.discard(record.id)  # keep the lease: it lapses (see _record_end)
+        else:
+            await self.release(record.id)
+        self.metrics.upstream_call(upstream.name, "Run", code)
+        seconds = time.monotonic() - turn.began
+        self.metrics.turn_ended(record.state, seconds)
+        log.info(
+            "turn ended %s",
+            record.state,
+            extra={"state": record.state, "status": code, "duration_ms": seconds * 1000},
+        )
+        events = record.last_seq - turn.first_seq + 1
+        tracing.end_turn(turn.span, state=record.state, grpc_status=code, events=events)
 
     async def _fail_stored(self, record: TaskRecord, error: errors.A2AError) -> None:
         metadata = {"error": {"code": error.code, "reason": error.reason, "message": error.message}}
@@ -187,53 +239,6 @@ class Pump:
                 log.warning("task %s: could not record its end (%s)", record.id, exc.message)
                 break
         self._unended.add(record.id)
-
-    async def _pump(self, upstream: Upstream, record: TaskRecord, call: Any, event: Any) -> str:
-        """Pump the call to its end; the gRPC status name it ended with."""
-        reader: asyncio.Task[None] | None = None
-        try:
-            if self.replicas is None:  # the memory store: an append does not wait
-                while True:
-                    if event is grpc.aio.EOF or is_final(event):
-                        break
-                    await self.store.append(record, apply_event(record, event, time.time()))
-                    event = None  # not kept while the call waits, maybe for minutes
-                    event = event_of(await call.read())
-            else:
-                ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)
-                ahead.put_nowait(event)
-                if event is not grpc.aio.EOF and not is_final(event):
-                    reader = asyncio.create_task(_read_ahead(call, ahead))
-                event = await self._log_batches(record, ahead)
-            if event is grpc.aio.EOF:
-                raise BrokenRule(
-                    errors.invalid_agent_response("the agent ended the turn without a final status")
-                )
-            await self._finish(record, call, event)
-            return "OK"
-        except BrokenRule as stop:
-            await self._fail(record, stop.error)
-            return "OK"
-        except grpc.aio.AioRpcError as exc:
-            await self._fail(record, errors.from_grpc(exc, upstream.name))
-            return str(exc.code().name)
-        except asyncio.CancelledError:
-            if record.id in self.lost:
-                raise
-            if record.id in self.canceling:
-                await self._record_end(record, CANCELED, "Task canceled.")
-            else:
-                await self._record_end(
-                    record,
-                    FAILED,
-                    "The gateway stopped while the task was running.",
-                    {"error": {"reason": "GATEWAY_SHUTDOWN"}},
-                )
-            raise
-        finally:
-            if reader is not None:
-                reader.cancel()
-                await asyncio.gather(reader, return_exceptions=True)
 
     async def _log_batches(self, record: TaskRecord, ahead: asyncio.Queue[Any]) -> Any:
         """Log the agent's events as `_read_ahead` queues them: each write takes every event
