@@ -11,7 +11,7 @@ Our protocol (server.py) puts one in its public `flow` attribute when a connecti
 
 Likewise each request's cycle gets an `asyncio.Event`, `message_event`, that wakes the app's
 `receive()` when body data or a disconnect arrives. An open SSE stream never waits in
-`receive()` (the connection tells it of a disconnect: sse.LOST), so its Event would sit
+`receive()` (the connection tells it of a disconnect: sse.Connection), so its Event would sit
 there with an empty deque. `Signal` is an Event with the same public methods (`is_set`,
 `set`, `clear`, `wait`) that keeps a waiter list only while someone waits; our protocol puts
 one in the new cycle's public `message_event` before the cycle's task first runs.

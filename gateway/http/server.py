@@ -12,10 +12,12 @@ Shutdown (SIGTERM or SIGINT), in order:
    for the drain, so running turns keep their grace, then closes the agents' channels. The
    process exits 0.
 
-Stalled clients: every connection's scope carries `sse.ABORT` (an ASGI extension) whose
-value resets the connection (SO_LINGER 0, then the transport's abort: an RST). A stream
-whose client stopped reading calls it (sse.py), since a plain close waits for the client to
-read what is queued: the descriptor and the kernel's buffers would stay until then.
+Connections: every request's scope carries `sse.CONNECTION` (an ASGI extension), the protocol
+itself: it tells the request's stream (its `watcher`) when the connection is lost, so no task
+per stream waits for `http.disconnect`, and its `reset()` drops the connection (SO_LINGER 0,
+then the transport's abort: an RST). A stream whose client stopped reading resets it
+(sse.py), since a plain close waits for the client to read what is queued: the descriptor and
+the kernel's buffers would stay until then.
 
 Header limits: with httptools (the fast parser) uvicorn has no limit on the size of, or time to
 receive, a request head; `LimitedHttpTools` adds both (431 when a head exceeds
@@ -29,7 +31,6 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import Callable
 from typing import Any, cast
 
 import uvicorn
@@ -38,7 +39,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.http import sse
 from gateway.http.flow import Flow, Pipeline, Signal
-from gateway.http.sse import LOST
 from gateway.http.state import Gateway
 
 try:
@@ -61,22 +61,38 @@ def reset(transport: asyncio.Transport) -> None:
     transport.abort()
 
 
-def with_abort(app: ASGIApp, transport: asyncio.Transport) -> ASGIApp:
-    """`app`, with `sse.ABORT` in the scope of each request on this connection."""
+def tell_lost(connection: sse.Connection) -> None:
+    """Tell the connection's stream, if any, that the connection is lost (once)."""
+    watcher, connection.watcher = connection.watcher, None
+    if watcher is not None:
+        watcher.lost()
 
-    async def abortable(scope: Scope, receive: Receive, send: Send) -> None:
-        scope.setdefault("extensions", {})[sse.ABORT] = lambda: reset(transport)
+
+def with_connection(app: ASGIApp, connection: sse.Connection) -> ASGIApp:
+    """`app`, with `sse.CONNECTION` in the scope of each request on this connection."""
+
+    async def connected(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("extensions", {})[sse.CONNECTION] = connection
         await app(scope, receive, send)
 
-    return abortable
+    return connected
 
 
 class AbortableH11(H11Protocol):
-    """h11 (when httptools is not installed), with `sse.ABORT` in every scope."""
+    """h11 (when httptools is not installed), an `sse.Connection` in every scope."""
+
+    watcher: sse.Watcher | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.app = with_abort(self.app, transport)
+        self.app = with_connection(self.app, self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        tell_lost(self)
+
+    def reset(self) -> None:
+        reset(self.transport)
 
 
 def _refuse(transport: asyncio.Transport, status: bytes, text: bytes) -> None:
@@ -100,9 +116,9 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
             "_head_bytes",
             "_head_timer",
             "_in_head",
-            "_lost",
             "_oversize",
             "_parsed_bytes",
+            "watcher",
         )
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -112,7 +128,7 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
             self._in_head = True
             self._oversize = False
             self._head_timer: asyncio.TimerHandle | None = None
-            self._lost: list[Callable[[], None]] = []  # sse.LOST: told when the peer goes
+            self.watcher: sse.Watcher | None = None  # sse.Connection: told when the peer goes
             self.pipeline = Pipeline()  # type: ignore[assignment]  # deque's methods, lazily: flow.py
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -120,7 +136,7 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
             self.flow = Flow(transport)  # no Event per connection until it stalls (flow.py)
             self._arm()
 
-        def _reset(self) -> None:
+        def reset(self) -> None:
             reset(self.transport)
 
         def _arm(self) -> None:
@@ -140,9 +156,7 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
-            lost, self._lost = self._lost, []
-            for callback in lost:
-                callback()
+            tell_lost(self)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -178,8 +192,7 @@ def limited_protocol(max_header_bytes: int, header_timeout: float) -> Any:
             # The scope uvicorn just made for this request: its SSE response, if any, learns
             # of a lost connection from us rather than from a task waiting in receive().
             extensions = cast(dict[str, Any], self.scope.setdefault("extensions", {}))
-            extensions[LOST] = self._lost
-            extensions[sse.ABORT] = self._reset
+            extensions[sse.CONNECTION] = self
             self._in_head = True
             self._parsed_bytes = 0
             self._arm()

@@ -14,7 +14,6 @@ close the response cleanly when the gateway (not the process) starts draining.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,13 +29,33 @@ log = logging.getLogger("a2a_gateway")
 
 RETRY_MS = 3000
 
-ABORT = "a2a_gateway.abort"
-"""The ASGI scope extension (`scope["extensions"][ABORT]`, set by server.py) that resets the
-request's connection: an RST, the socket and everything queued for it dropped at once."""
+CONNECTION = "a2a_gateway.connection"
+"""The ASGI scope extension (`scope["extensions"][CONNECTION]`, set by the gateway's server,
+server.py) holding the request's `Connection`: a stream learns from it that its client is
+gone, instead of running a task that waits for `http.disconnect`, and resets it when the
+client stopped reading."""
 
-LOST = "a2a_gateway.connection_lost"
-"""ASGI scope extension set by the gateway's server: a list of callbacks the connection calls
-when it is lost. A stream registers one instead of running a task that waits for it."""
+
+class Watcher(Protocol):
+    """What a connection tells when it is lost (an `EventStream` is one)."""
+
+    def lost(self) -> None: ...
+
+
+class Connection(Protocol):
+    """A request's connection, as the gateway's server gives it to the request's stream.
+
+    One connection serves one request at a time, so it holds one `watcher` (the open
+    stream's, or None), not a list of callbacks: one object per connection, nothing per
+    stream (`make bench`, idle streams)."""
+
+    watcher: Watcher | None
+    """Told `lost()` once, when the connection is lost."""
+
+    def reset(self) -> None:
+        """Reset the connection: an RST, the socket and everything queued for it dropped at
+        once."""
+        ...
 
 
 CHUNK_BYTES = 64 * 1024
@@ -155,14 +174,14 @@ class EventStream(Response):
     - `end("drain")` (the gateway is shutting down, see `Streams`): the model is cancelled,
       FAREWELL is written and the response closed, so clients come back to resume;
     - a write blocked for `send_timeout` seconds (a client that stopped reading): the
-      response ends without another byte and the connection is reset (the scope's ABORT
-      extension, when the server provides it): the socket, its descriptor and the data
+      response ends without another byte and the connection is reset (the scope's
+      `Connection`, when the server provides it): the socket, its descriptor and the data
       queued for the client are released at once, not when the client reads again. Until
       then memory stays bounded: the stream is suspended in its write, and nothing queues
       behind it.
 
     Disconnects: served by the gateway's own server (http/server.py), the connection tells
-    the stream when it is lost (`LOST`, an ASGI scope extension) and no task waits for it;
+    the stream when it is lost (`Connection`, an ASGI scope extension) and no task waits for it;
     under any other server one watcher task per stream waits for `http.disconnect`. No lock,
     no timer per chunk but the write's own timeout. When it ends, however it ends, it leaves
     `streams` and tells `observer.closed` exactly once.
@@ -199,10 +218,10 @@ class EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         opened = time.monotonic()
-        lost = scope.get("extensions", {}).get(LOST)
+        connection: Connection | None = scope.get("extensions", {}).get(CONNECTION)
         watcher: asyncio.Task[None] | None = None
-        if lost is not None:
-            lost.append(self._lost)
+        if connection is not None:
+            connection.watcher = self
         else:
             watcher = asyncio.create_task(self._watch(receive))
         try:
@@ -239,17 +258,14 @@ class EventStream(Response):
             if self.why in (None, "done", "drain"):
                 tail = FAREWELL if self.why == "drain" else b""
                 await send({"type": "http.response.body", "body": tail, "more_body": False})
-            elif self.why == "stalled":
-                abort = scope.get("extensions", {}).get(ABORT)
-                if abort is not None:
-                    abort()
-                    await asyncio.sleep(0)  # the server sees the connection lost first
+            elif self.why == "stalled" and connection is not None:
+                connection.reset()
+                await asyncio.sleep(0)  # the server sees the connection lost first
         finally:
             if watcher is not None:
                 watcher.cancel()
-            else:
-                with contextlib.suppress(ValueError):
-                    lost.remove(self._lost)
+            elif connection is not None and connection.watcher is self:
+                connection.watcher = None
             await _close(self.batches)
             if self.why == "stalled":
                 client = scope.get("client")
@@ -289,7 +305,8 @@ class EventStream(Response):
             pass
         self.end("disconnect")
 
-    def _lost(self) -> None:
+    def lost(self) -> None:
+        """The connection is lost (told by the server, see `Connection`)."""
         self.end("disconnect")
 
 
