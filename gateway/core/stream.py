@@ -20,17 +20,17 @@ The binding sends that error in its own shape, after the events already sent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from gateway.core import errors
 from gateway.core.events import Event
 from gateway.core.methods import EventStream
-from gateway.core.task import is_terminal
 from gateway.ops import tracing
 from gateway.ops.metrics import Metrics
-from gateway.stores.contract import EventsExpired, Store
+from gateway.stores.contract import EventsExpired, Store, ends_at_final, ends_at_terminal
 
 LINGER = 0.001
 """Seconds a batch waits when it would follow the previous one sooner: a fast stream goes
@@ -80,7 +80,15 @@ class Observer:
         self.metrics.stream_closed(seconds)
 
     def failed(self, error: errors.A2AError) -> None:
-        """The stream ends on `error` (after `evicted()` when it fell behind)."""
+        """The stream ends on `error`: EVENTS_EXPIRED when it fell behind the retained
+        events (counted as an eviction), else the store went away."""
+        task_id = error.metadata.get("taskId", "?")
+        if isinstance(error, EventsExpired):
+            log.warning("a subscriber of task %s fell behind the retained events", task_id)
+            self.ended = "evicted"
+            self.metrics.subscriber_evicted()
+        else:
+            log.warning("a subscriber of task %s ended: %s", task_id, error.message)
         self.ended = self.ended or "error"
         self.error = error.reason or str(error.code)
 
@@ -95,42 +103,49 @@ class Observer:
                 )
                 self.received = None
 
-    def evicted(self) -> None:
-        self.ended = "evicted"
-        self.metrics.subscriber_evicted()
+
+class Batches:
+    """The stream model: the head batch, then the store's `follow` from `stream.after`, which
+    ends by the stream's end rule (`ends_at_final`, or `ends_at_terminal` for a subscription).
+
+    An async iterator with no frame of its own: after the head, `__anext__` hands out the
+    store follower's own awaitable, so an idle stream's await chain goes from the binding's
+    response straight into the store (`make bench`, idle streams). What ends the stream (an
+    expired cursor, the store away) is raised by the store as an `errors.A2AError`."""
+
+    __slots__ = ("_follow", "_head")
+
+    def __init__(self, head: list[Event], follow: AsyncIterator[list[Event]] | None) -> None:
+        self._head: list[Event] | None = head
+        self._follow = follow
+
+    def __aiter__(self) -> Batches:
+        return self
+
+    def __anext__(self) -> Awaitable[list[Event]]:
+        head = self._head
+        if head is not None:
+            self._head = None
+            ready: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+            ready.set_result(head)
+            return ready
+        if self._follow is None:
+            raise StopAsyncIteration
+        return self._follow.__anext__()
+
+    async def aclose(self) -> None:
+        """Close the store's follower (its `finally` blocks run), if it started."""
+        follow, self._follow = self._follow, None
+        aclose = getattr(follow, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
-def _ends(event: Event, until_terminal: bool) -> bool:
-    """Whether a stream ends after `event` (a function, not a closure held per stream)."""
-    return event.final and (not until_terminal or is_terminal(event.body))
-
-
-async def batches(
-    store: Store,
-    stream: EventStream,
-    *,
-    keepalive: float | None = None,
-    observer: Observer | None = None,
-) -> AsyncIterator[list[Event]]:
+def batches(store: Store, stream: EventStream, *, keepalive: float | None = None) -> Batches:
     """The head, then the log after `stream.after` in batches; see the module docstring."""
-    yield list(stream.head)  # first, even when empty: the binding starts its stream on it
-    task_id = stream.task_id
-    until_terminal = stream.until_terminal
-
-    if task_id is None or any(_ends(e, until_terminal) for e in stream.head):
-        return
-    try:
-        async for batch in store.follow(task_id, stream.after, idle=keepalive, linger=LINGER):
-            for index, event in enumerate(batch):
-                if _ends(event, until_terminal):
-                    yield batch[: index + 1]
-                    return
-            yield batch
-    except EventsExpired as exc:
-        log.warning("a subscriber of task %s fell behind the retained events; ending it", task_id)
-        if observer is not None:
-            observer.evicted()
-        raise errors.events_expired(task_id, exc.oldest) from None
-    except errors.A2AError as exc:
-        log.warning("a subscriber of task %s ended: %s", task_id, exc.message)
-        raise
+    until = ends_at_terminal if stream.until_terminal else ends_at_final
+    head = list(stream.head)  # first, even when empty: the binding starts its stream on it
+    if stream.task_id is None or any(until(e) for e in head):
+        return Batches(head, None)
+    follow = store.follow(stream.task_id, stream.after, idle=keepalive, linger=LINGER, until=until)
+    return Batches(head, follow)

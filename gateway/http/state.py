@@ -235,9 +235,7 @@ class Gateway:
             logs.bind(task_id=result.task_id)
         self.metrics.stream_opened()
         observer = Observer(self.metrics, method, received, result)  # closes it too
-        batches = stream.batches(
-            self.store, result, keepalive=self.settings.keepalive, observer=observer
-        )
+        batches = stream.batches(self.store, result, keepalive=self.settings.keepalive)
         return sse.response(
             batches,
             framing,

@@ -19,7 +19,10 @@ Contract (both keep it; tests/test_store_contract.py runs the same tests against
 - A backend that cannot reach its storage raises `errors.A2AError` STORE_UNAVAILABLE.
 - Events are numbered 1, 2, 3 ... per task; the number is the SSE `id:`.
 - Limits: a log retains the newest `max_events_per_task` events; a follower whose cursor falls
-  behind them gets `EventsExpired`. A task that reached a terminal state is deleted
+  behind them gets `EventsExpired` (an `errors.A2AError`, EVENTS_EXPIRED, so a stream ends
+  on it as on any other error). With `until`, `follow` ends after the first event for which
+  `until(event)` holds, that event being the last of the batch (`ends_at_final`,
+  `ends_at_terminal`: the stream model's end rules). A task that reached a terminal state is deleted
   `finished_ttl` seconds later (then `get` is None). The sweep runs at the top of every store
   call and costs O(tasks evicted): terminal tasks are queued in finishing order, and since the
   TTL is one constant that queue is also their expiry order.
@@ -29,20 +32,48 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.core import errors
 from gateway.core.events import Event
-from gateway.core.task import TaskRecord
+from gateway.core.task import TaskRecord, is_terminal
 
 
-class EventsExpired(Exception):
-    """The follower's cursor points before the oldest event the log still retains."""
+class EventsExpired(errors.A2AError):
+    """The follower's cursor points before the oldest event the log still retains: the
+    error a stream ends on (-32603 EVENTS_EXPIRED, `errors.events_expired`)."""
 
-    def __init__(self, oldest: int) -> None:
-        super().__init__(f"events before {oldest} are no longer retained")
+    def __init__(self, oldest: int, task_id: str = "") -> None:
+        error = errors.events_expired(task_id, oldest)
+        super().__init__(error.code, error.message, reason=error.reason, metadata=error.metadata)
         self.oldest = oldest
+        self.task_id = task_id
+
+
+Until = Callable[[Event], bool]
+"""An end rule for `Store.follow`: whether a follow ends after this event."""
+
+
+def ends_at_final(event: Event) -> bool:
+    """A stream of one turn ends after its final event (terminal or interrupted)."""
+    return event.final
+
+
+def ends_at_terminal(event: Event) -> bool:
+    """A subscription follows the task across turns: it ends after a terminal state."""
+    return event.final and is_terminal(event.body)
+
+
+def cut(batch: list[Event], until: Until | None) -> list[Event] | None:
+    """`batch` up to and including its first event that ends a follow (`until`), or None
+    when none does."""
+    if until is not None:
+        for index, event in enumerate(batch):
+            if until(event):
+                return batch[: index + 1]
+    return None
 
 
 class StoreConflict(Exception):
@@ -114,7 +145,13 @@ class Store(Protocol):
     async def query(self, query: TaskQuery) -> TaskPage: ...
 
     def follow(
-        self, task_id: str, after: int, *, idle: float | None = None, linger: float = 0.0
+        self,
+        task_id: str,
+        after: int,
+        *,
+        idle: float | None = None,
+        linger: float = 0.0,
+        until: Until | None = None,
     ) -> AsyncIterator[list[Event]]: ...
 
     async def bounds(self, task_id: str) -> tuple[int, int] | None: ...

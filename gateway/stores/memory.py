@@ -13,7 +13,15 @@ from gateway.core.event_log import TaskLog
 from gateway.core.events import Event
 from gateway.core.task import TaskRecord, is_final
 from gateway.core.ticker import Ticker
-from gateway.stores.contract import TaskPage, TaskQuery, decode_cursor, encode_cursor
+from gateway.stores.contract import (
+    EventsExpired,
+    TaskPage,
+    TaskQuery,
+    Until,
+    cut,
+    decode_cursor,
+    encode_cursor,
+)
 
 
 class MemoryStore:
@@ -114,7 +122,13 @@ class MemoryStore:
         return TaskPage(tasks=page, next_page_token=token, total_size=len(matches))
 
     async def follow(
-        self, task_id: str, after: int, *, idle: float | None = None, linger: float = 0.0
+        self,
+        task_id: str,
+        after: int,
+        *,
+        idle: float | None = None,
+        linger: float = 0.0,
+        until: Until | None = None,
     ) -> AsyncIterator[list[Event]]:
         """Batches of events after `after`, live; ends when the task is deleted.
 
@@ -122,8 +136,9 @@ class MemoryStore:
         core/ticker.py) seconds without events (for keep-alives). With `linger`, a batch
         that would follow the previous one by less than `linger` seconds waits until then,
         so a fast stream goes out in fewer, larger batches while an event after a quiet
-        spell goes out at once; a batch with a final event never waits. Raises
-        EventsExpired when `after` is older than the log retains.
+        spell goes out at once; a batch with a final event never waits. With `until`, ends
+        after the first event it holds for. Raises EventsExpired when `after` is older than
+        the log retains.
         """
         log = self._logs.get(task_id)
         if log is None:
@@ -132,13 +147,20 @@ class MemoryStore:
         ticker = None if idle is None else self._ticker(idle)
         last = -math.inf
         while True:
-            batch = log.since(after)
-            if batch:
-                if linger:
+            try:
+                batch = log.since(after)
+                if batch and linger:
                     wait = last + linger - loop.time()
                     if wait > 0 and not batch[-1].final:
                         await asyncio.sleep(wait)
                         batch = log.since(after)
+            except EventsExpired as exc:
+                raise EventsExpired(exc.oldest, task_id) from None
+            if batch:
+                end = cut(batch, until)
+                if end is not None:
+                    yield end
+                    return
                 yield batch
                 last = loop.time()
                 after = batch[-1].seq

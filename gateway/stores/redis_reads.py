@@ -27,6 +27,8 @@ from gateway.stores.contract import (
     EventsExpired,
     TaskPage,
     TaskQuery,
+    Until,
+    cut,
     decode_cursor,
     encode_cursor,
 )
@@ -96,7 +98,7 @@ class RedisReads:
             return None
         oldest, _, entries = found
         if after < oldest - 1:
-            raise EventsExpired(oldest)
+            raise EventsExpired(oldest, task_id)
         return decode(entries)
 
     async def _catch_up(self, task_id: str, after: int) -> list[Event] | None:
@@ -108,6 +110,8 @@ class RedisReads:
         while True:
             try:
                 return await self._range(task_id, after)
+            except EventsExpired:
+                raise  # not a failed read: retrying cannot help
             except errors.A2AError:
                 if time.monotonic() + backoff > deadline:
                     raise
@@ -115,13 +119,20 @@ class RedisReads:
             backoff = min(backoff * 2, 0.5)
 
     async def follow(
-        self, task_id: str, after: int, *, idle: float | None = None, linger: float = 0.0
+        self,
+        task_id: str,
+        after: int,
+        *,
+        idle: float | None = None,
+        linger: float = 0.0,
+        until: Until | None = None,
     ) -> AsyncIterator[list[Event]]:
         """Batches after `after`: from Redis until caught up, then from this process's shared
         window of the stream (redis_tail.py). Ends when the task is deleted or expires.
 
         With `idle`, an empty batch after every `idle` seconds without events (keep-alives).
-        `linger` is accepted for the Store contract; the shared tail batches by itself."""
+        With `until`, ends after the first event it holds for. `linger` is accepted for the
+        Store contract; the shared tail batches by itself."""
         window = self.tail.join(task_id, self._follow_key(task_id), after)
         quiet = 10.0 if idle is None else idle
         try:
@@ -134,6 +145,10 @@ class RedisReads:
                         return
                 direct = False
                 if batch:
+                    end = cut(batch, until)
+                    if end is not None:
+                        yield end
+                        return
                     yield batch
                     after = batch[-1].seq
                     continue

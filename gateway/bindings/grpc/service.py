@@ -311,7 +311,7 @@ class Service:
         assert task is not None
         self.open.add(task)
         observer = stream.Observer(gateway.metrics, method, received)
-        batches = stream.batches(gateway.store, result, observer=observer)
+        batches = stream.batches(gateway.store, result)
         timeout = gateway.settings.send_timeout
         why = "completed"
         try:
