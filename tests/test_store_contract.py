@@ -13,11 +13,19 @@ from typing import Any
 
 import pytest
 
-from gateway.core import task
+from gateway.core import errors, task
 from gateway.core.events import Event
 from gateway.core.task import TaskRecord
 from gateway.stores.cluster import ClusterStore
-from gateway.stores.contract import EventsExpired, Store, StoreConflict, TaskQuery
+from gateway.stores.contract import (
+    EventsExpired,
+    Store,
+    StoreConflict,
+    TaskQuery,
+    Until,
+    ends_at_final,
+    ends_at_terminal,
+)
 from gateway.stores.memory import MemoryStore
 from gateway.stores.redis import RedisStore
 from tests.redis_server import RedisServer
@@ -169,9 +177,35 @@ async def test_a_follower_behind_the_retained_window_gets_events_expired(
         async for _ in store.follow("t", 2):
             pass
     assert info.value.oldest == 8
+    # the error a stream ends on, naming the task: EVENTS_EXPIRED
+    assert isinstance(info.value, errors.A2AError)
+    assert info.value.reason == "EVENTS_EXPIRED"
+    assert info.value.metadata == {"taskId": "t", "oldestEventId": "8"}
     async for batch in store.follow("t", 7):
         assert [e.seq for e in batch] == [8, 9, 10, 11]
         break
+
+
+async def test_a_follow_with_an_end_rule_ends_after_the_first_event_it_holds_for(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    record = await add(store, "t")
+    await working(store, record)
+    await store.append(record, task.set_status(record, task.INPUT_REQUIRED, None, 2.0))
+    await working(store, record, 3.0)
+    await store.append(record, task.set_status(record, task.COMPLETED, None, 4.0))
+    await store.append(record, task.set_status(record, task.COMPLETED, None, 5.0))
+
+    async def seqs(until: Until) -> list[int]:
+        got: list[int] = []
+        async with asyncio.timeout(5):
+            async for batch in store.follow("t", 0, until=until):
+                got.extend(e.seq for e in batch)
+        return got
+
+    assert await seqs(ends_at_final) == [1, 2, 3]  # a turn's stream: the interruption ends it
+    assert await seqs(ends_at_terminal) == [1, 2, 3, 4, 5]  # a subscription: the terminal
 
 
 async def test_bounds_are_the_oldest_retained_and_the_last_seq(make_store: MakeStore) -> None:
