@@ -163,9 +163,12 @@ def _first_event(url: str, task_id: str) -> dict[str, Any]:
 
 def test_a_resume_older_than_the_retained_events_is_events_expired(limited: Process) -> None:
     url = agent_url(limited)
-    events = a2a.send_stream(url, "steps 40")
+    # 5 ms between steps: this stream's own reader must stay within the 20 retained events
+    # while the agent runs (a busy machine once left it behind: evicted after 12 events)
+    events = a2a.send_stream(url, "steps 40 5")
     task_id = events[0].result["task"]["id"]
     last = len(events)  # 45: the Task, 40 steps, 3 chunks, COMPLETED
+    assert last == 45
     oldest = last - 20 + 1
     error = rpc_error(url, "SubscribeToTask", {"id": task_id}, **{"Last-Event-ID": "5"})
     assert error["code"] == -32603
