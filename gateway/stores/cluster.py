@@ -42,10 +42,10 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from gateway.core.events import Event
-from gateway.core.task import is_final
+from gateway.core.task import TaskRecord, is_final
 from gateway.stores.redis import RedisStore
 from gateway.stores.redis_pipeline import Pipeline
-from gateway.stores.redis_schema import APPEND, REFUSALS
+from gateway.stores.redis_schema import MARK, REFUSALS
 from gateway.stores.redis_tail import LOCAL, Window
 
 log = logging.getLogger("a2a_gateway")
@@ -59,6 +59,7 @@ class ClusterStore(RedisStore):
     def __init__(self, url: str, **options: Any) -> None:
         self._pipelines: dict[str, Pipeline] = {}  # by node: the appends to its slots
         super().__init__(url, **options)
+        self._mark = self.redis.register_script(MARK)
 
     def _client(self, url: str, socket_timeout: float, max_connections: int) -> Any:
         return RedisCluster.from_url(
@@ -69,22 +70,35 @@ class ClusterStore(RedisStore):
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         )
 
-    async def _write(self, keys: list[str], args: list[Any]) -> Any:
-        """The append script, pipelined with the other tasks' to the primary of the task's
-        slot (redis_pipeline.py); on any trouble there (the slot moved: MOVED or ASK; the
+    async def _write(self, keys: list[str], args: list[Any], script: Any) -> Any:
+        """The append (or start) script, pipelined with the other tasks' to the primary of the
+        task's slot (redis_pipeline.py); on any trouble there (the slot moved: MOVED or ASK; the
         node away or slow) through redis-py's cluster client instead, which follows
         redirections and refreshes its slot map. A call that reached Redis after all is
         recognised by its token, as on any retry."""
         pipeline = self._pipeline_for(keys[0])
         if pipeline is not None:
             try:
-                return await pipeline.script(self._append.sha, APPEND, keys, args)
+                return await pipeline.script(script.sha, script.script, keys, args)
             except ResponseError as exc:
                 if str(exc).startswith(REFUSALS):
                     raise
             except (RedisError, RedisClusterException, OSError):
                 pass
-        return await self._append(keys=keys, args=args)
+        return await script(keys=keys, args=args)
+
+    async def _starting(self, record: TaskRecord, lease_ms: int) -> tuple[list[str], list[Any]]:
+        """The index entry and the `running` entry are in other slots than the task: written
+        here first, together (so a task is never without them once it exists), and the START
+        script gets the task's own keys only."""
+        index = self.keys.index(record.agent, record.owner)
+        created = {record.id: time.time()}
+        writes = [self._retrying(lambda: self.redis.zadd(index, created, nx=True))]
+        if lease_ms:
+            keys, args = [self.keys.running], [lease_ms, record.id]
+            writes.append(self._retrying(lambda: self._mark(keys=keys, args=args)))
+        await asyncio.gather(*writes)
+        return [], [lease_ms, repr(time.time())]
 
     def _pipeline_for(self, key: str) -> Pipeline | None:
         """The pipeline to the primary that serves `key` by the client's slot map (None

@@ -1,0 +1,135 @@
+"""How a task starts on the Redis store (one Redis and Cluster): its first event, its turn's
+lease, its `running` entry and its ListTasks index entry are written by one script (the index
+and `running` before it on Cluster, in their own slots), fenced like any append."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from gateway.core import task
+from gateway.core.task import TaskRecord
+from gateway.stores.cluster import ClusterStore
+from gateway.stores.contract import StoreConflict
+from gateway.stores.redis import RedisStore
+
+pytestmark = pytest.mark.anyio
+
+LEASE_MS = 10_000
+
+MakeStore = Callable[..., RedisStore]
+
+
+@pytest.fixture(params=["redis", "cluster"])
+async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
+    """Stores (replicas) of one fresh key prefix on the parametrised backend."""
+    server = "redis_server" if request.param == "redis" else "redis_cluster"
+    url = request.getfixturevalue(server).url
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    made: list[RedisStore] = []
+
+    def make(**options: Any) -> RedisStore:
+        kind = ClusterStore if request.param == "cluster" else RedisStore
+        store = kind(url, prefix=prefix, **options)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        keys = [k async for k in store.redis.scan_iter(match=prefix + "*")]
+        for key in keys:  # one by one: on Cluster they live in many slots
+            await store.redis.delete(key)
+        await store.close()
+
+
+def new(task_id: str | None = None) -> TaskRecord:
+    return TaskRecord(id=task_id or str(uuid.uuid4()), context_id="c", agent="a", owner="p")
+
+
+def first_body(record: TaskRecord) -> dict[str, Any]:
+    return task.begin_turn(record, {"messageId": "m", "parts": []}, 1.0)
+
+
+async def entries(store: RedisStore, task_id: str) -> int:
+    return int(await store.redis.xlen(store.keys.events(task_id)))
+
+
+async def test_a_new_task_s_lease_running_entry_and_index_come_with_its_first_event(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    record = new()
+    event = await store.create(record, first_body(record), lease_ms=LEASE_MS)
+    assert event.seq == 1
+    keys = store.keys
+    assert await store.redis.get(keys.lease(record.id)) == store.replica.encode()
+    assert 0 < await store.redis.pttl(keys.lease(record.id)) <= LEASE_MS
+    assert await store.redis.zscore(keys.running, record.id) is not None
+    assert await store.redis.zscore(keys.index("a", "p"), record.id) is not None
+    assert await entries(store, record.id) == 1
+
+
+async def test_a_task_created_without_a_lease_is_indexed_and_not_leased(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    record = new()
+    await store.create(record, first_body(record))
+    assert await store.redis.exists(store.keys.lease(record.id)) == 0
+    assert await store.redis.zscore(store.keys.running, record.id) is None
+    assert await store.redis.zscore(store.keys.index("a", "p"), record.id) is not None
+
+
+async def test_a_start_whose_answer_was_lost_is_recognised_on_retry_not_logged_twice(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    write = store._write
+    calls = 0
+
+    async def lose_first_answer(keys: list[str], args: list[Any], script: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        reply = await write(keys, args, script)
+        if calls == 1:
+            raise RedisConnectionError("the answer was lost")
+        return reply
+
+    monkeypatch.setattr(store, "_write", lose_first_answer)
+    record = new()
+    event = await store.create(record, first_body(record), lease_ms=LEASE_MS)
+    assert (event.seq, calls) == (1, 2)
+    assert await entries(store, record.id) == 1
+    fresh = await store.get(record.id)
+    assert fresh is not None
+    assert fresh.last_seq == 1
+
+
+async def test_a_second_start_of_one_task_is_refused_and_the_first_keeps_its_lease(
+    make_store: MakeStore,
+) -> None:
+    one, other = make_store(), make_store()
+    record = new()
+    await one.create(record, first_body(record), lease_ms=LEASE_MS)
+    again = new(record.id)
+    with pytest.raises(KeyError):
+        await other.create(again, first_body(again), lease_ms=LEASE_MS)
+    assert again.last_seq == 0
+    assert await one.redis.get(one.keys.lease(record.id)) == one.replica.encode()
+    assert await entries(one, record.id) == 1
+
+
+async def test_a_start_is_refused_while_another_replica_holds_the_task_s_lease(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    record = new()
+    await store.redis.set(store.keys.lease(record.id), "another-replica", px=LEASE_MS)
+    with pytest.raises(StoreConflict):
+        await store.create(record, first_body(record), lease_ms=LEASE_MS)
+    assert await store.get(record.id) is None
+    assert await store.redis.get(store.keys.lease(record.id)) == b"another-replica"
