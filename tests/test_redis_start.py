@@ -1,20 +1,23 @@
 """How a task starts on the Redis store (one Redis and Cluster): its first event, its turn's
 lease, its `running` entry and its ListTasks index entry are written by one script (the index
-and `running` before it on Cluster, in their own slots), fenced like any append."""
+and `running` before it on Cluster, in their own slots), fenced like any append; and the
+stream of the replica that created it starts from what that replica wrote (redis_tail's
+seeds), without a first read of Redis, getting every event once."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.core import task
+from gateway.core.events import Event
 from gateway.core.task import TaskRecord
 from gateway.stores.cluster import ClusterStore
-from gateway.stores.contract import StoreConflict
+from gateway.stores.contract import EventsExpired, StoreConflict
 from gateway.stores.redis import RedisStore
 
 pytestmark = pytest.mark.anyio
@@ -52,6 +55,12 @@ def new(task_id: str | None = None) -> TaskRecord:
 
 def first_body(record: TaskRecord) -> dict[str, Any]:
     return task.begin_turn(record, {"messageId": "m", "parts": []}, 1.0)
+
+
+async def append_steps(store: RedisStore, record: TaskRecord, n: int) -> None:
+    for i in range(n):
+        body = task.set_status(record, "TASK_STATE_WORKING", None, 2.0 + i)
+        await store.append(record, body)
 
 
 async def entries(store: RedisStore, task_id: str) -> int:
@@ -133,3 +142,73 @@ async def test_a_start_is_refused_while_another_replica_holds_the_task_s_lease(
         await store.create(record, first_body(record), lease_ms=LEASE_MS)
     assert await store.get(record.id) is None
     assert await store.redis.get(store.keys.lease(record.id)) == b"another-replica"
+
+
+# --- the creating replica's stream starts from what it wrote --------------------------------
+
+
+def count_reads(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The `after` of every read of Redis a follower of `store` makes."""
+    reads: list[int] = []
+    catch_up = store._catch_up
+
+    async def counted(task_id: str, after: int) -> list[Event] | None:
+        reads.append(after)
+        return await catch_up(task_id, after)
+
+    monkeypatch.setattr(store, "_catch_up", counted)
+    return reads
+
+
+async def read_until(store: RedisStore, task_id: str, after: int, last: int) -> list[int]:
+    seqs: list[int] = []
+    async for batch in store.follow(task_id, after):
+        seqs += [e.seq for e in batch]
+        if seqs[-1] >= last:
+            break
+    return seqs
+
+
+async def test_the_creating_replica_s_stream_starts_from_what_it_wrote_and_gets_each_event_once(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    reads = count_reads(store, monkeypatch)
+    record = new()
+    await store.create(record, first_body(record), lease_ms=LEASE_MS)
+    await append_steps(store, record, 3)
+    stream = store.follow(record.id, 0)
+    assert isinstance(stream, AsyncGenerator)
+    first = await anext(stream)
+    assert [e.seq for e in first] == [1, 2, 3, 4]
+    await append_steps(store, record, 2)
+    assert [e.seq for e in await anext(stream)] == [5, 6]
+    await stream.aclose()
+    assert reads == []
+
+
+async def test_a_seed_is_dropped_once_another_writer_appended(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine, other = make_store(), make_store()
+    reads = count_reads(mine, monkeypatch)
+    record = new()
+    await mine.create(record, first_body(record), lease_ms=LEASE_MS)
+    theirs = await other.get(record.id)
+    assert theirs is not None
+    await append_steps(other, theirs, 1)  # seq 2, from another replica
+    with pytest.raises(StoreConflict):
+        await append_steps(mine, record, 1)  # refused: this replica's record is stale
+    assert await read_until(mine, record.id, 0, 2) == [1, 2]
+    assert reads[:1] == [0]
+
+
+async def test_a_seeded_follower_behind_the_retained_events_still_gets_events_expired(
+    make_store: MakeStore,
+) -> None:
+    store = make_store(max_events_per_task=3)
+    record = new()
+    await store.create(record, first_body(record), lease_ms=LEASE_MS)
+    await append_steps(store, record, 5)
+    with pytest.raises(EventsExpired):
+        await read_until(store, record.id, 0, 6)

@@ -20,7 +20,8 @@ subscription with `sunsubscribe`) is `resync`ed, which sends its followers to re
 (XRANGE) once; a gap between two feed messages does the same by itself (redis_tail.Window).
 A channel whose subscription fails is routed again after the client refreshed its slot map.
 While this replica writes a task it is not subscribed to the task's feed (it would only get
-its own appends back); it subscribes again when it stops (`ClusterTail.push`).
+its own appends back); it subscribes again when it stops (`ClusterTail.push`). A task created
+here is followed from its seed (redis_tail.Seeds) as on one Redis.
 
 Appends are pipelined per primary (redis_pipeline.py), falling back to the cluster client on
 any trouble (`ClusterStore._write`).
@@ -46,7 +47,7 @@ from gateway.core.task import TaskRecord, is_final
 from gateway.stores.redis import RedisStore
 from gateway.stores.redis_pipeline import Pipeline
 from gateway.stores.redis_schema import MARK, REFUSALS
-from gateway.stores.redis_tail import LOCAL, Window
+from gateway.stores.redis_tail import LOCAL, Seeds, Window
 
 log = logging.getLogger("a2a_gateway")
 
@@ -207,6 +208,7 @@ class ClusterTail:
         self._routing: asyncio.Task[None] | None = None
         self._unrouted: set[str] = set()
         self._locals: asyncio.Task[None] | None = None  # ends the windows written here
+        self._seeds = Seeds()  # as redis_tail.Tail's
 
     def __repr__(self) -> str:
         return f"<ClusterTail windows={len(self._windows)} shards={len(self._shards)}>"
@@ -216,7 +218,10 @@ class ClusterTail:
         if window is None:
             window = self._windows[task_id] = Window(task_id, channel, after, self.capacity)
             self._channels[channel] = window
-            self._route({channel}, refresh=False)
+            if self._seeds.start(window, after) and window.local_until:
+                self._expire_locals_soon()  # written here: subscribed when that stops
+            else:
+                self._route({channel}, refresh=False)
         window.followers += 1
         return window
 
@@ -240,6 +245,7 @@ class ClusterTail:
         window's followers read the stream once (`resync` at the subscription)."""
         window = self._windows.get(task_id)
         if window is None:
+            self._seeds.keep(task_id, events)
             return
         window.add(events)
         if events[-1].final:
@@ -251,11 +257,15 @@ class ClusterTail:
             if shard is not None:
                 self._spawn(shard.unsubscribe(window.key))
         window.local_until = time.monotonic() + LOCAL
+        self._expire_locals_soon()
+
+    def _expire_locals_soon(self) -> None:
         if self._locals is None or self._locals.done():
             self._locals = asyncio.create_task(self._expire_locals())
 
     def foreign(self, task_id: str) -> None:
         """Another writer appended to the task (this one's append was refused): listen."""
+        self._seeds.drop(task_id)
         window = self._windows.get(task_id)
         if window is not None:
             self._end_local(window)
@@ -281,6 +291,7 @@ class ClusterTail:
                 await asyncio.sleep(min(later) - now + 0.001)
 
     def invalidate(self, task_id: str) -> None:
+        self._seeds.drop(task_id)
         window = self._windows.get(task_id)
         if window is not None:
             self._forget(window)
