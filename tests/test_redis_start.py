@@ -2,7 +2,8 @@
 lease, its `running` entry and its ListTasks index entry are written by one script (the index
 and `running` before it on Cluster, in their own slots), fenced like any append; and the
 stream of the replica that created it starts from what that replica wrote (redis_tail's
-seeds), without a first read of Redis, getting every event once."""
+seeds), without a first read of Redis, getting every event once. A turn's end gives back its
+lease and `running` entry in one script; quota places are counted through the pipeline."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from gateway.core.events import Event
 from gateway.core.task import TaskRecord
 from gateway.stores.cluster import ClusterStore
 from gateway.stores.contract import EventsExpired, StoreConflict
+from gateway.stores.quotas import Quotas
 from gateway.stores.redis import RedisStore
+from gateway.stores.replicas import Replicas
 
 pytestmark = pytest.mark.anyio
 
@@ -212,3 +215,40 @@ async def test_a_seeded_follower_behind_the_retained_events_still_gets_events_ex
     await append_steps(store, record, 5)
     with pytest.raises(EventsExpired):
         await read_until(store, record.id, 0, 6)
+
+
+# --- and how its turn ends ------------------------------------------------------------------
+
+
+async def test_a_release_drops_the_lease_and_the_running_entry(make_store: MakeStore) -> None:
+    store = make_store()
+    replicas = Replicas(store, lease=LEASE_MS / 1000)
+    record = new()
+    await replicas.create(record, first_body(record))
+    await replicas.release(record.id)
+    assert await store.redis.exists(store.keys.lease(record.id)) == 0
+    assert await store.redis.zscore(store.keys.running, record.id) is None
+
+
+async def test_a_release_by_another_replica_leaves_the_holder_s_lease(
+    make_store: MakeStore,
+) -> None:
+    holder, other = make_store(), make_store()
+    record = new()
+    await Replicas(holder, lease=LEASE_MS / 1000).create(record, first_body(record))
+    await Replicas(other, lease=LEASE_MS / 1000).release(record.id)
+    assert await holder.redis.get(holder.keys.lease(record.id)) == holder.replica.encode()
+
+
+async def test_a_quota_place_is_refused_when_full_and_free_once_given_back(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    quotas = Quotas(store, lease_ms=LEASE_MS)
+    key = quotas.turns_key("p")
+    assert await quotas.take(key, "a", 1)
+    assert not await quotas.take(key, "b", 1)
+    quotas.give_back(key, "a")
+    await quotas.close()  # waits for the background give-back
+    assert await quotas.take(key, "b", 1)
+    assert await store.redis.zrange(key, 0, -1) == [b"b"]

@@ -56,6 +56,7 @@ class ClusterStore(RedisStore):
     """`RedisStore` on Redis Cluster; `url` names any node (the others are discovered)."""
 
     publishes = True
+    cluster = True
 
     def __init__(self, url: str, **options: Any) -> None:
         self._pipelines: dict[str, Pipeline] = {}  # by node: the appends to its slots

@@ -130,6 +130,7 @@ class RedisStore(RedisReads):
         self._pipeline = Pipeline(self._connection, timeout=socket_timeout)
 
     publishes = False  # whether appends publish on the task's feed channel (cluster.py)
+    cluster = False  # on Redis Cluster: the keys shared by tasks are in other slots (cluster.py)
 
     def _client(self, url: str, socket_timeout: float, max_connections: int) -> Any:
         """The client every call uses (cluster.py: a cluster client)."""
@@ -152,6 +153,11 @@ class RedisStore(RedisReads):
         """One call of the append (or start) script, a registered `Script`: pipelined with
         the other tasks' (cluster.py: to the task's node)."""
         return await self._pipeline.script(script.sha, script.script, keys, args)
+
+    async def pipelined(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """Call a registered script of one slot's keys through the appends' pipelined
+        connection (quotas.py's: no pooled connection and its round trip of its own)."""
+        return await self._write(keys, args, script)
 
     def _tail(self, url: str, socket_timeout: float) -> Any:
         """The live tail of this replica (cluster.py: one over shard channels)."""

@@ -61,8 +61,10 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 en
 return 1
 """
 
-# KEYS: lease; ARGV: replica
+# KEYS: lease, then (one Redis only) running; ARGV: replica, task id. The task leaves
+# `running` either way (a new claim marks it again).
 _RELEASE = """
+if KEYS[2] then redis.call('ZREM', KEYS[2], ARGV[2]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
@@ -154,8 +156,12 @@ class Replicas:
 
     async def release(self, task_id: str) -> None:
         try:
-            await self._release(keys=[self.keys.lease(task_id)], args=[self.replica])
-            await self.store.redis.zrem(self.keys.running, task_id)
+            keys = [self.keys.lease(task_id)]
+            if self.store.cluster:  # `running` is in another slot
+                await self.store.redis.zrem(self.keys.running, task_id)
+            else:
+                keys.append(self.keys.running)
+            await self.store.pipelined(self._release, keys, [self.replica, task_id])
         except RedisError as exc:  # the lease expires by itself
             log.warning("could not release the lease of task %s: %s", task_id, exc)
 
