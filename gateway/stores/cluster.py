@@ -90,11 +90,9 @@ class ClusterStore(RedisStore):
         return await script(keys=keys, args=args)
 
     async def _starting(self, record: TaskRecord, lease_ms: int) -> tuple[list[str], list[Any]]:
-        """The index entry and the `running` entry are in other slots than the task: written
-        here first, together (so a task is never without them once it exists), and the START
-        script gets the task's own keys only."""
-        index = self.keys.index(record.agent, record.owner)
-        created = {record.id: time.time()}
+        """The index and `running` entries (other slots) are written first, together, so a
+        task never exists without them; START gets the task's own keys only."""
+        index, created = self.keys.index(record.agent, record.owner), {record.id: time.time()}
         writes = [self._retrying(lambda: self.redis.zadd(index, created, nx=True))]
         if lease_ms:
             keys, args = [self.keys.running], [lease_ms, record.id]
