@@ -1,6 +1,8 @@
 """The pump's writes on a shared store (pump._log_batches): every event already waiting
 goes in one write, in order; an event that comes while nothing else waits is written alone;
-the final event is returned, not logged. A recording store, no processes, no timing."""
+the first write lingers like any other (the turn's first event was just logged), so what the
+agent sent with its first event goes with it; the final event is returned, not logged. A
+recording store, no processes, no timing."""
 
 from __future__ import annotations
 
@@ -102,4 +104,16 @@ async def test_an_error_is_raised_after_the_events_before_it_are_written() -> No
     ahead.put_nowait(RuntimeError("the read failed"))
     with pytest.raises(RuntimeError, match="the read failed"):
         await pump._log_batches(record, ahead)
+    assert store.writes == [[2, 3]]
+
+
+async def test_the_first_write_takes_what_the_agent_sent_with_its_first_event() -> None:
+    store, pump, record = await started()  # the turn's first event was just logged (seq 1)
+    ahead: asyncio.Queue[Any] = asyncio.Queue(READ_AHEAD)
+    ahead.put_nowait(chunk(0))
+    writes = asyncio.create_task(pump._log_batches(record, ahead))
+    await asyncio.sleep(0)  # the pump took the first event and lingers (WRITE_LINGER)
+    ahead.put_nowait(chunk(1))  # sent right behind it: read while the pump lingers
+    ahead.put_nowait(grpc.aio.EOF)
+    assert await asyncio.wait_for(writes, 10) is grpc.aio.EOF
     assert store.writes == [[2, 3]]

@@ -245,10 +245,13 @@ class Pump:
         already waiting (at most READ_AHEAD: one script, one round trip). A write that would
         begin less than WRITE_LINGER after the previous one began waits until then, so a fast
         agent costs one write per batch of what came meanwhile (at most WRITE_LINGER added),
-        while a sparse one's events, and an end, are written at once. Returns the final event
-        or EOF (not logged); raises what the read raised, after logging the events before it."""
+        while a sparse one's events, and an end, are written at once. The turn's first event
+        was just logged (bridge.start), so the first write waits too: the events the agent sent
+        with its first one (its first chunk, usually) then go in the same write, not in a
+        round trip of their own. Returns the final event or EOF (not logged); raises what the
+        read raised, after logging the events before it."""
         loop = asyncio.get_running_loop()
-        began = -WRITE_LINGER
+        began = loop.time()
         while True:
             batch = [await ahead.get()]
             wait = began + WRITE_LINGER - loop.time()

@@ -20,7 +20,8 @@ subscription with `sunsubscribe`) is `resync`ed, which sends its followers to re
 (XRANGE) once; a gap between two feed messages does the same by itself (redis_tail.Window).
 A channel whose subscription fails is routed again after the client refreshed its slot map.
 While this replica writes a task it is not subscribed to the task's feed (it would only get
-its own appends back); it subscribes again when it stops (`ClusterTail.push`).
+its own appends back); it subscribes again when it stops (`ClusterTail.push`). A task created
+here is followed from its seed (redis_tail.Seeds) as on one Redis.
 
 Appends are pipelined per primary (redis_pipeline.py), falling back to the cluster client on
 any trouble (`ClusterStore._write`).
@@ -42,11 +43,11 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from gateway.core.events import Event
-from gateway.core.task import is_final
+from gateway.core.task import TaskRecord, is_final
 from gateway.stores.redis import RedisStore
 from gateway.stores.redis_pipeline import Pipeline
-from gateway.stores.redis_schema import APPEND, REFUSALS
-from gateway.stores.redis_tail import LOCAL, Window
+from gateway.stores.redis_schema import MARK, REFUSALS
+from gateway.stores.redis_tail import LOCAL, Seeds, Window
 
 log = logging.getLogger("a2a_gateway")
 
@@ -55,10 +56,12 @@ class ClusterStore(RedisStore):
     """`RedisStore` on Redis Cluster; `url` names any node (the others are discovered)."""
 
     publishes = True
+    cluster = True
 
     def __init__(self, url: str, **options: Any) -> None:
         self._pipelines: dict[str, Pipeline] = {}  # by node: the appends to its slots
         super().__init__(url, **options)
+        self._mark = self.redis.register_script(MARK)
 
     def _client(self, url: str, socket_timeout: float, max_connections: int) -> Any:
         return RedisCluster.from_url(
@@ -69,22 +72,33 @@ class ClusterStore(RedisStore):
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         )
 
-    async def _write(self, keys: list[str], args: list[Any]) -> Any:
-        """The append script, pipelined with the other tasks' to the primary of the task's
-        slot (redis_pipeline.py); on any trouble there (the slot moved: MOVED or ASK; the
+    async def _write(self, keys: list[str], args: list[Any], script: Any) -> Any:
+        """The append (or start) script, pipelined with the other tasks' to the primary of the
+        task's slot (redis_pipeline.py); on any trouble there (the slot moved: MOVED or ASK; the
         node away or slow) through redis-py's cluster client instead, which follows
         redirections and refreshes its slot map. A call that reached Redis after all is
         recognised by its token, as on any retry."""
         pipeline = self._pipeline_for(keys[0])
         if pipeline is not None:
             try:
-                return await pipeline.script(self._append.sha, APPEND, keys, args)
+                return await pipeline.script(script.sha, script.script, keys, args)
             except ResponseError as exc:
                 if str(exc).startswith(REFUSALS):
                     raise
             except (RedisError, RedisClusterException, OSError):
                 pass
-        return await self._append(keys=keys, args=args)
+        return await script(keys=keys, args=args)
+
+    async def _starting(self, record: TaskRecord, lease_ms: int) -> tuple[list[str], list[Any]]:
+        """The index and `running` entries (other slots) are written first, together, so a
+        task never exists without them; START gets the task's own keys only."""
+        index, created = self.keys.index(record.agent, record.owner), {record.id: time.time()}
+        writes = [self._retrying(lambda: self.redis.zadd(index, created, nx=True))]
+        if lease_ms:
+            keys, args = [self.keys.running], [lease_ms, record.id]
+            writes.append(self._retrying(lambda: self._mark(keys=keys, args=args)))
+        await asyncio.gather(*writes)
+        return [], [lease_ms, repr(time.time())]
 
     def _pipeline_for(self, key: str) -> Pipeline | None:
         """The pipeline to the primary that serves `key` by the client's slot map (None
@@ -193,6 +207,7 @@ class ClusterTail:
         self._routing: asyncio.Task[None] | None = None
         self._unrouted: set[str] = set()
         self._locals: asyncio.Task[None] | None = None  # ends the windows written here
+        self._seeds = Seeds()  # as redis_tail.Tail's
 
     def __repr__(self) -> str:
         return f"<ClusterTail windows={len(self._windows)} shards={len(self._shards)}>"
@@ -202,7 +217,10 @@ class ClusterTail:
         if window is None:
             window = self._windows[task_id] = Window(task_id, channel, after, self.capacity)
             self._channels[channel] = window
-            self._route({channel}, refresh=False)
+            if self._seeds.start(window, after) and window.local_until:
+                self._expire_locals_soon()  # written here: subscribed when that stops
+            else:
+                self._route({channel}, refresh=False)
         window.followers += 1
         return window
 
@@ -226,6 +244,7 @@ class ClusterTail:
         window's followers read the stream once (`resync` at the subscription)."""
         window = self._windows.get(task_id)
         if window is None:
+            self._seeds.keep(task_id, events)
             return
         window.add(events)
         if events[-1].final:
@@ -237,11 +256,15 @@ class ClusterTail:
             if shard is not None:
                 self._spawn(shard.unsubscribe(window.key))
         window.local_until = time.monotonic() + LOCAL
+        self._expire_locals_soon()
+
+    def _expire_locals_soon(self) -> None:
         if self._locals is None or self._locals.done():
             self._locals = asyncio.create_task(self._expire_locals())
 
     def foreign(self, task_id: str) -> None:
         """Another writer appended to the task (this one's append was refused): listen."""
+        self._seeds.drop(task_id)
         window = self._windows.get(task_id)
         if window is not None:
             self._end_local(window)
@@ -267,6 +290,7 @@ class ClusterTail:
                 await asyncio.sleep(min(later) - now + 0.001)
 
     def invalidate(self, task_id: str) -> None:
+        self._seeds.drop(task_id)
         window = self._windows.get(task_id)
         if window is not None:
             self._forget(window)

@@ -12,8 +12,10 @@ replicas.py); a holding is given back when its turn or stream ends. A replica th
 
 Costs: a take is one round trip (a forced one, `hold`, is sent in the background); a
 give-back one more, sent in the background (a failed one lapses with the lease); the heartbeat
-sends one script per key this replica holds anything on. Failures: a take that cannot reach
-Redis raises STORE_UNAVAILABLE (the request fails, like any call while Redis is away).
+sends one script per key this replica holds anything on. The scripts go through the store's
+pipelined connection (redis_pipeline.py) with its appends, not a pooled connection each.
+Failures: a take that cannot reach Redis raises STORE_UNAVAILABLE (the request fails, like any
+call while Redis is away).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return #ARGV - 1
 """
 
+# KEYS: quota; ARGV: holder
+_GIVE = "return redis.call('ZREM', KEYS[1], ARGV[1])"
+
 
 class Quotas:
     """This replica's holdings in the cluster-wide quotas; see the module docstring."""
@@ -59,6 +64,7 @@ class Quotas:
         self.replica = store.replica
         self._take = store.redis.register_script(_TAKE)
         self._renew = store.redis.register_script(_RENEW)
+        self._give = store.redis.register_script(_GIVE)
         self._held: dict[str, set[str]] = {}  # quota key: holders of this replica
         self._streams = itertools.count(1)
         self._background: set[asyncio.Task[None]] = set()
@@ -79,8 +85,8 @@ class Quotas:
     async def take(self, key: str, holder: str, limit: int, *, force: bool = False) -> bool:
         """Hold one of `limit` places of `key` (any number with `force`); False when full."""
         with unavailable("counting a limit"):
-            taken = await self._take(
-                keys=[key], args=[holder, limit, self.lease_ms, "1" if force else "0"]
+            taken = await self.store.pipelined(
+                self._take, [key], [holder, limit, self.lease_ms, "1" if force else "0"]
             )
         if taken:
             self._held.setdefault(key, set()).add(holder)
@@ -95,7 +101,7 @@ class Quotas:
 
     async def _add(self, key: str, holder: str) -> None:
         try:
-            await self._take(keys=[key], args=[holder, 0, self.lease_ms, "1"])
+            await self.store.pipelined(self._take, [key], [holder, 0, self.lease_ms, "1"])
         except (RedisError, RedisClusterException, OSError, RuntimeError) as exc:
             log.warning("could not count %s in %s: %s", holder, key, exc)
 
@@ -116,7 +122,7 @@ class Quotas:
 
     async def _remove(self, key: str, holder: str) -> None:
         try:
-            await self.store.redis.zrem(key, holder)
+            await self.store.pipelined(self._give, [key], [holder])
         except (RedisError, RedisClusterException, OSError, RuntimeError) as exc:
             # e.g. Redis away, or the store closed at shutdown: it lapses by itself
             log.warning("could not give back %s of %s: %s", holder, key, exc)
@@ -126,7 +132,7 @@ class Quotas:
         held = [(key, sorted(holders)) for key, holders in self._held.items() if holders]
         for start in range(0, len(held), 100):
             chunk: list[Any] = [
-                self._renew(keys=[key], args=[self.lease_ms, *holders])
+                self.store.pipelined(self._renew, [key], [self.lease_ms, *holders])
                 for key, holders in held[start : start + 100]
             ]
             await asyncio.gather(*chunk)

@@ -49,7 +49,7 @@ from gateway.core.task import TaskRecord, dump, is_final
 from gateway.stores.contract import StoreConflict
 from gateway.stores.redis_pipeline import Pipeline
 from gateway.stores.redis_reads import RedisReads
-from gateway.stores.redis_schema import APPEND, LOAD, RANGE, Keys, decode, unavailable
+from gateway.stores.redis_schema import APPEND, LOAD, RANGE, START, Keys, decode, unavailable
 from gateway.stores.redis_tail import Tail
 
 __all__ = ["RedisStore", "unavailable"]
@@ -121,6 +121,7 @@ class RedisStore(RedisReads):
         self.checkpoints = Checkpoints(max(1, min(checkpoint_every, most)), most)
         self.redis: Any = self._client(url, socket_timeout, max_connections)
         self._append = self.redis.register_script(APPEND)
+        self._start = self.redis.register_script(START)
         self._load = self.redis.register_script(LOAD)
         self._range_script = self.redis.register_script(RANGE)
         self._tokens = itertools.count(1)
@@ -129,6 +130,7 @@ class RedisStore(RedisReads):
         self._pipeline = Pipeline(self._connection, timeout=socket_timeout)
 
     publishes = False  # whether appends publish on the task's feed channel (cluster.py)
+    cluster = False  # on Redis Cluster: the keys shared by tasks are in other slots (cluster.py)
 
     def _client(self, url: str, socket_timeout: float, max_connections: int) -> Any:
         """The client every call uses (cluster.py: a cluster client)."""
@@ -147,10 +149,15 @@ class RedisStore(RedisReads):
         pool = self.redis.connection_pool
         return pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
 
-    async def _write(self, keys: list[str], args: list[Any]) -> Any:
-        """One call of the append script: pipelined with the other tasks' (cluster.py: through
-        the cluster client, to the task's node)."""
-        return await self._pipeline.script(self._append.sha, APPEND, keys, args)
+    async def _write(self, keys: list[str], args: list[Any], script: Any) -> Any:
+        """One call of the append (or start) script, a registered `Script`: pipelined with
+        the other tasks' (cluster.py: to the task's node)."""
+        return await self._pipeline.script(script.sha, script.script, keys, args)
+
+    async def pipelined(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """Call a registered script of one slot's keys through the appends' pipelined
+        connection (quotas.py's: no pooled connection and its round trip of its own)."""
+        return await self._write(keys, args, script)
 
     def _tail(self, url: str, socket_timeout: float) -> Any:
         """The live tail of this replica (cluster.py: one over shard channels)."""
@@ -165,17 +172,29 @@ class RedisStore(RedisReads):
 
     # --- writes -------------------------------------------------------------------------
 
-    async def create(self, record: TaskRecord, body: dict[str, Any]) -> Event:
+    async def create(self, record: TaskRecord, body: dict[str, Any], *, lease_ms: int = 0) -> Event:
+        """Register the task and log its first event, in one script (redis_schema.START) with
+        its ListTasks index entry and, with `lease_ms`, its turn's lease and `running` entry
+        (replicas.py): a task is never listed or leased without its first event, nor the
+        reverse. KeyError when the task exists; StoreConflict when another replica holds its
+        lease."""
         if record.last_seq != 0:
             raise ValueError("a new task's record has no events yet")
-        index = self.keys.index(record.agent, record.owner)
-        # Before the first event, so a listed task is never missing from its index (on
-        # Cluster the index is in another slot than the task: no script can do both).
-        await self._retrying(lambda: self.redis.zadd(index, {record.id: time.time()}, nx=True))
         try:
-            return await self.append(record, body)
-        except StoreConflict:
+            started = await self._log(
+                record, [(body, record.updated)], start=await self._starting(record, lease_ms)
+            )
+        except StoreConflict as exc:
+            if "LEASED" in str(exc):
+                raise
             raise KeyError(f"task {record.id} exists") from None
+        return started[0]
+
+    async def _starting(self, record: TaskRecord, lease_ms: int) -> tuple[list[str], list[Any]]:
+        """The START script's keys and arguments beyond the task's own (cluster.py: none,
+        having written the index and the `running` entry, in other slots, itself)."""
+        index = self.keys.index(record.agent, record.owner)
+        return [self.keys.running, index], [lease_ms, repr(time.time())]
 
     async def append(
         self, record: TaskRecord, body: dict[str, Any], *, unowned: bool = False
@@ -195,6 +214,18 @@ class RedisStore(RedisReads):
         recognised on retry as a whole (all of them are logged or none). `record` already has
         them all applied; only the last may be final. A checkpoint, when one is due
         (`Checkpoints`), is the record after the batch's last event."""
+        return await self._log(record, items, unowned=unowned)
+
+    async def _log(
+        self,
+        record: TaskRecord,
+        items: list[tuple[dict[str, Any], float]],
+        *,
+        unowned: bool = False,
+        start: tuple[list[str], list[Any]] | None = None,
+    ) -> list[Event]:
+        """`append_many`; with `start` (`_starting`: more keys, more arguments) the task's
+        first event through the START script instead of APPEND."""
         first = record.last_seq + 1
         last = first + len(items) - 1
         bodies = [body for body, _ in items]
@@ -224,16 +255,21 @@ class RedisStore(RedisReads):
             self.replica,
             int(self.publishes),
         ]
-        for raw, (_, when) in zip(raws, items, strict=True):
-            args += [raw, repr(when)]
         task_keys = [
             keys.task(record.id),
             keys.events(record.id),
             keys.lease(record.id),
             keys.feed(record.id),
         ]
+        script = self._append
+        if start is not None:
+            script = self._start
+            task_keys += start[0]
+            args += start[1]
+        for raw, (_, when) in zip(raws, items, strict=True):
+            args += [raw, repr(when)]
         try:
-            await self._retrying(lambda: self._write(task_keys, args))
+            await self._retrying(lambda: self._write(task_keys, args, script))
         except ResponseError as exc:  # one of our script's refusals
             record.last_seq = first - 1
             self.checkpoints.forget(record.id)

@@ -4,11 +4,14 @@ ListTasks.
 
 `get` is one round trip (the LOAD script) plus a fold of the events after the checkpoint;
 a follower reads Redis (the RANGE script) until it has caught up, then the replica's shared
-window of the stream (redis_tail.py), and retries failed reads for `retry_for` seconds (it can
-wait); every other read fails at once with STORE_UNAVAILABLE. ListTasks reads the state,
-context and time of every task of that owner and agent (one pipelined round trip) and loads
-only the page; index entries whose task expired are removed lazily (only those older than
-`INDEX_GRACE` seconds, so a task being created is never dropped from its index).
+window of the stream (redis_tail.py); one that joins a window of a task this process is
+writing, which holds the events it wants, starts from the window at once (e.g. the stream of
+the request that created the task: redis_tail's seeds). A follower retries failed reads for
+`retry_for` seconds (it can wait); every other read fails at once with STORE_UNAVAILABLE.
+ListTasks reads the state, context and time of every task of that owner and agent (one
+pipelined round trip) and loads only the page; index entries whose task expired are removed
+lazily (only those older than `INDEX_GRACE` seconds, so a task being created is never dropped
+from its index).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from gateway.stores.contract import (
     encode_cursor,
 )
 from gateway.stores.redis_schema import Entry, Keys, decode, seq_of, unavailable
+from gateway.stores.redis_tail import Window
 
 INDEX_GRACE = 60.0  # seconds: an index entry younger than this is never dropped as gone
 
@@ -136,7 +140,7 @@ class RedisReads:
         window = self.tail.join(task_id, self._follow_key(task_id), after)
         quiet = 10.0 if idle is None else idle
         try:
-            direct = True
+            direct = not self._written_here(window, after)
             while True:
                 batch = None if direct else window.since(after)
                 if batch is None:
@@ -158,6 +162,15 @@ class RedisReads:
                     direct = True  # quiet for a while: check that the task still exists
         finally:
             self.tail.leave(window)
+
+    def _written_here(self, window: Window, after: int) -> bool:
+        """Whether a follower may start from the window without reading Redis first: this
+        process is writing the task (so the window ends at the task's last event; a refused
+        write ends that at once), the window holds the events after `after`, and they are
+        all retained (else the first read raises EventsExpired)."""
+        if window.local_until <= time.monotonic() or window.stale or window.error is not None:
+            return False
+        return bool(window.since(after)) and after >= window.last - self.max_events_per_task
 
     async def query(self, query: TaskQuery) -> TaskPage:
         index = self.keys.index(query.agent, query.owner)

@@ -11,7 +11,8 @@ carries the task id as its hash tag, so on Redis Cluster they share one slot):
     P feed:{id}              (Cluster only) shard channel: every appended event, `<seq> <body>`,
                                    for the live tails of cluster.py
     P index:{agent}:{owner}  sorted set of task ids by creation time (ListTasks), written once
-                                   per task, before its first event
+                                   per task: with its first event (START) on one Redis, before
+                                   it on Cluster (another slot)
     P lease:{id}, P running  the turn leases of replicas.py
 
 `unavailable` is the one translation point of Redis errors into STORE_UNAVAILABLE.
@@ -32,7 +33,8 @@ from gateway.core.task import is_final
 # KEYS: task, events, lease, feed (all of one slot)
 # ARGV: id, first seq, n, state, ctx, updated, token, final, terminal, checkpoint, maxlen,
 #       ttl_ms, unowned, replica, publish, then n pairs (body, time): events first..first+n-1
-APPEND = """
+# (START: two more before the pairs, see there). Refusals: EXISTS, GONE, CONFLICT, LEASED.
+_FENCE = """
 local cur = redis.call('HGET', KEYS[1], 'seq')
 local first = tonumber(ARGV[2])
 local last = first + tonumber(ARGV[3]) - 1
@@ -52,8 +54,11 @@ end
 if ARGV[13] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
   return redis.error_reply('LEASED')
 end
+"""
+
+_WRITE = """
 for seq = first, last do
-  local i = 16 + 2 * (seq - first)
+  local i = BASE + 2 * (seq - first)
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], seq .. '-0', 'b', ARGV[i], 'u', ARGV[i + 1])
   if ARGV[15] == '1' then redis.call('SPUBLISH', KEYS[4], seq .. ' ' .. ARGV[i]) end
 end
@@ -66,6 +71,44 @@ if ARGV[9] == '1' then
   redis.call('PEXPIRE', KEYS[2], ARGV[12])
 end
 return 1
+"""
+
+APPEND = _FENCE + _WRITE.replace("BASE", "16")
+
+# A new task's first event with what else starts it, in one script (one round trip instead of
+# four): its turn's lease (replicas.py: taken unless another replica holds it, LEASED) and,
+# on one Redis, its entry in `running` (scored like MARK) and in its ListTasks index. On
+# Redis Cluster those two keys are in other slots: cluster.py writes them before, by their
+# own commands, and passes the task's four keys only.
+# KEYS: as APPEND, then (one Redis only) running, index
+# ARGV: as APPEND (first seq 1), then lease_ms (0: no lease), created (the index score),
+#       then the pairs
+START = (
+    _FENCE
+    + """
+local lease_ms = tonumber(ARGV[16])
+if lease_ms > 0 then
+  local holder = redis.call('GET', KEYS[3])
+  if holder and holder ~= ARGV[14] then return redis.error_reply('LEASED') end
+  redis.call('SET', KEYS[3], ARGV[14], 'PX', lease_ms)
+end
+if #KEYS > 4 then
+  if lease_ms > 0 then
+    local t = redis.call('TIME')
+    redis.call('ZADD', KEYS[5], t[1] * 1000 + math.floor(t[2] / 1000) + lease_ms, ARGV[1])
+  end
+  redis.call('ZADD', KEYS[6], 'NX', ARGV[17], ARGV[1])
+end
+"""
+    + _WRITE.replace("BASE", "18")
+)
+
+# KEYS: running; ARGV: lease_ms, task id 1..n -> scores them by the lease expiry (Redis time)
+MARK = """
+local t = redis.call('TIME')
+local expiry = t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[1]
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], expiry, ARGV[i]) end
+return #ARGV - 1
 """
 
 # KEYS: task, events -> {checkpoint, entries after it} or nil

@@ -8,6 +8,13 @@ are pushed into their window directly (no round trip), the reader brings the one
 other replicas. A new window interrupts a blocked reader with `CLIENT UNBLOCK` so its stream is
 read at once.
 
+Seeds: a task created here usually gets its first follower (the stream of the request that
+created it) only after its first event was logged. So the events this process appends to a
+task it created, while no window follows it, are kept as the task's seed (its first `SEED`
+events at most, for `LOCAL` seconds), and a window that then joins starts from them: that
+follower needs no first read of Redis (redis_reads.follow), and the task stays out of the
+blocking read while this process writes it.
+
 A window is a cache, never the truth: a follower whose cursor is older than a window reads the
 stream itself (`XRANGE`), so a window may forget old events (it keeps `capacity`) or lose
 contiguity (it then restarts), and nothing is lost. Connections: the reader's own one, plus the
@@ -34,6 +41,7 @@ from gateway.core.events import Event
 log = logging.getLogger("a2a_gateway")
 
 LOCAL = 1.0  # seconds a task written here stays out of the blocking read after its last write
+SEED = 64  # at most this many first events of a task created here are kept for its followers
 UNKNOWN = 1 << 62  # a window's start after `resync`: it reaches back nowhere
 
 Decode = Callable[[list[tuple[bytes, dict[bytes, bytes]]]], list[Event]]
@@ -137,6 +145,54 @@ class Window:
         return True
 
 
+class Seeds:
+    """The first events of the tasks created here that no window follows yet (the module
+    docstring), each kept `LOCAL` seconds from its creation; used by cluster.py's tail too."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        # task id: (expiry, last write, its events), in creation order (so in expiry order)
+        self._held: dict[str, tuple[float, float, list[Event]]] = {}
+
+    def keep(self, task_id: str, events: list[Event]) -> None:
+        """Events this process appended to a task no window follows: kept if they start the
+        task or extend its seed; a gap or more than SEED events drops the seed."""
+        now = time.monotonic()
+        seed = self._held.get(task_id)
+        if seed is None:
+            if events[0].seq != 1:
+                return
+            while self._held:  # drop the expired ones (the oldest come first)
+                oldest = next(iter(self._held))
+                if self._held[oldest][0] > now:
+                    break
+                del self._held[oldest]
+            self._held[task_id] = (now + LOCAL, now, list(events))
+            return
+        expiry, _, held = seed
+        if events[0].seq != held[-1].seq + 1 or len(held) + len(events) > SEED:
+            del self._held[task_id]
+            return
+        held.extend(events)
+        self._held[task_id] = (expiry, now, held)
+
+    def drop(self, task_id: str) -> None:
+        self._held.pop(task_id, None)
+
+    def start(self, window: Window, after: int) -> bool:
+        """Start a new window of a task from its seed if it has one that reaches back to
+        `after` (the window is then written here: `local_until` as a push would set it)."""
+        seed = self._held.pop(window.task_id, None)
+        if seed is None or seed[0] <= time.monotonic() or seed[2][0].seq > after + 1:
+            return False
+        _, written, events = seed
+        window.start = events[0].seq - 1
+        window.add(events)
+        window.local_until = 0.0 if events[-1].final else written + LOCAL
+        return True
+
+
 class Tail:
     """The windows of this process and the reader that feeds them."""
 
@@ -170,6 +226,8 @@ class Tail:
         self._blocked = False
         self._unblocking: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()  # a window joined or became foreign
+        self._until = 0.0  # when the reader's current wait ends by itself (monotonic)
+        self._seeds = Seeds()
 
     def __repr__(self) -> str:
         return f"<Tail windows={len(self._windows)} reading={self._task is not None}>"
@@ -178,7 +236,12 @@ class Tail:
         window = self._windows.get(task_id)
         if window is None:
             window = self._windows[task_id] = Window(task_id, key, after, self.capacity)
-            self._poke()
+            self._seeds.start(window, after)
+            # A window written here is left out of the read until its writes stop: the reader
+            # needs waking only if it would not look at the windows again before that.
+            reading = self._task is not None and not self._task.done()
+            if not window.local_until or not reading or self._until > window.local_until:
+                self._poke()
         window.followers += 1
         return window
 
@@ -196,15 +259,19 @@ class Tail:
         if window is not None:
             window.add(events)
             window.local_until = 0.0 if events[-1].final else time.monotonic() + LOCAL
+        else:
+            self._seeds.keep(task_id, events)
 
     def foreign(self, task_id: str) -> None:
         """Another writer appended to the task (this one's append was refused): read it."""
+        self._seeds.drop(task_id)
         window = self._windows.get(task_id)
         if window is not None and window.local_until:
             window.local_until = 0.0
             self._poke()
 
     def invalidate(self, task_id: str) -> None:
+        self._seeds.drop(task_id)
         window = self._windows.pop(task_id, None)
         if window is not None:
             window.invalidate()
@@ -235,6 +302,7 @@ class Tail:
             block = self.block_ms if not holds else max(1, int(min(holds) * 1000) + 1)
             block = min(block, self.block_ms)
             self._changed.clear()
+            self._until = now + block / 1000
             if not streams:  # every followed task is written here: wait for that to change
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(block / 1000):

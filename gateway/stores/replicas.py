@@ -40,10 +40,12 @@ import orjson
 from redis.exceptions import RedisClusterException, RedisError
 
 from gateway.core import errors
+from gateway.core.events import Event
 from gateway.core.task import FAILED, FINAL, TaskRecord, set_status
 from gateway.stores.contract import StoreConflict
 from gateway.stores.quotas import Quotas
 from gateway.stores.redis import RedisStore, unavailable
+from gateway.stores.redis_schema import MARK
 
 log = logging.getLogger("a2a_gateway")
 
@@ -59,16 +61,10 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 en
 return 1
 """
 
-# KEYS: running; ARGV: lease_ms, task id 1..n -> scores them by the lease expiry (Redis time)
-_MARK = """
-local t = redis.call('TIME')
-local expiry = t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[1]
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], expiry, ARGV[i]) end
-return #ARGV - 1
-"""
-
-# KEYS: lease; ARGV: replica
+# KEYS: lease, then (one Redis only) running; ARGV: replica, task id. The task leaves
+# `running` either way (a new claim marks it again).
 _RELEASE = """
+if KEYS[2] then redis.call('ZREM', KEYS[2], ARGV[2]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
@@ -115,7 +111,7 @@ class Replicas:
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
         self._due = redis.register_script(_DUE)
-        self._mark = redis.register_script(_MARK)
+        self._mark = redis.register_script(MARK)
         self._tasks: list[asyncio.Task[None]] = []
         self._turns: Callable[[], Collection[str]] = list
         self._stop: Stop = lambda task_id, why: None
@@ -151,10 +147,21 @@ class Replicas:
             await self._mark(keys=[self.keys.running], args=[self.lease_ms, task_id])
         return True
 
+    async def create(self, record: TaskRecord, body: dict[str, Any]) -> Event:
+        """Log a new task's first event and take its turn's lease with it (one script on one
+        Redis: `RedisStore.create`). A new task's id was just made by this replica, so no
+        other can claim it first: its lease is taken when it is created, not before its
+        agent is called (as `claim` does for the next turn of an existing task)."""
+        return await self.store.create(record, body, lease_ms=self.lease_ms)
+
     async def release(self, task_id: str) -> None:
         try:
-            await self._release(keys=[self.keys.lease(task_id)], args=[self.replica])
-            await self.store.redis.zrem(self.keys.running, task_id)
+            keys = [self.keys.lease(task_id)]
+            if self.store.cluster:  # `running` is in another slot
+                await self.store.redis.zrem(self.keys.running, task_id)
+            else:
+                keys.append(self.keys.running)
+            await self.store.pipelined(self._release, keys, [self.replica, task_id])
         except RedisError as exc:  # the lease expires by itself
             log.warning("could not release the lease of task %s: %s", task_id, exc)
 
