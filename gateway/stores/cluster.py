@@ -44,6 +44,7 @@ from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from gateway.core.events import Event
 from gateway.core.task import TaskRecord, is_final
+from gateway.stores.cluster_client import BoundedCluster
 from gateway.stores.redis import RedisStore
 from gateway.stores.redis_pipeline import Pipeline
 from gateway.stores.redis_schema import MARK, REFUSALS
@@ -64,9 +65,10 @@ class ClusterStore(RedisStore):
         self._mark = self.redis.register_script(MARK)
 
     def _client(self, url: str, socket_timeout: float, max_connections: int) -> Any:
-        return RedisCluster.from_url(
+        return BoundedCluster.from_url(
             url,
-            max_connections=max_connections,  # per node
+            max_connections=max_connections,  # commands in flight, so at most this per node
+            queue_wait=max(5.0, socket_timeout),  # as the single-node pool waits (redis.py)
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),

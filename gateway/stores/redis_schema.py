@@ -191,7 +191,7 @@ def unavailable(doing: str) -> Iterator[None]:
             raise
         raise errors.store_unavailable(f"{doing}: {exc}") from None
     except (RedisError, RedisClusterException, OSError) as exc:  # cluster: no slot map yet...
-        raise errors.store_unavailable(f"{doing}: {exc or type(exc).__name__}") from None
+        raise errors.store_unavailable(f"{doing}: {str(exc) or type(exc).__name__}") from None
     except (RuntimeError, AttributeError) as exc:
         # redis-py 8.x raises these from a connection whose transport closed under it ("the
         # handler is closed", "'NoneType' object has no attribute 'writelines'"; seen with a
