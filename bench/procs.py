@@ -118,7 +118,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(5)
-        self.log.unlink(missing_ok=True)
+        if not os.environ.get("BENCH_KEEP_LOGS"):  # kept to see why a cell failed
+            self.log.unlink(missing_ok=True)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

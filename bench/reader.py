@@ -53,6 +53,7 @@ class SseProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.head = b""
         self.in_body = False
+        self.answer = False  # the answer is not an SSE stream (an error in JSON)
         self.chunked = False
         self.raw = b""
         self.chunk_left = 0
@@ -77,9 +78,19 @@ class SseProtocol(asyncio.Protocol):
             if status != b"200":
                 self.finish(f"HTTP {status.decode()}")
                 return
+            if b"content-type: text/event-stream" not in head.lower():
+                # a JSON-RPC error answered in place of a stream: say which
+                self.answer = True
             self.chunked = b"transfer-encoding: chunked" in head.lower()
         if self.chunked:
             data = self.dechunk(data)
+        if self.answer:
+            self.pending += data
+            if self.pending.rstrip().endswith(b"}"):  # the whole JSON answer
+                self.finish(
+                    f"answered without a stream: {self.pending[:300].decode(errors='replace')}"
+                )
+            return
         if data:
             self.feed(data)
 
