@@ -287,21 +287,24 @@ class TracingConfig(Section):
         return TracingSettings(**self.model_dump())
 
 
+_PUSH = PushSettings()
+
+
 class PushConfig(Section):
     """Push notifications; the defaults are PushSettings' own (see push/settings.py)."""
 
-    enabled: bool = True
-    allow_hosts: list[str] = Field(default_factory=list)
-    allow_http: bool = False
-    timeout: PositiveFloat = 10.0
-    max_attempts: PositiveInt = 8
-    max_retry_time: PositiveFloat = 900.0
-    backoff: PositiveFloat = 1.0
-    max_backoff: PositiveFloat = 60.0
-    max_configs_per_task: PositiveInt = 10
-    signing: bool = False
+    enabled: bool = _PUSH.enabled
+    allow_hosts: list[str] = Field(default_factory=lambda: list(_PUSH.allow_hosts))
+    allow_http: bool = _PUSH.allow_http
+    timeout: PositiveFloat = _PUSH.timeout
+    max_attempts: PositiveInt = _PUSH.max_attempts
+    max_retry_time: PositiveFloat = _PUSH.max_retry_time
+    backoff: PositiveFloat = _PUSH.backoff
+    max_backoff: PositiveFloat = _PUSH.max_backoff
+    max_configs_per_task: PositiveInt = _PUSH.max_configs_per_task
+    signing: bool = _PUSH.signing
     signing_key_file: ExistingFile | None = None
-    lease: PositiveFloat = 10.0
+    lease: PositiveFloat = _PUSH.lease
 
     @field_validator("allow_hosts")
     @classmethod
