@@ -65,10 +65,12 @@ class TaskLog:
                 if not waiter.done():
                     waiter.set_result(True)
 
-    def since(self, after: int) -> list[Event]:
+    def since(self, after: int, task_id: str) -> list[Event]:
+        """The retained events after seq `after`; EventsExpired (naming `task_id`, this log's
+        task) when some of them are no longer retained."""
         oldest = self.first_seq
         if after < oldest - 1:
-            raise EventsExpired(oldest)
+            raise EventsExpired(oldest, task_id)
         return self._entries[after - self._first + 1 :]
 
     def waiter(self, ticker: Ticker | None = None) -> asyncio.Future[bool]:

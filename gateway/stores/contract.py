@@ -45,7 +45,7 @@ class EventsExpired(errors.A2AError):
     """The follower's cursor points before the oldest event the log still retains: the
     error a stream ends on (-32603 EVENTS_EXPIRED, `errors.events_expired`)."""
 
-    def __init__(self, oldest: int, task_id: str = "") -> None:
+    def __init__(self, oldest: int, task_id: str) -> None:
         error = errors.events_expired(task_id, oldest)
         super().__init__(error.code, error.message, reason=error.reason, metadata=error.metadata)
         self.oldest = oldest

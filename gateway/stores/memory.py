@@ -14,7 +14,6 @@ from gateway.core.events import Event
 from gateway.core.task import TaskRecord, is_final
 from gateway.core.ticker import Ticker
 from gateway.stores.contract import (
-    EventsExpired,
     TaskPage,
     TaskQuery,
     Until,
@@ -147,15 +146,12 @@ class MemoryStore:
         ticker = None if idle is None else self._ticker(idle)
         last = -math.inf
         while True:
-            try:
-                batch = log.since(after)
-                if batch and linger:
-                    wait = last + linger - loop.time()
-                    if wait > 0 and not batch[-1].final:
-                        await asyncio.sleep(wait)
-                        batch = log.since(after)
-            except EventsExpired as exc:
-                raise EventsExpired(exc.oldest, task_id) from None
+            batch = log.since(after, task_id)
+            if batch and linger:
+                wait = last + linger - loop.time()
+                if wait > 0 and not batch[-1].final:
+                    await asyncio.sleep(wait)
+                    batch = log.since(after, task_id)
             if batch:
                 end = cut(batch, until)
                 if end is not None:
